@@ -1,0 +1,3 @@
+from mgtrainer.cli import main
+
+raise SystemExit(main())

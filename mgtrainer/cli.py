@@ -1,0 +1,56 @@
+"""The one command line: `mgtrainer <verb> ...`.
+
+Each layer owns its verbs in its own `cli.py` with a `register(subparsers)` function; this file only
+wires them together. Nothing here (or in those register functions) imports torch: heavy imports
+happen inside the command handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mgtrainer import __version__
+from mgtrainer.errors import MgtError
+
+REGISTRARS = (
+    "mgtrainer.driver.cli",   # train, eval, model, report
+    "mgtrainer.serve.cli",    # serve, predict
+    "mgtrainer.data.cli",     # data {check,convert,preview}
+    "mgtrainer.env.cli",      # env {build,status,run,doctor,clean,lock}
+    "mgtrainer.config.cli",   # config {show,schema}
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="mgtrainer",
+        description="Train and serve LLM-based chat, classify, reward, embedding and rerank models "
+        "from one config, one data layer and one command line.",
+    )
+    parser.add_argument("--version", action="version", version=f"mgtrainer {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for name in REGISTRARS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except MgtError as err:
+        print(err, file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""The one internal record every input format is normalised into (no torch here).
+
+Which fields are set depends on `kind`:
+
+| kind       | fields                                                                 |
+|------------|------------------------------------------------------------------------|
+| chat       | messages (system?, user/assistant/tool turns, ends with assistant), tools |
+| preference | messages (the prompt turns), chosen, rejected (assistant turn lists), tools |
+| kto        | messages (ends with the assistant turn judged), label: bool              |
+| text       | text (pretraining document)                                             |
+| classify   | text (or messages for a chat-style prompt), label: str | list[str]       |
+| embed      | query, pos, neg, pos_scores?, neg_scores?, prompt?                      |
+| rerank     | query, passages, labels (relevance per passage, float)                  |
+
+`source` is "file:line" (1-based line, or row number for CSV/parquet) for error messages.
+`meta` keeps what a lossless round trip to the row's own format needs (column names, id fields,
+unknown columns); converters to other formats ignore it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ROLES = ("system", "user", "assistant", "tool")
+KINDS = ("chat", "preference", "kto", "text", "classify", "embed", "rerank")
+
+
+@dataclass(slots=True)
+class Message:
+    role: str  # one of ROLES
+    content: str = ""
+    tool_calls: list[dict] | None = None  # OpenAI form: [{"type": "function", "function": {"name", "arguments"}}]
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class Record:
+    kind: str  # one of KINDS
+    messages: list[Message] = field(default_factory=list)
+    tools: list[dict] | None = None  # OpenAI tool specs: [{"type": "function", "function": {...}}]
+    text: str | None = None
+    label: Any = None
+    chosen: list[Message] | None = None
+    rejected: list[Message] | None = None
+    query: str | None = None
+    pos: list[str] | None = None
+    neg: list[str] | None = None
+    pos_scores: list[float] | None = None
+    neg_scores: list[float] | None = None
+    prompt: str | None = None
+    passages: list[str] | None = None
+    labels: list[float] | None = None
+    source: str = ""
+    meta: dict = field(default_factory=dict)
