@@ -1,5 +1,87 @@
-"""Verbs of this layer (placeholder until the layer's owner fills it in)."""
+"""Verbs of the driver: `train`, `eval`, `model tiny`, `report`. Heavy imports stay in the handlers."""
+
+from __future__ import annotations
+
+import sys
+
+
+def _reexec(modules: list[str]) -> int | None:
+    """Re-run this command in the train env when this interpreter lacks the modules (env layer)."""
+    try:
+        from mgtrainer.env import ensure
+    except ImportError:
+        return None
+    return ensure("train", modules, sys.argv[1:])
+
+
+def _train(args) -> int:
+    if args.llamafactory:
+        from mgtrainer.backends import llamafactory
+
+        return int(llamafactory.train(args.llamafactory, args.overrides) or 0)
+    code = _reexec(["torch", "transformers", "peft"])
+    if code is not None:
+        return code
+    from mgtrainer.driver.run import train
+
+    train(args.config, args.overrides)
+    return 0
+
+
+def _eval(args) -> int:
+    code = _reexec(["torch", "transformers", "peft"])
+    if code is not None:
+        return code
+    from mgtrainer.driver.run import evaluate
+
+    evaluate(args.config, args.overrides, args.model)
+    return 0
+
+
+def _tiny(args) -> int:
+    code = _reexec(["torch", "transformers", "tokenizers"])
+    if code is not None:
+        return code
+    from mgtrainer.driver.tiny import make_tiny_model
+
+    path = make_tiny_model(args.out, arch=args.arch, hidden=args.hidden, layers=args.layers,
+                           heads=args.heads, vocab_size=args.vocab_size, seed=args.seed)
+    print(path)
+    return 0
+
+
+def _report(args) -> int:
+    from mgtrainer.report.plots import report
+
+    report(args.output_dir)
+    return 0
 
 
 def register(sub) -> None:
-    pass
+    p = sub.add_parser("train", help="train a model from a config (task, model, data, train, lora, eval)")
+    p.add_argument("config", nargs="?", help="YAML config (optional with --llamafactory)")
+    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.max_steps=10")
+    p.add_argument("--llamafactory", metavar="LF.yaml", help="run this LLaMA-Factory config in its own env")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("eval", help="evaluate a trained model (default: OUTPUT_DIR/final) on the config's eval data")
+    p.add_argument("config")
+    p.add_argument("overrides", nargs="*")
+    p.add_argument("--model", help="model folder (default: train.output_dir/final)")
+    p.set_defaults(func=_eval)
+
+    p = sub.add_parser("model", help="local models: `model tiny OUT` writes a tiny random causal LM")
+    msub = p.add_subparsers(dest="model_verb", metavar="VERB", required=True)
+    t = msub.add_parser("tiny", help="write a tiny random causal LM with a local tokenizer and chat template")
+    t.add_argument("out")
+    t.add_argument("--arch", choices=["qwen2", "llama"], default="qwen2")
+    t.add_argument("--hidden", type=int, default=128)
+    t.add_argument("--layers", type=int, default=2)
+    t.add_argument("--heads", type=int, default=4)
+    t.add_argument("--vocab-size", type=int, default=1024)
+    t.add_argument("--seed", type=int, default=0)
+    t.set_defaults(func=_tiny)
+
+    p = sub.add_parser("report", help="(re)draw plots from OUTPUT_DIR/metrics.jsonl")
+    p.add_argument("output_dir")
+    p.set_defaults(func=_report)
