@@ -1,0 +1,171 @@
+"""The names users bring from transformers, TRL, PEFT, sentence-transformers and LLaMA-Factory.
+
+Canonical field names (e.g. `learning_rate`, `cutoff_len`, `rank`) are accepted flat without being
+listed here; a name that is a field of two sections (`seed`, `dtype`) is pinned here. Every alias maps
+to exactly one canonical field, optionally through a converter; a converter raising ValueError turns
+into a one-line config error, and one returning SKIP drops the key (it restates a default).
+
+IGNORED keys are accepted with a note: they are no-ops for mgtrainer (caching, worker counts,
+plotting that mgtrainer always does). UNSUPPORTED keys are errors that say so: silently dropping them
+would train something other than what the user asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+SKIP = object()
+STAGES = {"pt": "pt", "sft": "sft", "rm": "rm"}
+LATER_STAGES = ("dpo", "kto", "ppo", "orpo", "simpo")
+
+
+@dataclass(frozen=True)
+class Alias:
+    target: str  # canonical dotted path, e.g. "train.learning_rate"
+    origin: str  # where the name comes from (docs only)
+    convert: Callable[[Any], Any] | None = None
+
+
+def convert_stage(value):
+    if value in LATER_STAGES:
+        raise ValueError(f"stage {value!r} is not supported yet; expected one of pt, sft, rm, "
+                         "classify, embed, rerank")
+    return STAGES.get(value, value)
+
+
+def _negate(value):
+    return SKIP if value is None else not value
+
+
+def _use_peft(value):
+    return "lora" if value else "full"
+
+
+def _only(expected, why: str):
+    def check(value):
+        if value is None or value == expected:
+            return SKIP
+        raise ValueError(f"only {expected!r} is supported ({why})")
+    return check
+
+
+def _skip_none(value):
+    return SKIP if value is None else value
+
+
+def _freeze_modules(value):
+    if value in (None, "all"):
+        return SKIP
+    names = value.split(",") if isinstance(value, str) else value
+    return [f"*.{name.strip()}.*" for name in names if name.strip()]
+
+
+TF, TRL, LF, PEFT, ST, HF = ("transformers", "TRL", "LLaMA-Factory", "PEFT",
+                             "sentence-transformers", "HF example scripts")
+
+ALIASES: dict[str, Alias] = {
+    # pinned: canonical names that two sections share
+    "seed": Alias("train.seed", TF),
+    "dtype": Alias("model.dtype", TF),
+    # model
+    "model_name_or_path": Alias("model.name_or_path", LF + ", " + TF),
+    "model_name": Alias("model.name_or_path", ST),
+    "torch_dtype": Alias("model.dtype", TF),
+    # task
+    "stage": Alias("task.name", LF, convert_stage),
+    "completion_only_loss": Alias("task.train_on_prompt", TRL, _negate),
+    "assistant_only_loss": Alias("task.train_on_prompt", TRL, _negate),
+    # data
+    "dataset": Alias("data.train", LF),
+    "dataset_name": Alias("data.train", HF),
+    "train_file": Alias("data.train", HF),
+    "eval_dataset": Alias("data.eval", LF),
+    "validation_file": Alias("data.eval", HF),
+    "interleave_probs": Alias("data.mix", LF),
+    "max_train_samples": Alias("data.max_samples", HF),
+    "max_length": Alias("data.cutoff_len", TRL, _skip_none),
+    "max_seq_length": Alias("data.cutoff_len", TRL + ", " + ST, _skip_none),
+    "block_size": Alias("data.cutoff_len", HF, _skip_none),
+    "data_seed": Alias("data.seed", TF),
+    "dataset_text_field": Alias("data.format", TRL, _only("text", "plain-text rows are read from 'text'")),
+    # train
+    "lr": Alias("train.learning_rate", "common scripts"),
+    "evaluation_strategy": Alias("train.eval_strategy", TF),
+    "early_stopping_steps": Alias("train.early_stopping_patience", LF),
+    "disable_gradient_checkpointing": Alias("train.gradient_checkpointing", LF, _negate),
+    # lora
+    "lora_rank": Alias("lora.rank", LF),
+    "lora_r": Alias("lora.rank", PEFT),
+    "r": Alias("lora.rank", PEFT),
+    "lora_alpha": Alias("lora.alpha", LF + ", " + PEFT),
+    "lora_dropout": Alias("lora.dropout", LF + ", " + PEFT),
+    "lora_target": Alias("lora.target", LF),
+    "target_modules": Alias("lora.target", PEFT),
+    "lora_target_modules": Alias("lora.target", PEFT),
+    "use_peft": Alias("lora.finetuning_type", TRL, _use_peft),
+    "freeze_trainable_layers": Alias("lora.freeze_layers", LF),
+    "freeze_trainable_modules": Alias("lora.freeze_include", LF, _freeze_modules),
+    # serve
+    "vllm_maxlen": Alias("serve.max_model_len", LF),
+    "infer_dtype": Alias("serve.dtype", LF),
+}
+
+# Flat names of task fields; which task they belong to is looked up in the task registry.
+TASK_ALIASES: dict[str, str] = {"train_on_prompt": "train_on_prompt", "packing": "packing"}
+
+IGNORED: dict[str, str] = {
+    "do_train": "the verb says what to do",
+    "do_eval": "evaluation runs whenever there is eval data",
+    "do_predict": "use `mgtrainer predict`",
+    "predict_with_generate": "generative eval is eval.generation_samples",
+    "overwrite_cache": "mgtrainer does not cache tokenized data",
+    "overwrite_output_dir": "output_dir is reused; resume_from_checkpoint decides resuming",
+    "preprocessing_num_workers": "tokenization runs in-process",
+    "dataloader_num_workers": "data loads in-process",
+    "dataset_num_proc": "tokenization runs in-process",
+    "plot_loss": "plots are always written to OUTPUT_DIR/plots",
+    "ddp_timeout": "single-process training",
+    "ddp_find_unused_parameters": "single-process training",
+    "save_only_model": "checkpoints keep optimizer state for resuming",
+    "flash_attn": "the attention implementation is picked automatically",
+    "enable_liger_kernel": "kernels are picked automatically",
+    "use_fast_tokenizer": "the fast tokenizer is always used",
+    "remove_unused_columns": "the data layer keeps only what the task needs",
+    "include_num_input_tokens_seen": "not tracked",
+    "upcast_layernorm": "not needed for the supported dtypes",
+    "logging_dir": "logs go to OUTPUT_DIR/metrics.jsonl",
+    "disable_tqdm": "progress bars are kept",
+    "run_name": "the run is named by output_dir",
+    "mix_strategy": "datasets are concatenated, or sampled by data.mix weights",
+    "tokenized_path": "mgtrainer does not cache tokenized data",
+    "buffer_size": "streaming uses the data layer's own buffer",
+    "infer_backend": "`mgtrainer serve` uses vLLM, `predict --engine` picks",
+    "push_to_hub": "false: nothing is pushed",
+}
+
+UNSUPPORTED: dict[str, str] = {
+    "quantization_bit": "quantized (QLoRA) training is not supported yet",
+    "quantization_method": "quantized (QLoRA) training is not supported yet",
+    "deepspeed": "DeepSpeed is not supported; use backend: llamafactory",
+    "fsdp": "FSDP is not supported yet",
+    "use_unsloth": "unsloth is not supported",
+    "adapter_name_or_path": "starting from an existing adapter is not supported yet; merge it first",
+    "beta": "preference tuning (dpo/kto) is not supported yet",
+    "pref_beta": "preference tuning (dpo/kto) is not supported yet",
+    "pref_loss": "preference tuning (dpo/kto) is not supported yet",
+    "max_prompt_length": "preference tuning (dpo/kto) is not supported yet",
+    "use_dora": "DoRA is not supported yet",
+    "pissa_init": "PiSSA is not supported yet",
+    "export_dir": "the exported model is OUTPUT_DIR/final",
+    "hub_model_id": "pushing to the hub is not supported",
+    "push_to_hub": "pushing to the hub is not supported",
+    "rope_scaling": "RoPE scaling is not supported yet",
+}
+
+
+def ignored_reason(key: str, value) -> str | None:
+    """Why `key` may be dropped, or None when it may not (push_to_hub only when false)."""
+    if key == "push_to_hub":
+        return IGNORED[key] if not value else None
+    return IGNORED.get(key)

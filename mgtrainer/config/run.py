@@ -1,0 +1,79 @@
+"""RunConfig: the one config of a run. Its `task` is a union of the registry's task Configs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from mgtrainer.config.sections import (
+    DataConfig,
+    EvalConfig,
+    LoraConfig,
+    ModelConfig,
+    ServeConfig,
+    TrainConfig,
+)
+from mgtrainer.tasks import config_classes
+
+TaskConfig = Annotated[Union[tuple(config_classes())], Field(discriminator="name")]
+
+
+class RunConfig(BaseModel):
+    """A whole run: what to train (task, model, data), how (train, lora), and how to eval and serve it."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    task: TaskConfig = Field(description="The task and its own knobs; `task: classify` is shorthand "
+                             "for `task: {name: classify}`.")
+    backend: Literal["native", "llamafactory"] = Field(
+        "native", description="native = mgtrainer's own trainer; llamafactory = run LLaMA-Factory."
+    )
+    model: ModelConfig = Field(description="The base model.")
+    data: DataConfig = Field(default_factory=DataConfig, description="Where the data comes from.")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="Optimisation, logging, "
+                               "checkpoints (transformers TrainingArguments names).")
+    lora: LoraConfig = Field(default_factory=LoraConfig, description="Full, LoRA or freeze tuning.")
+    eval: EvalConfig = Field(default_factory=EvalConfig, description="Evaluation knobs.")
+    serve: ServeConfig = Field(default_factory=ServeConfig, description="Serving (vLLM) knobs.")
+
+    _notes: list[str] = PrivateAttr(default_factory=list)
+    _source: str | None = PrivateAttr(None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _task_shorthand(cls, data):
+        if isinstance(data, dict) and isinstance(data.get("task"), str):
+            data = {**data, "task": {"name": data["task"]}}
+        return data
+
+    @model_validator(mode="after")
+    def _fill_defaults(self):
+        train, data = self.train, self.data
+        if train.output_dir is None:
+            train.output_dir = f"outputs/{self.task.name}"
+        if data.seed is None:
+            data.seed = train.seed
+        has_eval = bool(data.eval) or data.val_size > 0
+        if train.eval_strategy is None:
+            train.eval_strategy = "epoch" if has_eval else "no"
+        if train.eval_strategy != "no" and not has_eval:
+            raise ValueError(f"train.eval_strategy is {train.eval_strategy!r} but there is no eval "
+                             "data; set data.eval or data.val_size")
+        if train.load_best_model_at_end and train.eval_strategy == "no":
+            raise ValueError("train.load_best_model_at_end needs evaluation; set data.eval or "
+                             "data.val_size")
+        if train.early_stopping_patience is not None and train.eval_strategy == "no":
+            raise ValueError("train.early_stopping_patience needs evaluation; set data.eval or "
+                             "data.val_size")
+        return self
+
+    @property
+    def notes(self) -> list[str]:
+        """What loading accepted but ignored (no-op keys from other tools), one line each."""
+        return self._notes
+
+    @property
+    def source(self) -> str | None:
+        """The config file this was loaded from, if any."""
+        return self._source

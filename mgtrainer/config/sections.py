@@ -1,0 +1,246 @@
+"""The sections of RunConfig: model, data, train, lora, eval, serve.
+
+Every field carries its help text: `mgtrainer config schema` and references/config.md are generated
+from these descriptions, so this file is where a user learns the knobs. Defaults follow what a
+transformers / LLaMA-Factory user expects. Cross-section defaults (output_dir, eval_strategy,
+data.seed) are filled in by RunConfig.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_REGEX_CHARS = re.compile(r"[.*^$|()\[\]\\+?{}]")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+def comma_list(value):
+    """'a, b' -> ['a', 'b']; lists pass through; None -> []."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class ModelConfig(Section):
+    name_or_path: str = Field(
+        description="Base model: a local folder or a hub id (AutoModel.from_pretrained argument)."
+    )
+    trust_remote_code: bool = Field(False, description="Allow the model's own modelling code to run.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="Weights dtype when loading; auto = the checkpoint's own dtype."
+    )
+    template: str | None = Field(
+        None,
+        description="Chat template: None = the tokenizer's own chat template; otherwise a fallback "
+        "template name (e.g. llama3, qwen, chatml) used when the tokenizer has none.",
+    )
+
+
+class DataConfig(Section):
+    train: list[str] = Field(
+        default_factory=list,
+        description="Training data: files (.jsonl .json .csv .tsv .parquet .txt), folders saved by "
+        "`datasets`, or dataset names from dataset_dir/dataset_info.json. A comma string is split.",
+    )
+    eval: list[str] = Field(
+        default_factory=list, description="Separate evaluation data (same forms as train)."
+    )
+    dataset_dir: str | None = Field(
+        None, description="Folder holding LLaMA-Factory's dataset_info.json for dataset names."
+    )
+    format: str | None = Field(
+        None, description="Input format (alpaca, sharegpt, messages, ...); None = auto-detect."
+    )
+    mix: list[float] | None = Field(
+        None, description="Sampling weights, one per train dataset; None = concatenate them."
+    )
+    val_size: float | int = Field(
+        0, description="Held-out eval split from train: a ratio in (0, 1) or a row count (>= 1)."
+    )
+    max_samples: int | None = Field(None, description="Use at most this many rows per dataset.")
+    cutoff_len: int = Field(1024, gt=0, description="Maximum tokens per example; longer ones are cut.")
+    seed: int | None = Field(None, description="Shuffle/split seed; None = train.seed.")
+    streaming: bool = Field(False, description="Stream the train data instead of loading it.")
+
+    @field_validator("train", "eval", mode="before")
+    @classmethod
+    def _split(cls, value):
+        return comma_list(value)
+
+    @field_validator("mix", mode="before")
+    @classmethod
+    def _mix(cls, value):
+        if isinstance(value, (int, float)):
+            return [value]
+        return comma_list(value) if isinstance(value, str) else value
+
+    @field_validator("val_size")
+    @classmethod
+    def _val_size(cls, value):
+        if value < 0:
+            raise ValueError("must be >= 0")
+        if isinstance(value, float) and value >= 1:
+            if not value.is_integer():
+                raise ValueError("a ratio must be < 1; a row count must be a whole number")
+            return int(value)
+        return value
+
+    @model_validator(mode="after")
+    def _mix_matches(self):
+        if self.mix is not None and len(self.mix) != len(self.train):
+            raise ValueError(f"mix has {len(self.mix)} weights for {len(self.train)} train datasets")
+        return self
+
+
+class TrainConfig(Section):
+    output_dir: str | None = Field(None, description="Where checkpoints, metrics, plots and final/ go; "
+                                   "None = outputs/<task>.")
+    learning_rate: float = Field(5e-5, gt=0, description="Peak learning rate (AdamW).")
+    num_train_epochs: float = Field(3.0, gt=0, description="Passes over the train data.")
+    max_steps: int = Field(-1, description="Stop after this many optimizer steps; -1 = use epochs.")
+    per_device_train_batch_size: int = Field(8, gt=0, description="Train examples per device per step.")
+    per_device_eval_batch_size: int = Field(8, gt=0, description="Eval examples per device per step.")
+    gradient_accumulation_steps: int = Field(1, gt=0, description="Micro-batches per optimizer step.")
+    warmup_ratio: float = Field(0.0, ge=0, le=1, description="Fraction of steps spent warming up.")
+    warmup_steps: int = Field(0, ge=0, description="Warm-up steps; overrides warmup_ratio when > 0.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    optim: str = Field("adamw_torch", description="transformers optimizer name.")
+    lr_scheduler_type: str = Field("linear", description="linear, cosine, constant, ... (transformers).")
+    bf16: bool = Field(False, description="Train in bfloat16 mixed precision.")
+    fp16: bool = Field(False, description="Train in float16 mixed precision.")
+    seed: int = Field(42, description="Random seed for init, shuffling and dropout.")
+    logging_steps: int = Field(10, gt=0, description="Log loss and learning rate every N steps.")
+    eval_strategy: Literal["no", "steps", "epoch"] | None = Field(
+        None, description="When to evaluate; None = epoch when eval data or val_size is given, else no."
+    )
+    eval_steps: int | None = Field(None, description="Evaluate every N steps (eval_strategy=steps); "
+                                   "None = logging_steps.")
+    save_strategy: Literal["no", "steps", "epoch"] = Field("steps", description="When to checkpoint.")
+    save_steps: int = Field(500, gt=0, description="Checkpoint every N steps (save_strategy=steps).")
+    save_total_limit: int | None = Field(3, description="Keep at most N checkpoints; None = all.")
+    metric_for_best_model: str | None = Field(None, description="Eval metric that picks the best "
+                                              "checkpoint (e.g. eval_loss, eval_accuracy).")
+    greater_is_better: bool | None = Field(None, description="Whether a larger metric is better; "
+                                           "None = transformers' rule (True unless the name has 'loss').")
+    load_best_model_at_end: bool = Field(False, description="Reload the best checkpoint at the end.")
+    early_stopping_patience: int | None = Field(None, description="Stop after N evals without "
+                                                "improvement; None = never.")
+    resume_from_checkpoint: str | None = Field(None, description="None, 'auto' (the last checkpoint in "
+                                               "output_dir, if any) or a checkpoint path.")
+    report_to: list[str] = Field(default_factory=list, description="Trackers (tensorboard, wandb, ...);"
+                                 " [] or 'none' = none. metrics.jsonl and plots are always written.")
+    gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
+    max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm; 0 = off.")
+    group_by_length: bool = Field(False, description="Batch examples of similar length together.")
+    max_tokens_per_batch: int | None = Field(None, description="Cap tokens per batch (dynamic "
+                                             "batching); None = fixed batch size.")
+    preview_samples: int = Field(2, ge=0, description="Print this many tokenized train examples "
+                                 "(with loss masks) before training.")
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _report_to(cls, value):
+        value = comma_list(value)
+        return [] if value in (["none"], ["None"]) else value
+
+    @field_validator("resume_from_checkpoint", mode="before")
+    @classmethod
+    def _resume(cls, value):
+        if value is True:
+            return "auto"
+        return None if value is False else value
+
+    @model_validator(mode="after")
+    def _precision(self):
+        if self.bf16 and self.fp16:
+            raise ValueError("bf16 and fp16 are both true; choose one")
+        return self
+
+
+class LoraConfig(Section):
+    finetuning_type: Literal["full", "lora", "freeze"] = Field(
+        "lora", description="full = all weights; lora = low-rank adapters; freeze = only some layers."
+    )
+    rank: int = Field(8, gt=0, description="LoRA rank r.")
+    alpha: int | None = Field(None, gt=0, description="LoRA alpha; None = 2 x rank.")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA path.")
+    target: list[str] | str = Field(
+        "all-linear",
+        description="Modules that get adapters: a list of names, a regex, or all-linear "
+        "(LLaMA-Factory's 'all'). A comma string is split into names.",
+    )
+    merge: bool = Field(True, description="Merge adapters into final/ (the adapter is kept in "
+                        "final/adapter/).")
+    freeze_include: list[str] | None = Field(None, description="finetuning_type=freeze: glob "
+                                             "patterns of parameter names to train.")
+    freeze_exclude: list[str] | None = Field(None, description="finetuning_type=freeze: glob "
+                                             "patterns never trained.")
+    freeze_layers: int | None = Field(None, description="finetuning_type=freeze: train the last N "
+                                      "layers (N > 0) or the first -N (N < 0), as LLaMA-Factory's "
+                                      "freeze_trainable_layers.")
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _target(cls, value):
+        if isinstance(value, str):
+            if value in ("all", "all-linear"):
+                return "all-linear"
+            if "," in value or not _REGEX_CHARS.search(value):
+                return comma_list(value)
+        return value
+
+    @field_validator("freeze_include", "freeze_exclude", mode="before")
+    @classmethod
+    def _globs(cls, value):
+        return None if value is None else comma_list(value)
+
+    @model_validator(mode="after")
+    def _alpha(self):
+        if self.alpha is None:
+            self.alpha = 2 * self.rank
+        return self
+
+
+class EvalConfig(Section):
+    generation_samples: int = Field(16, ge=0, description="Generative tasks: eval prompts to generate "
+                                    "from and score (ROUGE/exact match); 0 = skip generation.")
+    max_new_tokens: int = Field(64, gt=0, description="Tokens generated per eval prompt.")
+
+
+class ServeConfig(Section):
+    host: str = Field("127.0.0.1", description="Address the server binds.")
+    port: int = Field(8000, gt=0, lt=65536, description="Port the server listens on.")
+    api_key: str | None = Field(None, description="Require this bearer token; None = open.")
+    kv_cache_space_gib: float | None = Field(
+        None, gt=0, description="vLLM CPU KV cache size in GiB (VLLM_CPU_KVCACHE_SPACE); None = "
+        "the serve layer's small default (vLLM alone would reserve ~13 GiB)."
+    )
+    max_model_len: int | None = Field(None, description="Context length served; None = data.cutoff_len"
+                                      " capped by the model's own limit.")
+    dtype: str = Field("auto", description="dtype vLLM loads the model in.")
+    extra_args: list[str] = Field(default_factory=list, description="Extra `vllm serve` arguments "
+                                  "(a string is split like a shell).")
+
+    @field_validator("extra_args", mode="before")
+    @classmethod
+    def _split(cls, value):
+        return shlex.split(value) if isinstance(value, str) else value
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "model": ModelConfig,
+    "data": DataConfig,
+    "train": TrainConfig,
+    "lora": LoraConfig,
+    "eval": EvalConfig,
+    "serve": ServeConfig,
+}
