@@ -1,0 +1,229 @@
+"""Build a profile's env: uv venv --relocatable in a temp folder, install the lock, fix the CPU traps,
+check it, write the ready marker last, rename into place. A file lock serialises builds of one env.
+
+The warm path (`ready()` true) reads a few small files and never runs uv or touches the network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from mgtrainer.env import profiles as P
+from mgtrainer.env import sources
+from mgtrainer.errors import MgtError
+
+MARKER = Path(".mgt") / "ready.json"
+
+
+def ready(env: Path) -> bool:
+    return (env / MARKER).is_file()
+
+
+def ensure_built(profile: P.Profile, quiet: bool = False) -> Path:
+    """The env's folder, built first if needed (waiting for a concurrent build of the same env)."""
+    build = P.machine_torch_build()
+    env = P.env_dir(profile, build)
+    if ready(env):
+        return env
+    from filelock import FileLock, Timeout
+
+    locks = env.parent / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(locks / (env.name + ".lock")))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        _say(f"waiting for another process building {env.name}", quiet)
+        lock.acquire()
+    try:
+        if not ready(env):
+            _build_locked(profile, env, build, quiet)
+    finally:
+        lock.release()
+    return env
+
+
+def _build_locked(profile: P.Profile, env: Path, build: str, quiet: bool) -> None:
+    tmp_root = env.parent / ".tmp"
+    for stale in tmp_root.glob(env.name + ".*"):  # left by a killed build (we hold the lock)
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = tmp_root / f"{env.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    lock_file = profile.lock_file(build)
+    started = time.perf_counter()
+    _say(f"building env {profile.name} ({build}) from {lock_file} -> {env}", quiet)
+    try:
+        _create(profile, tmp, lock_file, build, quiet)
+        info = {"profile": profile.name, "key": env.name, "lock": str(lock_file), "torch_build": build,
+                "python": P.python_tag(), "seconds": round(time.perf_counter() - started, 1),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        _write_atomic(tmp / MARKER, json.dumps(info, indent=1))  # ready marker: written last
+        if env.exists():  # not ready (checked under the lock): debris, never a good env
+            shutil.rmtree(env)
+        os.rename(tmp, env)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _say(f"env {profile.name} ready in {time.perf_counter() - started:.1f} s", quiet)
+
+
+def _create(profile: P.Profile, tmp: Path, lock_file: Path, build: str, quiet: bool) -> None:
+    uv = sources.uv_exe()
+    meta = tmp / ".mgt"
+    _step([uv, "venv", "--quiet", "--relocatable", "--no-project", "--python", P.base_python(), str(tmp)],
+          lock_file, "create the venv", quiet)
+    meta.mkdir()
+    requirements, extra = derived_requirements(profile, lock_file, build)
+    (meta / "requirements.txt").write_text(requirements)
+    install = [uv, "pip", "install", "--python", str(python_of(tmp)), "-r", str(meta / "requirements.txt")]
+    if build == "cpu" and profile.exclude:
+        (meta / "excludes.txt").write_text("\n".join(profile.exclude) + "\n")
+        install += ["--excludes", str(meta / "excludes.txt")]
+    _step(install + extra + sources.uv_source_args(), lock_file, "install the lock", quiet)
+    if profile.install_self:
+        _step([uv, "pip", "install", "--python", str(python_of(tmp)), "--no-deps", "-e", str(P.REPO_ROOT)]
+              + sources.uv_source_args(), lock_file, "install mgtrainer itself", quiet)
+    site = site_packages(tmp)
+    if build == "cpu":
+        for module in profile.stub_modules:
+            write_stub(site, module)
+    for alias, real in profile.dist_aliases.items():
+        write_dist_alias(site, alias, real)
+    check(profile, tmp, quiet)
+
+
+def derived_requirements(profile: P.Profile, lock_file: Path, build: str) -> tuple[str, list[str]]:
+    """The lock as installed on this machine: torch-family pins get +cpu on CPU machines and lose it on
+    CUDA ones; excluded packages are dropped on CPU. Returns (text, extra uv args)."""
+    excluded = {P.canonical(n) for n in profile.exclude} if build == "cpu" else set()
+    out, extra = [], []
+    for line in lock_file.read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#+]+)(\+[A-Za-z0-9.]+)?(.*)$", line)
+        if m and P.canonical(m.group(1)) in excluded:
+            continue
+        if m and P.canonical(m.group(1)) in P.TORCH_FAMILY:
+            name, version, local, rest = m.groups()
+            if build == "cpu":
+                local = local or "+cpu"
+                if name == "torch" and not _local_wheel(name, version + local) and not os.environ.get("UV_TORCH_BACKEND"):
+                    extra = ["--torch-backend", "cpu"]  # PyTorch's CPU index supplies +cpu builds
+            elif local == "+cpu":
+                local = ""
+            line = f"{name}=={version}{local or ''}{rest}"
+        out.append(line)
+    return "\n".join(out) + "\n", extra
+
+
+def _local_wheel(name: str, version: str) -> bool:
+    return any(any(d.glob(f"{name}-{version}-*.whl")) for d in sources.find_links_dirs())
+
+
+STUB = '''"""Import-safe stand-in for {module}, written by mgtrainer on a CPU machine.
+
+PyPI's {module} wheels are CUDA builds that fail to load beside a CPU torch; this stub lets code that
+imports {module} unconditionally run. Using anything from it raises. See references/env.md.
+"""
+
+__version__ = "0.0.0+mgtrainer.stub"
+
+
+def __getattr__(name):
+    raise AttributeError(f"{module}.{{name}} is unavailable: {module} is a CPU stub written by mgtrainer")
+'''
+
+
+def write_stub(site: Path, module: str) -> None:
+    if (site / module).exists() or (site / f"{module}.py").exists():
+        return  # the real module is installed: leave it
+    (site / module).mkdir()
+    (site / module / "__init__.py").write_text(STUB.format(module=module))
+
+
+def write_dist_alias(site: Path, alias: str, real: str) -> None:
+    """Make importlib.metadata find dist `alias` as a copy of installed dist `real`'s name/version."""
+    from importlib.metadata import PathDistribution
+
+    dists = {P.canonical(PathDistribution(p).metadata["Name"] or ""): p for p in site.glob("*.dist-info")}
+    if P.canonical(alias) in dists or P.canonical(real) not in dists:
+        return
+    version = PathDistribution(dists[P.canonical(real)]).version
+    info = site / f"{alias.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {alias}\nVersion: {version}\n"
+                                   f"Summary: alias of {real} {version}, written by mgtrainer\n")
+    (info / "INSTALLER").write_text("mgtrainer\n")
+    (info / "RECORD").write_text("".join(f"{info.name}/{f},,\n" for f in ("METADATA", "INSTALLER", "RECORD")))
+
+
+CHECK_IMPORTS = """import importlib, sys, traceback
+bad = 0
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except BaseException as err:
+        bad += 1
+        print(f"cannot import {name}: {type(err).__name__}: {err}", file=sys.stderr)
+sys.exit(1 if bad else 0)
+"""
+
+
+def check(profile: P.Profile, env: Path, quiet: bool = False) -> None:
+    """`requires` must import and each `smoke` command must exit 0 (env's bin/ first on PATH)."""
+    lock_file = profile.dir / "profile.toml"
+    if profile.requires:
+        _step([str(python_of(env)), "-c", CHECK_IMPORTS, *profile.requires], lock_file,
+              "import " + ", ".join(profile.requires), quiet, env=run_env(env, profile.name))
+    for cmd in profile.smoke:
+        exe = shutil.which(cmd[0], path=str(env / "bin")) or cmd[0]
+        _step([exe, *cmd[1:]], lock_file, "smoke " + " ".join(cmd), quiet, env=run_env(env, profile.name))
+
+
+def run_env(env: Path, profile_name: str) -> dict[str, str]:
+    """os.environ as `activate` would set it for this env, plus MGT_ENV=<profile>."""
+    out = dict(os.environ)
+    out.pop("PYTHONHOME", None)
+    out["PATH"] = f"{env / 'bin'}{os.pathsep}{out.get('PATH', '')}"
+    out["VIRTUAL_ENV"] = str(env)
+    out["MGT_ENV"] = profile_name
+    return out
+
+
+def python_of(env: Path) -> Path:
+    return env / "bin" / "python"
+
+
+def site_packages(env: Path) -> Path:
+    found = sorted(env.glob("lib/python*/site-packages"))
+    if not found:
+        raise MgtError(f"{env}:1: no site-packages in the new env; expected lib/pythonX.Y/site-packages")
+    return found[0]
+
+
+def _step(cmd: list[str], source: Path, what: str, quiet: bool, env: dict | None = None) -> None:
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE if quiet else None,
+                          stderr=subprocess.STDOUT if quiet else None, text=True)
+    if proc.returncode:
+        tail = (proc.stdout or "").strip().splitlines()[-5:] if quiet else []
+        detail = (" | ".join(tail) + "; ") if tail else ""
+        raise MgtError(f"{source}:1: env build failed to {what} (exit {proc.returncode}); {detail}"
+                       "expected it to succeed (see the output above)")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _say(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"mgtrainer: {msg}", file=sys.stderr, flush=True)

