@@ -10,7 +10,7 @@ Which fields are set depends on `kind`:
 | text       | text (pretraining document)                                             |
 | classify   | text (or messages for a chat-style prompt), label: str | list[str]       |
 | embed      | query, pos, neg, pos_scores?, neg_scores?, prompt?                      |
-| rerank     | query, passages, labels (relevance per passage, float)                  |
+| rerank     | query, passages, labels (relevance per passage, float), scores? (teacher) |
 
 `source` is "file:line" (1-based line, or row number for CSV/parquet) for error messages.
 `meta` keeps what a lossless round trip to the row's own format needs (column names, id fields,
@@ -52,5 +52,6 @@ class Record:
     prompt: str | None = None
     passages: list[str] | None = None
     labels: list[float] | None = None
+    scores: list[float] | None = None  # rerank: optional teacher score per passage
     source: str = ""
     meta: dict = field(default_factory=dict)

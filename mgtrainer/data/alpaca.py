@@ -1,0 +1,140 @@
+"""Alpaca rows (LLaMA-Factory's `alpaca` formatting): instruction/input/output or prompt/query/response,
+optional system, history ([query, response] pairs) and tools; chosen/rejected strings or a ranked
+output list for preference; a bool label (kto_tag) for KTO; the response as the label for classify."""
+
+from __future__ import annotations
+
+from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str, pick
+from mgtrainer.data.chat import (label_out, need_bool, norm_label, norm_tools, plain_pairs, split_system,
+                                 tools_out)
+from mgtrainer.data.records import Message, Record
+
+AUTO = {
+    "prompt": ("instruction", "prompt"),
+    "query": ("input", "query"),
+    "response": ("output", "response", "completion"),
+    "system": ("system",),
+    "history": ("history",),
+    "tools": ("tools",),
+    "chosen": ("chosen",),
+    "rejected": ("rejected",),
+    "kto_tag": ("kto_tag", "label"),
+}
+
+
+def columns(row: dict, spec: Spec) -> dict[str, str | None]:
+    """Canonical name -> the row's column (dataset_info.json `columns` win over auto-detection)."""
+    cols = spec.columns
+    return {name: cols[name] if name in cols else pick(row, auto) for name, auto in AUTO.items()}
+
+
+def _history(value, field: str) -> list[Message]:
+    out = []
+    for i, pair in enumerate(need_list(value, field)):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            raise RowError("wrong history entry", f"{field}[{i}]", "a [query, response] pair of strings")
+        out += [Message("user", pair[0]), Message("assistant", pair[1])]
+    return out
+
+
+def _prompt(row: dict, cols: dict, meta: dict) -> list[Message]:
+    pcol, qcol = cols["prompt"], cols["query"]
+    if pcol not in row:
+        raise RowError("missing required column", pcol or "instruction", "instruction (or prompt) with output")
+    p = need_str(row[pcol], pcol)
+    q = need_str(row[qcol], qcol, allow_none=True) if qcol in row else None
+    if qcol in row:
+        meta["query"], meta["plen"] = row[qcol], len(p)
+    user = "\n".join(x for x in (p, q) if x)
+    if not user:
+        raise RowError("empty prompt", pcol, "a non-empty instruction or input")
+    msgs = []
+    if row.get(cols["system"]) is not None:
+        msgs.append(Message("system", need_str(row[cols["system"]], cols["system"])))
+    if row.get(cols["history"]) is not None:
+        msgs += _history(row[cols["history"]], cols["history"])
+    return msgs + [Message("user", user)]
+
+
+def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
+    cols = columns(row, spec)
+    meta = {"format": "alpaca", "order": list(row), "columns": cols}
+    rec = Record("chat", meta=meta)
+    rec.messages = _prompt(row, cols, meta)
+    r, c, x, k = cols["response"], cols["chosen"], cols["rejected"], cols["kto_tag"]
+    if cols["tools"] in row:
+        rec.tools = norm_tools(row[cols["tools"]], cols["tools"], meta)
+    if kind == "classify" and r in row:
+        rec.kind, rec.label = "classify", norm_label(row[r], r, meta)
+        rec.text = rec.messages[-1].content
+        rec.messages = rec.messages if len(rec.messages) > 1 else []
+    elif c in row or x in row:
+        if c not in row or x not in row:
+            raise RowError("missing required column", x if c in row else c, "both chosen and rejected")
+        rec.kind = "preference"
+        rec.chosen = [Message("assistant", need_str(row[c], c))]
+        rec.rejected = [Message("assistant", need_str(row[x], x))]
+    elif r in row and isinstance(row[r], list):
+        ranked = need_list(row[r], r, str, "a ranked list of at least 2 strings (best first)")
+        if len(ranked) < 2:
+            raise RowError(f"{len(ranked)} ranked responses", r, "a ranked list of at least 2 strings (best first)")
+        rec.kind, meta["ranked"] = "preference", ranked[2:]
+        rec.chosen, rec.rejected = [Message("assistant", ranked[0])], [Message("assistant", ranked[1])]
+    elif r in row:
+        rec.messages.append(Message("assistant", need_str(row[r], r)))
+        if k in row:
+            rec.kind, rec.label = "kto", need_bool(row[k], k)
+    else:
+        raise RowError("missing required column", r or "output", "output (or response) with the answer")
+    used = {col for name, col in cols.items() if col in row and (row[col] is not None or name == "query")}
+    meta["extra"] = extra_columns(row, used)
+    return rec
+
+
+def _prompt_out(rec: Record, out: dict, names: dict, meta: dict, own: bool) -> None:
+    system, turns = split_system(rec.messages)
+    if rec.kind == "classify" and not rec.messages:
+        turns = [Message("user", rec.text or "")]
+    last = turns[-1].content if turns and turns[-1].role == "user" else ""
+    history = plain_pairs(turns[:-1], "alpaca")
+    if own and names["query"] in meta.get("order", ()):
+        q = meta.get("query")
+        out[names["prompt"]], out[names["query"]] = (last[: meta["plen"]] if q else last), q
+    else:
+        out[names["prompt"]], out[names["query"] or "input"] = last, ""
+    if system is not None:
+        out[names["system"] or "system"] = system
+    if history or own and names["history"] in meta.get("order", ()):
+        out[names["history"] or "history"] = history
+
+
+def write(rec: Record) -> dict:
+    """A Record as an alpaca row (the row's own column names when it was read as alpaca)."""
+    meta = rec.meta
+    own = meta.get("format") == "alpaca"
+    names = meta["columns"] if own else {n: a[0] for n, a in AUTO.items()} | {"kto_tag": "label"}
+    out: dict = {}
+    if rec.kind == "chat" or rec.kind == "kto":
+        system, turns = split_system(rec.messages)
+        if not turns or turns[-1].role != "assistant" or turns[-1].tool_calls:
+            raise RowError("conversation does not end with an assistant answer", "messages", "a final assistant turn")
+        copy = Record(rec.kind, messages=rec.messages[:-1])
+        _prompt_out(copy, out, names, meta, own)
+        out[names["response"]] = turns[-1].content
+        if rec.kind == "kto":
+            out[names["kto_tag"] or "label"] = rec.label
+    elif rec.kind == "preference":
+        _prompt_out(rec, out, names, meta, own)
+        if own and "ranked" in meta:
+            out[names["response"]] = [rec.chosen[0].content, rec.rejected[0].content] + meta["ranked"]
+        else:
+            out[names["chosen"]], out[names["rejected"]] = rec.chosen[-1].content, rec.rejected[-1].content
+    elif rec.kind == "classify":
+        _prompt_out(rec, out, names, meta, own)
+        out[names["response"]] = label_out(rec.label, meta)
+    else:
+        raise RowError(f"{rec.kind} records cannot be written as alpaca", "kind", "chat, preference, kto or classify")
+    tools = tools_out(rec.tools, meta, own, as_string=True)
+    if tools is not None:
+        out[names["tools"] or "tools"] = tools
+    return finish_row(out, meta, "alpaca")

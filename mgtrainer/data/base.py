@@ -1,0 +1,95 @@
+"""Shared bits of the pure converters: the row error, the column/tag spec, and small type checks.
+
+A converter raises `RowError(what, field, expected)`; the reader that knows the file and line turns
+it into the one-line message `FILE:LINE: what (field); expected ...`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class RowError(ValueError):
+    """One row is wrong; `str(err)` is `what (field); expected ...` without the file:line prefix."""
+
+    def __init__(self, what: str, field_: str, expected: str):
+        super().__init__(f"{what} ({field_}); expected {expected}")
+
+
+@dataclass(slots=True)
+class Spec:
+    """How to read rows of one source: format name plus LLaMA-Factory style column and tag maps.
+
+    `columns` maps canonical names (prompt, query, response, history, system, tools, messages,
+    chosen, rejected, kto_tag, text, label, ...) to the file's column names; missing entries mean the
+    default or auto-detected column. `tags` is LLaMA-Factory's role_tag/content_tag/user_tag/... map.
+    """
+
+    format: str
+    columns: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    ranking: bool = False
+    cells: bool = False  # values come from CSV/TSV text cells (a JSON list in a cell is a list)
+
+
+def type_name(value: Any) -> str:
+    return {dict: "object", list: "list", str: "string", bool: "bool", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def need_str(value: Any, field_: str, allow_none: bool = False) -> str | None:
+    if isinstance(value, str) or (allow_none and value is None):
+        return value
+    raise RowError(f"wrong type {type_name(value)}", field_, "a string")
+
+
+def need_list(value: Any, field_: str, of: type | None = None, what: str = "a list") -> list:
+    """A list (a JSON list inside a CSV cell is accepted), optionally of one item type."""
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+    if not isinstance(value, list):
+        raise RowError(f"wrong type {type_name(value)}", field_, what)
+    if of is not None:
+        for i, item in enumerate(value):
+            if not isinstance(item, of) or isinstance(item, bool) and of is not bool:
+                raise RowError(f"wrong type {type_name(item)}", f"{field_}[{i}]", what)
+    return value
+
+
+def need_scores(value: Any, field_: str, n: int) -> list[float] | None:
+    if value is None:
+        return None
+    scores = need_list(value, field_, (int, float), "a list of numbers")
+    if len(scores) != n:
+        raise RowError(f"{len(scores)} scores for {n} passages", field_, "one score per passage")
+    return [float(s) for s in scores]
+
+
+def pick(row: dict, names: tuple[str, ...]) -> str | None:
+    """The first of `names` present in the row (column auto-detection)."""
+    for name in names:
+        if name in row:
+            return name
+    return None
+
+
+def extra_columns(row: dict, used: set[str]) -> dict:
+    """Columns the converter did not read, kept in meta so the own-format round trip is lossless."""
+    return {k: v for k, v in row.items() if k not in used}
+
+
+def finish_row(out: dict, meta: dict, fmt: str) -> dict:
+    """Own-format writers: add back unread columns and the original column order."""
+    if meta.get("format") != fmt:
+        return out
+    out.update(meta.get("extra", {}))
+    order = meta.get("order")
+    if order:
+        out = {k: out[k] for k in order if k in out} | {k: v for k, v in out.items() if k not in order}
+    return out

@@ -1,0 +1,152 @@
+"""Checks and small conversions shared by the chat formats (alpaca, sharegpt, messages)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from mgtrainer.data.base import RowError, need_list, type_name
+from mgtrainer.data.records import Message
+
+# which roles may follow which (None = start of the conversation, after an optional system turn)
+NEXT = {
+    None: ("user",),
+    "user": ("assistant",),
+    "assistant": ("user",),
+    "assistant+tools": ("tool",),
+    "tool": ("tool", "assistant"),
+}
+
+
+def _state(msg: Message) -> str:
+    return "assistant+tools" if msg.role == "assistant" and msg.tool_calls else msg.role
+
+
+def check_order(msgs: list[Message], whole: str, path: Callable[[int], str], name: Callable[[str], str],
+                ends: tuple[str, ...] = ("assistant",), offset: int = 0,
+                tag: Callable[[int], str] | None = None) -> None:
+    """Raise RowError unless the turns follow system? user (assistant (tool* assistant)?) user ... rule.
+
+    `path(i)` names turn i in the source row, `name(role)` gives the source's word for a role, so
+    messages speak the user's format. `ends` are the roles the last turn may have ('' = any).
+    """
+    tag = tag or (lambda i: name(msgs[i].role))
+    prev = None
+    for i, msg in enumerate(msgs):
+        if msg.role == "system" and i == 0:
+            continue
+        allowed = NEXT[prev]
+        if msg.role not in allowed:
+            after = f" after '{tag(i - 1)}'" if prev else " as the first turn"
+            want = " or ".join(name(r) for r in allowed)
+            raise RowError(f"wrong role order: '{tag(i)}'{after}", path(i - offset), want)
+        prev = _state(msg)
+    last = msgs[-1].role
+    if "" not in ends and last not in ends:
+        want = " or ".join(name(r) for r in ends)
+        raise RowError(f"conversation ends with '{tag(len(msgs) - 1)}'", path(len(msgs) - 1 - offset),
+                       f"the last turn from {want}")
+
+
+def norm_tools(value: Any, field: str, meta: dict) -> list[dict] | None:
+    """Tools as OpenAI specs; accepts a JSON string, one spec, bare function specs. Keeps the raw
+    value in meta when normalising changed it (lossless round trip)."""
+    if value is None or value == "" or value == []:
+        if value is not None:
+            meta["tools_raw"] = value
+        return None
+    tools = value
+    if isinstance(value, str):
+        try:
+            tools = json.loads(value)
+        except ValueError as err:
+            raise RowError(f"tools are not valid JSON ({err.msg})", field, "a JSON list of tool specs") from None
+    if isinstance(tools, dict):
+        tools = [tools]
+    need_list(tools, field, dict, "a list of tool specs (objects)")
+    norm = [t if t.get("type") == "function" and "function" in t else {"type": "function", "function": t}
+            for t in tools]
+    if norm != value:
+        meta["tools_raw"] = value
+    return norm
+
+
+def tools_out(tools: list[dict] | None, meta: dict, own: bool, as_string: bool):
+    """Tools for a writer: the raw value for the own format, else OpenAI list or LF's JSON string."""
+    if own and "tools_raw" in meta:
+        return meta["tools_raw"]
+    if not tools:
+        return None
+    if as_string:
+        return json.dumps([t.get("function", t) for t in tools], ensure_ascii=False)
+    return tools
+
+
+def parse_calls(value: str, field: str) -> list[dict]:
+    """A sharegpt function_call turn's JSON ({name, arguments} or a list of them) -> OpenAI tool_calls."""
+    try:
+        calls = json.loads(value)
+    except ValueError as err:
+        raise RowError(f"function call is not valid JSON ({err.msg})", field,
+                       '{"name": ..., "arguments": {...}}') from None
+    calls = calls if isinstance(calls, list) else [calls]
+    out = []
+    for call in calls:
+        if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+            raise RowError("function call without a name", field, '{"name": ..., "arguments": {...}}')
+        args = call.get("arguments", {})
+        args = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
+        out.append({"type": "function", "function": {"name": call["name"], "arguments": args}})
+    return out
+
+
+def calls_to_json(calls: list[dict]) -> str:
+    """OpenAI tool_calls -> a sharegpt function_call value (LLaMA-Factory's JSON form)."""
+    items = []
+    for call in calls:
+        fn = call.get("function", call)
+        try:
+            args = json.loads(fn.get("arguments") or "{}")
+        except ValueError:
+            args = fn.get("arguments")
+        items.append({"name": fn.get("name"), "arguments": args})
+    return json.dumps(items[0] if len(items) == 1 else items, ensure_ascii=False)
+
+
+def norm_label(value: Any, field: str, meta: dict):
+    """A classification label: str, int (kept as str, type remembered) or a list of them (multi-label)."""
+    if isinstance(value, list):
+        return [norm_label(v, f"{field}[{i}]", meta) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        meta["label_int"] = True
+        return str(value)
+    raise RowError(f"wrong type {type_name(value)}", field, "a label: string, integer or a list of them")
+
+
+def label_out(label, meta: dict):
+    if meta.get("label_int"):
+        return [int(x) for x in label] if isinstance(label, list) else int(label)
+    return label
+
+
+def need_bool(value: Any, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise RowError(f"wrong type {type_name(value)}", field, "true or false")
+
+
+def split_system(msgs: list[Message]) -> tuple[str | None, list[Message]]:
+    if msgs and msgs[0].role == "system":
+        return msgs[0].content, msgs[1:]
+    return None, msgs
+
+
+def plain_pairs(turns: list[Message], target: str) -> list[list[str]]:
+    """user/assistant turns as [query, response] pairs; tool turns cannot be written as `target`."""
+    for i, msg in enumerate(turns):
+        if msg.role == "tool" or msg.tool_calls:
+            raise RowError(f"tool turn cannot be written as {target}", f"messages[{i}]",
+                           "sharegpt or messages output for tool conversations")
+    return [[turns[i].content, turns[i + 1].content] for i in range(0, len(turns) - 1, 2)]

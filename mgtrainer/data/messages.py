@@ -1,0 +1,195 @@
+"""OpenAI-style rows: `messages` (+ tools, tool_calls, tool role), TRL's prompt/chosen/rejected and
+prompt/completion(/label) shapes, KTO (messages + bool label), classification over a chat prompt
+(messages + str/int/list label), and OpenAI's preference rows (input/preferred_output/...)."""
+
+from __future__ import annotations
+
+from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str
+from mgtrainer.data.chat import check_order, label_out, need_bool, norm_label, norm_tools, tools_out
+from mgtrainer.data.records import ROLES, Message, Record
+
+KNOWN_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name")
+ABSENT = "absent"
+
+
+def _same(role: str) -> str:
+    return role
+
+
+def parse_turns(value, field: str, meta: dict, as_role: str | None = None) -> list[Message]:
+    """A list of OpenAI message objects (or one string, read as one `as_role` turn)."""
+    if isinstance(value, str) and as_role:
+        meta.setdefault("as_str", []).append(field)
+        return [Message(as_role, value)]
+    need_list(value, field, dict, "a list of message objects with role and content")
+    out = []
+    for i, m in enumerate(value):
+        where = f"{field}[{i}]"
+        role = m.get("role")
+        if role not in ROLES:
+            what = "missing role" if role is None else f"unknown role '{role}'"
+            raise RowError(what, f"{where}.role", "one of " + ", ".join(ROLES))
+        content = m.get("content", ABSENT)
+        if content is ABSENT or content is None:
+            if not (role == "assistant" and m.get("tool_calls")):
+                raise RowError("missing content", f"{where}.content", "a string")
+            meta.setdefault("content", {})[f"{field}.{i}"] = content
+            content = ""
+        need_str(content, f"{where}.content")
+        calls = m.get("tool_calls")
+        if calls is not None:
+            need_list(calls, f"{where}.tool_calls", dict, "a list of tool call objects")
+        out.append(Message(role, content, calls, m.get("tool_call_id"), m.get("name")))
+        extra = {k: v for k, v in m.items() if k not in KNOWN_KEYS}
+        if extra:
+            meta.setdefault("msg_extra", {})[f"{field}.{i}"] = extra
+    return out
+
+
+def turns_out(msgs: list[Message], field: str, meta: dict, own: bool) -> list[dict] | str:
+    if own and field in meta.get("as_str", ()) and len(msgs) == 1:
+        return msgs[0].content
+    out = []
+    for i, m in enumerate(msgs):
+        d = {"role": m.role, "content": m.content}
+        key = f"{field}.{i}"
+        if m.tool_calls is not None:
+            d["tool_calls"] = m.tool_calls
+        if m.tool_call_id is not None:
+            d["tool_call_id"] = m.tool_call_id
+        if m.name is not None:
+            d["name"] = m.name
+        if own:
+            if key in meta.get("content", {}):
+                d.pop("content") if meta["content"][key] == ABSENT else d.update(content=None)
+            d.update(meta.get("msg_extra", {}).get(key, {}))
+        out.append(d)
+    return out
+
+
+def _check(msgs: list[Message], field: str, ends=("assistant",), offset: int = 0) -> None:
+    check_order(msgs, field, lambda i: f"{field}[{i}].role", _same, ends, offset)
+
+
+def _preference(rec: Record, row: dict, pkey: str | None, meta: dict) -> Record:
+    rec.kind = "preference"
+    if pkey:
+        rec.messages = parse_turns(row[pkey], pkey, meta, "user")
+        _check(rec.messages, pkey, ("user", "tool"))
+    rec.chosen = parse_turns(row["chosen"], "chosen", meta, "assistant")
+    rec.rejected = parse_turns(row["rejected"], "rejected", meta, "assistant")
+    if not pkey:  # TRL implicit prompt: the shared prefix of chosen and rejected
+        n = 0
+        while n < min(len(rec.chosen), len(rec.rejected)) - 1 and rec.chosen[n] == rec.rejected[n]:
+            n += 1
+        rec.messages, rec.chosen, rec.rejected = rec.chosen[:n], rec.chosen[n:], rec.rejected[n:]
+        meta["implicit"] = n
+    offset = len(rec.messages) if pkey else 0
+    for key in ("chosen", "rejected"):
+        _check(rec.messages + getattr(rec, key), key, offset=offset)
+    return rec
+
+
+def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
+    cols = spec.columns
+    mkey = cols.get("messages") or ("messages" if "messages" in row else "prompt" if "prompt" in row else None)
+    label_key = cols.get("kto_tag") or cols.get("label") or "label"
+    meta = {"format": "messages", "order": list(row)}
+    rec = Record("chat", meta=meta)
+    if "tools" in row:
+        rec.tools = norm_tools(row["tools"], "tools", meta)
+    if "chosen" in row or "rejected" in row:
+        for key in ("chosen", "rejected"):
+            if key not in row:
+                raise RowError("missing required column", key, "chosen and rejected columns")
+        rec = _preference(rec, row, mkey, meta)
+        used = {mkey, "chosen", "rejected", "tools"}
+    elif mkey is None:
+        raise RowError("missing required column", "messages", "an OpenAI row with messages: [{role, content}, ...]")
+    else:
+        rec.messages = parse_turns(row[mkey], mkey, meta, "user")
+        used = {mkey, "tools", label_key}
+        if "completion" in row:
+            rec.messages = rec.messages + parse_turns(row["completion"], "completion", meta, "assistant")
+            meta["split"] = len(rec.messages) - (1 if isinstance(row["completion"], str) else len(row["completion"]))
+            used.add("completion")
+        if label_key in row and (isinstance(row[label_key], bool) or kind == "kto"):
+            rec.kind, rec.label = "kto", need_bool(row[label_key], label_key)
+        elif label_key in row:
+            rec.kind, rec.label = "classify", norm_label(row[label_key], label_key, meta)
+        _check(rec.messages, mkey, ("user", "tool") if rec.kind == "classify" else ("assistant",))
+    meta["columns"] = {"messages": mkey, "label": label_key}
+    meta["extra"] = extra_columns(row, used)
+    return rec
+
+
+def write(rec: Record) -> dict:
+    """A Record as an OpenAI/TRL row: messages(+label) for chat, kto, classify; prompt/chosen/rejected
+    for preference; for rows read from this format, the row's own shape."""
+    meta = rec.meta
+    own = meta.get("format") == "messages"
+    mkey = meta.get("columns", {}).get("messages") if own else None
+    out = {}
+    if rec.kind == "preference":
+        if not (own and "implicit" in meta):
+            out[mkey or "prompt"] = turns_out(rec.messages, mkey or "prompt", meta, own)
+            out["chosen"] = turns_out(rec.chosen, "chosen", meta, own)
+            out["rejected"] = turns_out(rec.rejected, "rejected", meta, own)
+        else:
+            out["chosen"] = turns_out(rec.messages + rec.chosen, "chosen", meta, own)
+            out["rejected"] = turns_out(rec.messages + rec.rejected, "rejected", meta, own)
+    elif rec.kind in ("chat", "kto", "classify"):
+        msgs = rec.messages or [Message("user", rec.text or "")]
+        mkey = mkey or "messages"
+        if own and "split" in meta:
+            out[mkey] = turns_out(msgs[: meta["split"]], mkey, meta, own)
+            out["completion"] = turns_out(msgs[meta["split"]:], "completion", meta, own)
+        else:
+            out[mkey] = turns_out(msgs, mkey, meta, own)
+        if rec.kind != "chat":
+            out[meta.get("columns", {}).get("label", "label") if own else "label"] = label_out(rec.label, meta)
+    else:
+        raise RowError(f"{rec.kind} records cannot be written as messages", "kind", "chat, preference, kto or classify")
+    tools = tools_out(rec.tools, meta, own, as_string=False)
+    if tools is not None:
+        out["tools"] = tools
+    return finish_row(out, meta, "messages")
+
+
+def parse_openai_preference(row: dict, spec: Spec, kind: str | None = None) -> Record:
+    """OpenAI preference fine-tuning rows: {input: {messages, tools?}, preferred_output, non_preferred_output}."""
+    meta = {"format": "openai_preference", "order": list(row)}
+    for key in ("input", "preferred_output", "non_preferred_output"):
+        if key not in row:
+            raise RowError("missing required column", key, "input, preferred_output and non_preferred_output")
+    inp = row["input"]
+    if not isinstance(inp, dict) or "messages" not in inp:
+        raise RowError("missing messages", "input.messages", "input: {messages: [...]}")
+    rec = Record("preference", meta=meta)
+    rec.messages = parse_turns(inp["messages"], "input.messages", meta)
+    _check(rec.messages, "input.messages", ("user", "tool"))
+    if "tools" in inp:
+        rec.tools = norm_tools(inp["tools"], "input.tools", meta)
+    rec.chosen = parse_turns(row["preferred_output"], "preferred_output", meta)
+    rec.rejected = parse_turns(row["non_preferred_output"], "non_preferred_output", meta)
+    for key, turns in (("preferred_output", rec.chosen), ("non_preferred_output", rec.rejected)):
+        _check(rec.messages + turns, key, offset=len(rec.messages))
+    meta["input_extra"] = {k: v for k, v in inp.items() if k not in ("messages", "tools")}
+    meta["extra"] = extra_columns(row, {"input", "preferred_output", "non_preferred_output"})
+    return rec
+
+
+def write_openai_preference(rec: Record) -> dict:
+    meta = rec.meta
+    own = meta.get("format") == "openai_preference"
+    if rec.kind != "preference":
+        raise RowError(f"{rec.kind} records cannot be written as openai_preference", "kind", "preference")
+    inp = {"messages": turns_out(rec.messages, "input.messages", meta, own)}
+    tools = tools_out(rec.tools, meta, own, as_string=False)
+    if tools is not None:
+        inp["tools"] = tools
+    if own:
+        inp.update(meta.get("input_extra", {}))
+    out = {"input": inp, "preferred_output": turns_out(rec.chosen, "preferred_output", meta, own),
+           "non_preferred_output": turns_out(rec.rejected, "non_preferred_output", meta, own)}
+    return finish_row(out, meta, "openai_preference")

@@ -1,0 +1,208 @@
+"""File kinds -> a stream of (source "file:line", row dict or RowError).
+
+JSONL and .txt stream line by line (constant memory); .json arrays are parsed element by element
+so each row knows its line; CSV/TSV use the csv module (line of the row's first physical line);
+parquet streams record batches (pyarrow, imported lazily); a folder saved by `datasets` is read
+with `datasets.load_from_disk` (imported lazily); any other folder is read file by file.
+A problem that stops the whole file (bad encoding in a .json, malformed JSON array, empty file)
+raises MgtError at once; a bad row comes out as a RowError so callers can list or reject it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+from mgtrainer.data.base import RowError
+from mgtrainer.errors import MgtError
+
+EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".txt")
+Rows = Iterator[tuple[str, Any]]
+
+
+def file_kind(path: Path) -> str:
+    if path.is_dir():
+        return "datasets" if (path / "state.json").exists() or (path / "dataset_dict.json").exists() else "folder"
+    suffix = path.suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise MgtError(f"{path}:1: unknown file type '{suffix}' (file name); expected one of {', '.join(EXTENSIONS)} "
+                       "or a folder")
+    return {".ndjson": ".jsonl"}.get(suffix, suffix)
+
+
+def read_rows(path: Path | str) -> Rows:
+    """Every row of a file or folder, in order; raises MgtError for an empty or unreadable file."""
+    path = Path(path)
+    if not path.exists():
+        raise MgtError(f"{path}:1: no such file or folder (path); expected an existing data file")
+    kind = file_kind(path)
+    reader = {".jsonl": _jsonl, ".json": _json, ".csv": _csv, ".tsv": _csv, ".parquet": _parquet, ".txt": _txt,
+              "datasets": _datasets, "folder": _folder}[kind]
+    empty = True
+    for item in reader(path):
+        empty = False
+        yield item
+    if empty:
+        raise MgtError(f"{path}:1: empty file (no rows); expected at least one row")
+
+
+def _decode(raw: bytes) -> str | RowError:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return RowError(f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1})", "encoding",
+                        "UTF-8 text")
+
+
+def _json_line(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        return RowError(f"malformed JSON ({err.msg} at column {err.colno})", "line", "one JSON object per line")
+
+
+def _jsonl(path: Path) -> Rows:
+    name = str(path)
+    with open(path, "rb") as fh:
+        for line, raw in enumerate(fh, 1):
+            if raw.strip():
+                text = _decode(raw)
+                yield f"{name}:{line}", text if isinstance(text, RowError) else _json_line(text)
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise MgtError(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[err.start]:02x}) (encoding); "
+                       "expected UTF-8 text") from None
+
+
+def _json(path: Path) -> Rows:
+    """A JSON array, element by element with line numbers; a .json holding JSON lines also works."""
+    text = _read_text(path)
+    start = len(text) - len(text.lstrip())
+    if start < len(text) and text[start] == "{":
+        yield from _json_lines_text(path, text)
+        return
+    if start == len(text):
+        return
+    if text[start] != "[":
+        raise MgtError(f"{path}:1: top-level JSON {type(_safe_load(text)).__name__} (file); "
+                       "expected a JSON array of row objects")
+    yield from _json_array(path, text, start + 1)
+
+
+def _safe_load(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return ""
+
+
+def _json_array(path: Path, text: str, pos: int) -> Rows:
+    decoder, ws, line, seen = json.JSONDecoder(), " \t\r\n", 1, 0
+    n = len(text)
+    while True:
+        while pos < n and text[pos] in ws:
+            pos += 1
+        if pos < n and text[pos] == "]":
+            return
+        try:
+            obj, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as err:
+            line = text.count("\n", 0, err.pos) + 1
+            raise MgtError(f"{path}:{line}: malformed JSON ({err.msg} at column {err.colno}) (file); "
+                           "expected a JSON array of row objects") from None
+        line += text.count("\n", seen, pos)
+        seen = pos
+        yield f"{path}:{line}", obj
+        pos = end
+        while pos < n and text[pos] in ws:
+            pos += 1
+        if pos < n and text[pos] == ",":
+            pos += 1
+        elif not (pos < n and text[pos] == "]"):
+            line = text.count("\n", 0, pos) + 1
+            raise MgtError(f"{path}:{line}: malformed JSON (expected ',' or ']') (file); "
+                           "expected a JSON array of row objects")
+
+
+def _json_lines_text(path: Path, text: str) -> Rows:
+    for line, part in enumerate(text.split("\n"), 1):
+        if part.strip():
+            obj = _json_line(part)
+            if line == 1 and isinstance(obj, RowError) and isinstance(_safe_load(text), dict):
+                raise MgtError(f"{path}:1: a single JSON object (file); expected a JSON array of row objects")
+            yield f"{path}:{line}", obj
+
+
+def _csv(path: Path) -> Rows:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    csv.field_size_limit(sys.maxsize)
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return
+            line = reader.line_num + 1
+            for cells in reader:
+                if any(cells):
+                    yield f"{path}:{line}", _csv_row(header, cells)
+                line = reader.line_num + 1
+        except UnicodeDecodeError as err:
+            raise MgtError(f"{path}:{reader.line_num + 1}: not valid UTF-8 (byte 0x{err.object[err.start]:02x}) "
+                           "(encoding); expected UTF-8 text") from None
+        except csv.Error as err:
+            raise MgtError(f"{path}:{reader.line_num}: malformed CSV ({err}) (file); expected RFC 4180 CSV") from None
+
+
+def _csv_row(header: list[str], cells: list[str]) -> dict | RowError:
+    if len(cells) != len(header):
+        return RowError(f"{len(cells)} cells for {len(header)} columns", "row", "one cell per header column")
+    return dict(zip(header, cells))
+
+
+def _txt(path: Path) -> Rows:
+    name = str(path)
+    with open(path, "rb") as fh:
+        for line, raw in enumerate(fh, 1):
+            if raw.strip():
+                text = _decode(raw)
+                yield f"{name}:{line}", text if isinstance(text, RowError) else {"text": text.rstrip("\r\n")}
+
+
+def _parquet(path: Path) -> Rows:
+    import pyarrow.parquet as pq
+
+    row = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+        for item in batch.to_pylist():
+            row += 1
+            yield f"{path}:{row}", item
+
+
+def _datasets(path: Path) -> Rows:
+    import datasets
+
+    ds = datasets.load_from_disk(str(path))
+    if isinstance(ds, datasets.DatasetDict):
+        if "train" not in ds:
+            raise MgtError(f"{path}:1: a DatasetDict without a 'train' split (splits: {', '.join(ds)}); "
+                           f"expected a train split, or point at one split's folder")
+        ds = ds["train"]
+    for row, item in enumerate(ds, 1):
+        yield f"{path}:{row}", item
+
+
+def _folder(path: Path) -> Rows:
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in EXTENSIONS and not p.name.startswith(".")
+                   and p.name != "dataset_info.json")
+    for file in files:
+        yield from read_rows(file)

@@ -1,0 +1,64 @@
+"""LLaMA-Factory's dataset_info.json, read as it is: a dataset name -> file_name, formatting, columns,
+tags, ranking. Names from `data.train`/`data.eval` resolve to (path, Spec) through it."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+
+from mgtrainer.data.base import Spec
+from mgtrainer.errors import MgtError
+
+INFO = "dataset_info.json"
+
+
+def load_info(dataset_dir: Path) -> dict:
+    path = dataset_dir / INFO
+    if not path.exists():
+        return {}
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise MgtError(f"{path}:1: unreadable dataset registry ({err}) (file); expected LLaMA-Factory's "
+                       "dataset_info.json") from None
+    if not isinstance(info, dict):
+        raise MgtError(f"{path}:1: wrong type (file); expected an object of dataset entries")
+    return info
+
+
+def entry_spec(name: str, entry: dict, path: Path) -> Spec:
+    """A dataset_info.json entry -> a Spec for our converters (LF's formatting defaults to alpaca)."""
+    formatting = entry.get("formatting", "alpaca")
+    if formatting not in ("alpaca", "sharegpt", "openai"):
+        raise MgtError(f"{path}:1: unknown formatting '{formatting}' ({name}.formatting); expected alpaca or sharegpt")
+    columns = dict(entry.get("columns") or {})
+    tags = dict(entry.get("tags") or {})
+    if formatting == "alpaca" and set(columns) == {"prompt"}:  # pretraining: LF reads the prompt column as text
+        return Spec("text", {"text": columns["prompt"]})
+    fmt = "messages" if formatting == "openai" else formatting
+    return Spec(fmt, columns, tags, bool(entry.get("ranking")))
+
+
+def resolve(name: str, dataset_dir: str | Path | None, field: str) -> tuple[Path, Spec | None]:
+    """A file/folder path, or a dataset name in dataset_dir/dataset_info.json."""
+    base = Path(dataset_dir) if dataset_dir else Path(".")
+    for candidate in (Path(name), base / name):
+        if candidate.exists():
+            return candidate, None
+    info = load_info(base)
+    if name not in info:
+        near = difflib.get_close_matches(name, list(info), n=1)
+        hint = f" (nearest: {near[0]})" if near else ""
+        raise MgtError(f"{base / INFO}:1: unknown dataset '{name}'{hint} ({field}); expected a file, a folder, "
+                       f"or a name in {base / INFO}")
+    entry = info[name]
+    if "file_name" not in entry:
+        hub = next((k for k in ("hf_hub_url", "ms_hub_url", "om_hub_url") if k in entry), "file_name")
+        raise MgtError(f"{base / INFO}:1: dataset '{name}' has no local file ({name}.{hub}); expected a file_name "
+                       "under dataset_dir (download it first)")
+    path = base / entry["file_name"]
+    if not path.exists():
+        raise MgtError(f"{base / INFO}:1: file of dataset '{name}' not found: {path} ({name}.file_name); "
+                       "expected an existing file or folder")
+    return path, entry_spec(name, entry, base / INFO)
