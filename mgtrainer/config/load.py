@@ -333,11 +333,13 @@ def _explain(error: dict, origins: dict, label: str) -> str:
     where = origins.get(loc[:2]) or origins.get(loc[:1]) or _mentioned(error["msg"], loc, origins) \
         or label
     if error["type"] == "missing":
+        loc = _first_required(loc)
+        dotted = ".".join(loc)
         return f"{label}: missing {dotted}; expected {_expected(loc)}"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "union_tag_not_found":
         return f"{where}: task has no name; expected one of {', '.join(TASKS)}"
-    if len(loc) < 2 or isinstance(error.get("input"), dict):
+    if not loc or isinstance(error.get("input"), dict):
         return f"{where}: {dotted + ': ' if dotted else ''}{message}"
     return f"{where}: invalid {dotted} = {error['input']!r}: {message}"
 
@@ -349,6 +351,14 @@ def _mentioned(message: str, loc: tuple, origins: dict) -> str | None:
             if field_loc in origins:
                 return origins[field_loc]
     return None
+
+
+def _first_required(loc: tuple) -> tuple:
+    """('model',) -> ('model', 'name_or_path'): name the field the user has to write."""
+    if len(loc) == 1 and loc[0] in SECTIONS:
+        required = [k for k, f in SECTIONS[loc[0]].model_fields.items() if f.is_required()]
+        return loc + tuple(required[:1])
+    return loc
 
 
 def _expected(loc: tuple) -> str:
