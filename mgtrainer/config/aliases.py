@@ -129,6 +129,7 @@ IGNORED: dict[str, str] = {
     "ddp_find_unused_parameters": "single-process training",
     "save_only_model": "checkpoints keep optimizer state for resuming",
     "flash_attn": "the attention implementation is picked automatically",
+    "attn": "the attention implementation is picked automatically",
     "enable_liger_kernel": "kernels are picked automatically",
     "use_fast_tokenizer": "the fast tokenizer is always used",
     "remove_unused_columns": "the data layer keeps only what the task needs",

@@ -276,3 +276,11 @@ def test_missing_file_and_non_mapping(tmp_path):
         load_config(write(tmp_path, "- a\n- b\n"))
     with pytest.raises(MgtError, match="empty config"):
         load_config(write(tmp_path, "# nothing\n"))
+
+
+@pytest.mark.parametrize("stage", ["pt", "rm"])
+def test_llamafactory_yaml_other_stages(tmp_path, stage):
+    text = LLAMAFACTORY_YAML.replace("stage: sft", f"stage: {stage}").replace("template: llama3\n", "")
+    cfg = load_config(write(tmp_path, text + "attn: fa2\n"))
+    assert cfg.task.name == stage and cfg.model.template is None
+    assert "attn" in cfg.notes[-1]

@@ -30,3 +30,11 @@ def test_schema_allows_task_shorthand_and_lists_sections():
     assert schema["properties"]["task"]["anyOf"][0]["enum"] == list(TASKS)
     assert set(schema["properties"]) == {"task", "backend", "model", "data", "train", "lora", "eval", "serve"}
     assert schema["required"] == ["task", "model"]
+
+
+def test_reference_page_tables_are_up_to_date():
+    from mgtrainer.config.schema import reference_markdown
+
+    page = (SCHEMA_FILE.parent / "config.md").read_text()
+    assert reference_markdown() in page, (
+        "references/config.md is stale: run `python -m mgtrainer.config.schema`")
