@@ -45,6 +45,16 @@ class ModelConfig(Section):
     )
 
 
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _dtype(cls, value):
+        return DTYPE_NAMES.get(value, value)
+
+
+DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32",
+               "float": "float32"}
+
+
 class DataConfig(Section):
     train: list[str] = Field(
         default_factory=list,
