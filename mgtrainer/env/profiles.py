@@ -132,10 +132,10 @@ def env_dir(profile: Profile, torch_build: str | None = None) -> Path:
     return envs_root() / f"{profile.name}-{env_key(profile, torch_build)}"
 
 
-def read_pins(lock: Path) -> dict[str, str]:
-    """name -> pinned version from a requirements lock (`name==version` lines)."""
+def read_pins(lock: Path | str) -> dict[str, str]:
+    """name -> pinned version from a requirements lock (a file, or its text) (`name==version` lines)."""
     pins = {}
-    for line in lock.read_text().splitlines():
+    for line in (lock.read_text() if isinstance(lock, Path) else lock).splitlines():
         m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;#]+)", line.strip())
         if m:
             pins[canonical(m.group(1))] = m.group(2)
