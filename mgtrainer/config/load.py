@@ -240,7 +240,7 @@ def _in_group(entry: Entry, task: str | None, notes: list[str]):
     alias = ALIASES.get(key)
     if alias and alias.target.startswith(group + "."):
         return _aliased(entry, alias)
-    if ignored_reason(key, entry.value):
+    if ignored_reason(key, entry.value) or key in UNSUPPORTED:
         return _flat(entry, task, notes)
     home = _home(key)
     if home:
@@ -268,8 +268,8 @@ def _task_field(entry: Entry, task: str | None, notes: list[str], in_section: bo
         notes.append(f"{entry.where}: ignored '{key}: {value}' (task {task} has no {key})")
         return None
     if owners:
-        raise MgtError(f"{entry.where}: '{key}' is a setting of task {', '.join(owners)}, not of "
-                       f"task '{task}'")
+        which = f"not of task '{task}'" if task else f"set task: {owners[0]}"
+        raise MgtError(f"{entry.where}: '{key}' is a setting of task {', '.join(owners)}, {which}")
     label = f"task.{key}" if in_section else key
     expected = ", ".join(fields) if fields else "the task's own fields"
     raise MgtError(f"{entry.where}: unknown key '{label}'{_hint(key, fields)}; expected one of "

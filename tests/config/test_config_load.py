@@ -284,3 +284,12 @@ def test_llamafactory_yaml_other_stages(tmp_path, stage):
     cfg = load_config(write(tmp_path, text + "attn: fa2\n"))
     assert cfg.task.name == stage and cfg.model.template is None
     assert "attn" in cfg.notes[-1]
+
+
+def test_task_field_errors_point_at_the_task():
+    with pytest.raises(MgtError, match=r"invalid task.threshold = 'abc'"):
+        load_config({**BASE, "task": "classify", "threshold": "abc"})
+    with pytest.raises(MgtError, match=r"'labels' is a setting of task classify, set task: classify"):
+        load_config({"model": "m", "labels": ["a"]})
+    with pytest.raises(MgtError, match=r"'deepspeed' is not supported: DeepSpeed"):
+        load_config({**BASE, "train": {"deepspeed": "ds.json"}})
