@@ -72,9 +72,10 @@ def test_config_show_does_not_import_torch_and_prints_resolved_yaml(cfg_file):
 
 
 def test_config_show_json(cfg_file):
-    result = run_cli("config", "show", str(cfg_file), "--format", "json")
+    result = run_cli("config", "show", str(cfg_file), "--format", "json", "lora_alpha=3")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["data"]["train"] == ["a", "b"]
+    shown = json.loads(result.stdout)
+    assert shown["data"]["train"] == ["a", "b"] and shown["lora"]["alpha"] == 3
 
 
 @pytest.mark.parametrize("args, message", [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -9,9 +10,25 @@ import tempfile
 from pathlib import Path
 
 
+class _Intermixed(argparse.ArgumentParser):
+    """Lets options sit between positionals: `config show CFG --format json k=v`."""
+
+    _mixing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._mixing:
+            return super().parse_known_args(args, namespace)
+        self._mixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._mixing = False
+
+
 def register(sub) -> None:
     parser = sub.add_parser("config", help="show the resolved config, export its JSON schema")
-    verbs = parser.add_subparsers(dest="config_verb", metavar="VERB", required=True)
+    verbs = parser.add_subparsers(dest="config_verb", metavar="VERB", required=True,
+                                  parser_class=_Intermixed)
     show = verbs.add_parser("show", help="print the resolved config (aliases mapped, defaults filled)")
     show.add_argument("config", metavar="CFG", help="YAML or JSON config file")
     show.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
