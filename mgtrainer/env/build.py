@@ -208,7 +208,8 @@ def site_packages(env: Path) -> Path:
 
 
 def _step(cmd: list[str], source: Path, what: str, quiet: bool, env: dict | None = None) -> None:
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE if quiet else None,
+    # step output goes to stderr (stdout carries only the env's path) or, quiet, is kept for the error
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE if quiet else sys.stderr.fileno(),
                           stderr=subprocess.STDOUT if quiet else None, text=True)
     if proc.returncode:
         tail = (proc.stdout or "").strip().splitlines()[-5:] if quiet else []

@@ -62,12 +62,13 @@ def clean(profile: str | None, everything: bool = False) -> int:
     from filelock import FileLock, Timeout
 
     root = P.envs_root()
-    names = [profile] if profile else P.list_profiles()
+    profiles = [P.load_profile(p) for p in ([profile] if profile else P.list_profiles())]
+    names = [p.name for p in profiles]
     keep = set()
     if not everything:
-        for name in names:
+        for prof in profiles:
             try:
-                keep.add(P.env_dir(P.load_profile(name)).name)
+                keep.add(P.env_dir(prof).name)
             except MgtError:
                 pass
     removed = 0
