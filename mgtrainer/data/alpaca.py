@@ -4,7 +4,7 @@ output list for preference; a bool label (kto_tag) for KTO; the response as the 
 
 from __future__ import annotations
 
-from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str, pick
+from mgtrainer.data.base import RowError, Spec, finish_row, layout, need_list, need_str, pick
 from mgtrainer.data.chat import (label_out, need_bool, norm_label, norm_tools, plain_pairs, split_system,
                                  tools_out)
 from mgtrainer.data.records import Message, Record
@@ -42,23 +42,24 @@ def _prompt(row: dict, cols: dict, meta: dict) -> list[Message]:
     if pcol not in row:
         raise RowError("missing required column", pcol or "instruction", "instruction (or prompt) with output")
     p = need_str(row[pcol], pcol)
-    q = need_str(row[qcol], qcol, allow_none=True) if qcol in row else None
+    q = None
     if qcol in row:
-        meta["query"], meta["plen"] = row[qcol], len(p)
-    user = "\n".join(x for x in (p, q) if x)
+        q = meta["query"] = need_str(row[qcol], qcol, allow_none=True)
+        meta["plen"] = len(p)
+    user = p + "\n" + q if p and q else p or q  # LLaMA-Factory joins the non-empty parts with a newline
     if not user:
         raise RowError("empty prompt", pcol, "a non-empty instruction or input")
-    msgs = []
-    if row.get(cols["system"]) is not None:
-        msgs.append(Message("system", need_str(row[cols["system"]], cols["system"])))
-    if row.get(cols["history"]) is not None:
-        msgs += _history(row[cols["history"]], cols["history"])
-    return msgs + [Message("user", user)]
+    system, history = row.get(cols["system"]), row.get(cols["history"])
+    msgs = [] if system is None else [Message("system", need_str(system, cols["system"]))]
+    if history is not None:
+        msgs += _history(history, cols["history"])
+    msgs.append(Message("user", user))
+    return msgs
 
 
 def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
-    cols = columns(row, spec)
-    meta = {"format": "alpaca", "order": list(row), "columns": cols}
+    cols, order, extra = layout(row, spec, columns)
+    meta = {"format": "alpaca", "order": order, "columns": cols, "extra": {k: row[k] for k in extra} if extra else {}}
     rec = Record("chat", meta=meta)
     rec.messages = _prompt(row, cols, meta)
     r, c, x, k = cols["response"], cols["chosen"], cols["rejected"], cols["kto_tag"]
@@ -86,8 +87,6 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
             rec.kind, rec.label = "kto", need_bool(row[k], k)
     else:
         raise RowError("missing required column", r or "output", "output (or response) with the answer")
-    used = {col for name, col in cols.items() if col in row and (row[col] is not None or name == "query")}
-    meta["extra"] = extra_columns(row, used)
     return rec
 
 

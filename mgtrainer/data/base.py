@@ -32,6 +32,20 @@ class Spec:
     tags: dict[str, str] = field(default_factory=dict)
     ranking: bool = False
     cells: bool = False  # values come from CSV/TSV text cells (a JSON list in a cell is a list)
+    cache: dict = field(default_factory=dict, repr=False)  # column layout per distinct key tuple
+
+
+def layout(row: dict, spec: Spec, columns) -> tuple[dict, tuple, tuple]:
+    """(columns, key order, unread column names) for rows with this key tuple, computed once."""
+    key = tuple(row)
+    lay = spec.cache.get(key)
+    if lay is None:
+        cols = columns(row, spec)
+        used = set(cols.values())
+        if len(spec.cache) > 256:  # rows with ever-changing keys: keep the cache small
+            spec.cache.clear()
+        lay = spec.cache[key] = (cols, key, tuple(k for k in key if k not in used))
+    return lay
 
 
 def type_name(value: Any) -> str:
@@ -90,6 +104,6 @@ def finish_row(out: dict, meta: dict, fmt: str) -> dict:
         return out
     out.update(meta.get("extra", {}))
     order = meta.get("order")
-    if order:
-        out = {k: out[k] for k in order if k in out} | {k: v for k, v in out.items() if k not in order}
+    if order:  # a column of the row that no writer filled was a null optional column (e.g. "system": null)
+        out = {k: out.get(k) for k in order} | {k: v for k, v in out.items() if k not in order}
     return out

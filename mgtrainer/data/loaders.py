@@ -48,9 +48,9 @@ def iter_records(path: str | Path, format: str | None = None, kind: str | None =
                  spec: Spec | None = None, on_error: OnError | None = None) -> Iterator[Record]:
     """Stream the records of one file or folder. A bad row raises MgtError `FILE:LINE: ...` unless
     `on_error(source, reason)` is given, which then receives it and the row is skipped."""
-    _check_names(format or (spec.format if spec else None), kind)
+    format = format or (spec.format if spec else None) or None
+    _check_names(format, kind)
     path = Path(path)
-    format = format or (spec.format if spec else None)
     spec = spec or Spec(format or "")
     if path.suffix.lower() in (".csv", ".tsv"):
         spec.cells = True

@@ -52,7 +52,6 @@ def turns_out(msgs: list[Message], field: str, meta: dict, own: bool) -> list[di
     out = []
     for i, m in enumerate(msgs):
         d = {"role": m.role, "content": m.content}
-        key = f"{field}.{i}"
         if m.tool_calls is not None:
             d["tool_calls"] = m.tool_calls
         if m.tool_call_id is not None:
@@ -60,6 +59,7 @@ def turns_out(msgs: list[Message], field: str, meta: dict, own: bool) -> list[di
         if m.name is not None:
             d["name"] = m.name
         if own:
+            key = f"{field}.{i}"
             if key in meta.get("content", {}):
                 d.pop("content") if meta["content"][key] == ABSENT else d.update(content=None)
             d.update(meta.get("msg_extra", {}).get(key, {}))

@@ -68,7 +68,7 @@ def _jsonl(path: Path) -> Rows:
     name = str(path)
     with open(path, "rb") as fh:
         for line, raw in enumerate(fh, 1):
-            if raw.strip():
+            if not raw.isspace():
                 text = _decode(raw)
                 yield f"{name}:{line}", text if isinstance(text, RowError) else _json_line(text)
 

@@ -1,0 +1,107 @@
+"""Streaming, atomic row writers: rows go to a temp file beside the target, renamed over it
+(os.replace) only when everything was written; on any error the temp file is removed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+from mgtrainer.errors import MgtError
+
+KINDS = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt")
+
+
+dumps = json.JSONEncoder(ensure_ascii=False).encode
+
+
+class RowWriter:
+    """`with RowWriter(path) as w: w.write(row)`; the output kind follows the file extension."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.kind = {".ndjson": ".jsonl"}.get(self.path.suffix.lower(), self.path.suffix.lower())
+        if self.kind not in KINDS:
+            raise MgtError(f"{self.path}:1: unknown output type '{self.path.suffix}' (-o); expected one of "
+                           f"{', '.join(KINDS)}")
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self.count, self._csv, self._pq, self._batch = 0, None, None, []
+
+    def __enter__(self) -> "RowWriter":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.kind != ".parquet":
+            self.fh = open(self.tmp, "w", encoding="utf-8", newline="")
+            if self.kind == ".json":
+                self.fh.write("[")
+        return self
+
+    def write(self, row: dict) -> None:
+        k = self.kind
+        if k == ".jsonl":
+            self.fh.write(dumps(row))
+            self.fh.write("\n")
+        elif k == ".json":
+            self.fh.write(("\n" if not self.count else ",\n") + dumps(row))
+        elif k in (".csv", ".tsv"):
+            self._write_csv(row)
+        elif k == ".txt":
+            self._write_txt(row)
+        else:
+            self._batch.append(row)
+            if len(self._batch) >= 10_000:
+                self._flush_parquet()
+        self.count += 1
+
+    def _write_csv(self, row: dict) -> None:
+        cells = {k: v if isinstance(v, str) else dumps(v) for k, v in row.items()}
+        if self._csv is None:
+            self._csv = csv.DictWriter(self.fh, list(cells), delimiter="\t" if self.kind == ".tsv" else ",")
+            self._csv.writeheader()
+        if list(cells) != self._csv.fieldnames:
+            raise MgtError(f"{self.path}:{self.count + 2}: columns {list(cells)} differ from the header "
+                           f"{self._csv.fieldnames} (row); expected the same columns in every row (use .jsonl)")
+        self._csv.writerow(cells)
+
+    def _write_txt(self, row: dict) -> None:
+        text = row.get("text")
+        if set(row) != {"text"} or not isinstance(text, str) or "\n" in text:
+            raise MgtError(f"{self.path}:{self.count + 1}: row is not a one-line text document (text); "
+                           "expected .txt output only for single-line text rows (use .jsonl)")
+        self.fh.write(text + "\n")
+
+    def _flush_parquet(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist(self._batch)
+        if self._pq is None:
+            self._pq = pq.ParquetWriter(self.tmp, table.schema)
+        self._pq.write_table(table.cast(self._pq.schema))
+        self._batch = []
+
+    def _close(self, ok: bool) -> None:
+        if self.kind == ".parquet":
+            if self._batch and ok:
+                self._flush_parquet()
+            if self._pq is not None:
+                self._pq.close()
+            elif ok:  # no rows at all: still write a valid (empty) file
+                open(self.tmp, "wb").close()
+            return
+        if self.kind == ".json":
+            self.fh.write("\n]\n")
+        self.fh.close()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        ok = exc_type is None
+        try:
+            self._close(ok)
+        except BaseException:
+            ok = False
+            raise
+        finally:
+            if ok:
+                os.replace(self.tmp, self.path)
+            elif self.tmp.exists():
+                self.tmp.unlink()
