@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 
-class _Intermixed(argparse.ArgumentParser):
+class IntermixedParser(argparse.ArgumentParser):
     """Lets options sit between positionals: `config show CFG --format json k=v`."""
 
     _mixing = False
@@ -28,7 +28,7 @@ class _Intermixed(argparse.ArgumentParser):
 def register(sub) -> None:
     parser = sub.add_parser("config", help="show the resolved config, export its JSON schema")
     verbs = parser.add_subparsers(dest="config_verb", metavar="VERB", required=True,
-                                  parser_class=_Intermixed)
+                                  parser_class=IntermixedParser)
     show = verbs.add_parser("show", help="print the resolved config (aliases mapped, defaults filled)")
     show.add_argument("config", metavar="CFG", help="YAML or JSON config file")
     show.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
