@@ -293,3 +293,33 @@ def test_task_field_errors_point_at_the_task():
         load_config({"model": "m", "labels": ["a"]})
     with pytest.raises(MgtError, match=r"'deepspeed' is not supported: DeepSpeed"):
         load_config({**BASE, "train": {"deepspeed": "ds.json"}})
+
+
+@pytest.mark.parametrize("task", ["pt", "sft", "classify", "rm", "embed", "rerank"])
+def test_resolved_config_loads_back_to_itself(tmp_path, task):
+    """`config show` output is a valid config that resolves to the same RunConfig."""
+    import yaml
+
+    from mgtrainer.config.schema import dump
+
+    cfg = load_config({"task": task, "model": "m", "dataset": "a,b", "val_size": 0.2, "lora_rank": 4,
+                       "learning_rate": 3e-4, "report_to": "none"})
+    again = load_config(write(tmp_path, dump(cfg)))
+    assert again.model_dump() == cfg.model_dump() and not again.notes
+    assert load_config(yaml.safe_load(dump(cfg, "json"))) == cfg
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(lr=st.floats(min_value=1e-9, max_value=10, allow_nan=False),
+       rank=st.integers(min_value=1, max_value=512),
+       names=st.lists(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True), min_size=1, max_size=4))
+def test_overrides_dotted_and_flat_agree(lr, rank, names):
+    dotted = load_config(BASE, [f"train.learning_rate={lr!r}", f"lora.rank={rank}",
+                                f"data.train=[{', '.join(names)}]"])
+    flat = load_config(BASE, [f"lr={lr!r}", f"lora_rank={rank}", f"dataset={','.join(names)}"])
+    assert dotted == flat
+    assert (dotted.train.learning_rate, dotted.lora.rank, dotted.data.train) == (lr, rank, names)
