@@ -1,0 +1,144 @@
+"""RunConfig -> LLaMA-Factory's flat YAML arguments, and the pre-launch resume check (no torch here).
+
+Only what changes training is translated; data selection (max_samples, val_size, mix) is done by our
+data layer before the rows are written for LLaMA-Factory, so both backends train on the same rows.
+Knobs LLaMA-Factory lacks either raise MgtError (they would change what is trained) or are listed in
+`notes` (they only change speed or reporting).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mgtrainer.errors import MgtError
+
+STAGES = {"sft": "chat", "pt": "text", "rm": "preference", "dpo": "preference", "kto": "kto",
+          "orpo": "preference", "simpo": "preference"}  # LF stage -> record kind it trains on
+NONE_WORDS = ("", "none", "null", "false")
+TRAIN_KEYS = ("output_dir", "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
+              "per_device_eval_batch_size", "gradient_accumulation_steps", "warmup_ratio", "weight_decay", "optim",
+              "lr_scheduler_type", "bf16", "fp16", "seed", "logging_steps", "save_strategy", "save_steps",
+              "save_total_limit", "max_grad_norm", "load_best_model_at_end", "metric_for_best_model",
+              "greater_is_better")
+
+
+def stage_of(cfg) -> str:
+    name = cfg.task.name
+    if name not in STAGES:
+        raise MgtError(f"{cfg.source or '<config>'}:1: task '{name}' has no LLaMA-Factory stage (task.name); "
+                       f"expected one of {', '.join(s for s in STAGES if s in ('sft', 'pt', 'rm', 'dpo', 'kto'))} "
+                       "with backend: llamafactory")
+    return name
+
+
+def lora_args(cfg, where: str) -> dict:
+    lora = cfg.lora
+    out = {"finetuning_type": lora.finetuning_type}
+    if lora.finetuning_type == "lora":
+        target = lora.target
+        if isinstance(target, str) and target != "all-linear":
+            raise MgtError(f"{where}: lora.target is a regex ({target}) (lora.target); expected module names or "
+                           "all-linear with backend: llamafactory")
+        out.update(lora_rank=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                   lora_target="all" if target == "all-linear" else ",".join(target))
+    elif lora.finetuning_type == "freeze":
+        if lora.freeze_exclude:
+            raise MgtError(f"{where}: lora.freeze_exclude is set (lora.freeze_exclude); expected it unset with "
+                           "backend: llamafactory, which selects layers and module names only")
+        if lora.freeze_layers is not None:
+            out["freeze_trainable_layers"] = lora.freeze_layers
+        if lora.freeze_include:
+            names = [re.fullmatch(r"\*\.([\w.]+)\.\*", p) for p in lora.freeze_include]
+            if not all(names):
+                raise MgtError(f"{where}: freeze_include {lora.freeze_include} (lora.freeze_include); expected "
+                               "patterns of the form *.NAME.* with backend: llamafactory (module names)")
+            out["freeze_trainable_modules"] = ",".join(m.group(1) for m in names)
+    return out
+
+
+def train_args(cfg, has_eval: bool, notes: list[str]) -> dict:
+    t = cfg.train
+    out = {key: getattr(t, key) for key in TRAIN_KEYS if getattr(t, key) is not None}
+    if t.warmup_steps:
+        out["warmup_steps"] = t.warmup_steps
+    out["report_to"] = ",".join(t.report_to) if t.report_to else "none"
+    out["disable_gradient_checkpointing"] = not t.gradient_checkpointing
+    if t.early_stopping_patience is not None:
+        out["early_stopping_steps"] = t.early_stopping_patience
+    if t.group_by_length:
+        out["group_by_length"] = True
+    if has_eval and t.eval_strategy != "no":
+        out["eval_strategy"] = t.eval_strategy
+        out["eval_steps"] = t.eval_steps or t.logging_steps
+        out["do_eval"] = True
+    if t.max_tokens_per_batch:
+        notes.append("train.max_tokens_per_batch is not used by LLaMA-Factory (fixed batch size)")
+    return out
+
+
+def to_lf_args(cfg, dataset_dir: Path, train_name: str, eval_name: str | None) -> tuple[dict, list[str]]:
+    """The LLaMA-Factory arguments for a RunConfig whose data was written to dataset_dir; (args, notes)."""
+    where = f"{cfg.source or '<config>'}:1"
+    notes: list[str] = []
+    stage = stage_of(cfg)
+    args = {"model_name_or_path": cfg.model.name_or_path, "trust_remote_code": cfg.model.trust_remote_code,
+            "stage": stage, "do_train": True, "dataset_dir": str(dataset_dir), "dataset": train_name,
+            "cutoff_len": cfg.data.cutoff_len, "overwrite_cache": True, "plot_loss": True}
+    if cfg.model.template:
+        args["template"] = cfg.model.template
+    if eval_name:
+        args["eval_dataset"] = eval_name
+    if getattr(cfg.task, "train_on_prompt", False):
+        args["train_on_prompt"] = True
+    for key in ("pref_beta", "pref_loss"):  # preference tasks, when their configs carry these
+        if getattr(cfg.task, key, None) is not None:
+            args[key] = getattr(cfg.task, key)
+    args |= lora_args(cfg, where)
+    args |= train_args(cfg, eval_name is not None, notes)
+    args["resume_from_checkpoint"] = cfg.train.resume_from_checkpoint
+    return args, notes
+
+
+def last_checkpoint(output_dir: Path) -> Path | None:
+    """The highest checkpoint-N in output_dir that holds a trainer_state.json."""
+    found = []
+    for path in Path(output_dir).glob("checkpoint-*"):
+        if path.name[11:].isdigit() and (path / "trainer_state.json").is_file():
+            found.append((int(path.name[11:]), path))
+    return max(found)[1] if found else None
+
+
+def check_resume(args: dict, where: str) -> dict:
+    """Resolve resume_from_checkpoint before launch (LF would fail after loading model and data:
+    `FileNotFoundError: ... 'None/trainer_state.json'` in older transformers, "Can't find a valid
+    checkpoint at None" / "No valid checkpoint found" in newer ones).
+
+    None / "None" / "null" / "" / false -> start fresh (overwrite_output_dir, so LF does not resume on its
+    own); true / "auto" -> the last checkpoint in output_dir, fresh when there is none ("auto") or an
+    error (true); a path -> must be a checkpoint folder with trainer_state.json."""
+    args = dict(args)
+    value = args.pop("resume_from_checkpoint", None)
+    text = str(value).strip().lower() if value is not None else ""
+    output_dir = Path(str(args.get("output_dir") or "."))
+    if value is None or value is False or text in NONE_WORDS:
+        args["overwrite_output_dir"] = True
+        return args
+    if value is True or text in ("auto", "true", "last"):
+        found = last_checkpoint(output_dir)
+        if found is None and text == "auto":
+            args["overwrite_output_dir"] = True
+            return args
+        if found is None:
+            raise MgtError(f"{where}: resume_from_checkpoint is {value} but {output_dir} has no checkpoint-N folder "
+                           "with trainer_state.json (resume_from_checkpoint); expected an earlier run there, "
+                           "'auto' (resume if possible), or no resume_from_checkpoint")
+        args["resume_from_checkpoint"] = str(found)
+        return args
+    path = Path(str(value)).expanduser()
+    if not (path / "trainer_state.json").is_file():
+        what = "does not exist" if not path.exists() else "has no trainer_state.json"
+        raise MgtError(f"{where}: resume_from_checkpoint {value} {what} (resume_from_checkpoint); expected a "
+                       "checkpoint-N folder written by a previous run, 'auto', or no resume_from_checkpoint")
+    args["resume_from_checkpoint"] = str(path)
+    return args

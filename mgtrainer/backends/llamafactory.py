@@ -1,0 +1,200 @@
+"""LLaMA-Factory as a training backend, run in its own env (env/llamafactory, built on demand).
+
+    mgtrainer train --llamafactory LF.yaml [key=value ...]   LF's own YAML, passed through
+    mgtrainer train cfg.yaml   (with backend: llamafactory)    our RunConfig, translated (lf_config)
+
+Both write the LF arguments to OUTPUT_DIR/llamafactory_args.yaml, check resume_from_checkpoint before
+launch (lf_config.check_resume), run `llamafactory-cli train` with logs streaming through and its exit
+code returned, then finalize OUTPUT_DIR in the same env (lf_finalize: metrics.jsonl, final/ with LoRA
+merged unless `merge: false`, final/mgtrainer.json) so `mgtrainer serve` / `predict` work on it.
+Datasets given as files in any format mgtrainer.data reads are converted and registered in a generated
+OUTPUT_DIR/lf_data/dataset_info.json. This module imports no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from mgtrainer.backends import lf_config, lf_data
+from mgtrainer.errors import MgtError
+
+PROFILE = "llamafactory"
+ARGS_FILE = "llamafactory_args.yaml"
+DATA_DIR = "lf_data"
+OWN_KEYS = {"merge": True}  # mgtrainer-only keys accepted in an LF YAML / overrides, popped before launch
+
+
+def train(lf_yaml: str | Path | None = None, cfg=None, overrides=()) -> int:
+    """Run LLaMA-Factory from an LF YAML (+ overrides) or from a RunConfig / config path; the exit code."""
+    if isinstance(cfg, (list, tuple)) and not overrides:  # called as train(lf_yaml, overrides)
+        cfg, overrides = None, cfg
+    if lf_yaml and isinstance(cfg, str) and "=" in cfg and not Path(cfg).exists():
+        cfg, overrides = None, [cfg, *overrides]  # argparse put the first override in the config slot
+    if lf_yaml:
+        if cfg is not None:
+            raise MgtError(f"{cfg}:1: a config and --llamafactory {lf_yaml} were both given (config); expected one")
+        args, spec, where = from_lf_yaml(Path(lf_yaml), list(overrides))
+    else:
+        if cfg is None:
+            raise MgtError("<command line>:1: nothing to train (config); expected a config or --llamafactory LF.yaml")
+        args, spec, where = from_run_config(cfg, list(overrides))
+    args["output_dir"] = spec["output_dir"] = str(Path(args["output_dir"]).expanduser().resolve())
+    args = lf_config.check_resume(args, where)
+    out = Path(args["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    code = launch(write_yaml(args, out / ARGS_FILE))
+    if code != 0:
+        print(f"mgtrainer: llamafactory-cli train exited with {code}", file=sys.stderr)
+        return code
+    return finalize(spec)
+
+
+# -- LF YAML passthrough ---------------------------------------------------------------------------
+
+def read_yaml(path: Path) -> dict:
+    import yaml
+
+    if not path.is_file():
+        raise MgtError(f"{path}:1: no such file (--llamafactory); expected a LLaMA-Factory YAML config")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        line = getattr(getattr(err, "problem_mark", None), "line", 0) + 1
+        raise MgtError(f"{path}:{line}: invalid YAML ({getattr(err, 'problem', err)}); expected key: value lines") from None
+    if not isinstance(data, dict):
+        raise MgtError(f"{path}:1: not a mapping (file); expected LLaMA-Factory's flat key: value arguments")
+    return data
+
+
+def apply_overrides(args: dict, overrides: list[str]) -> dict:
+    from mgtrainer.config import parse_value
+
+    for text in overrides:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise MgtError(f"override '{text}':1: not key=value (override); expected e.g. max_steps=10")
+        args[key.strip()] = parse_value(value)
+    return args
+
+
+def from_lf_yaml(path: Path, overrides: list[str]) -> tuple[dict, dict, str]:
+    args = apply_overrides(read_yaml(path), overrides)
+    own = {key: args.pop(key, default) for key, default in OWN_KEYS.items()}
+    where = f"{path}:1"
+    for key in ("model_name_or_path", "output_dir"):
+        if not args.get(key):
+            raise MgtError(f"{where}: missing {key} ({key}); expected it in the YAML or as {key}=... ")
+    stage = args.get("stage", "sft")
+    if stage not in lf_config.STAGES:
+        raise MgtError(f"{where}: stage '{stage}' (stage); expected one of {', '.join(lf_config.STAGES)}")
+    register_files(args, lf_config.STAGES[stage], where)
+    spec = {"base_model": str(args["model_name_or_path"]), "stage": stage, "merge": bool(own["merge"]),
+            "finetuning_type": args.get("finetuning_type", "lora"), "cutoff_len": args.get("cutoff_len", 2048),
+            "template": args.get("template"), "trust_remote_code": bool(args.get("trust_remote_code", False))}
+    return args, spec, where
+
+
+def _names(value) -> list[str]:
+    if value is None:
+        return []
+    return [v.strip() for v in value.split(",")] if isinstance(value, str) else [str(v) for v in value]
+
+
+def register_files(args: dict, kind: str, where: str) -> None:
+    """Dataset entries that are files (any format mgtrainer.data reads) instead of names registered in
+    dataset_dir/dataset_info.json: convert them into OUTPUT_DIR/lf_data and register them there, next
+    to the original registry's entries (made absolute), and point dataset_dir at it."""
+    from mgtrainer.data import iter_records
+    from mgtrainer.data.registry import load_info
+
+    base = Path(str(args.get("dataset_dir") or "data"))
+    info = load_info(base)
+    files = [n for key in ("dataset", "eval_dataset") for n in _names(args.get(key)) if n not in info]
+    missing = [n for n in files if not Path(n).exists()]
+    if missing:
+        raise MgtError(f"{where}: dataset '{missing[0]}' is neither in {base / 'dataset_info.json'} nor a file "
+                       "(dataset); expected a registered name or a data file path")
+    if not files:
+        return
+    folder = Path(args["output_dir"]) / DATA_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = {n: {**e, "file_name": str((base / e["file_name"]).resolve())} for n, e in info.items() if "file_name" in e}
+    renamed = {}
+    for i, name in enumerate(dict.fromkeys(files)):
+        records = list(iter_records(name, kind=kind))
+        renamed[name] = f"mgt_file_{i}"
+        lf_data.write_jsonl((lf_data.lf_row(r) for r in records), folder / f"{renamed[name]}.jsonl")
+        entries[renamed[name]] = {"file_name": f"{renamed[name]}.jsonl", **lf_data.ENTRIES[records[0].kind]}
+    write_json(entries, folder / "dataset_info.json")
+    for key in ("dataset", "eval_dataset"):
+        if args.get(key):
+            args[key] = ",".join(renamed.get(n, n) for n in _names(args[key]))
+    args["dataset_dir"] = str(folder)
+
+
+# -- RunConfig translation -------------------------------------------------------------------------
+
+def from_run_config(cfg, overrides: list[str]) -> tuple[dict, dict, str]:
+    from mgtrainer.config import RunConfig, load_config
+    from mgtrainer.data import load_splits
+
+    if not isinstance(cfg, RunConfig):
+        cfg = load_config(cfg, overrides)
+    where = f"{cfg.source or '<config>'}:1"
+    stage = lf_config.stage_of(cfg)
+    splits = load_splits(cfg.data, lf_config.STAGES[stage])
+    out = Path(cfg.train.output_dir)
+    train_name, eval_name = lf_data.write_dataset_dir(out / DATA_DIR, lf_config.STAGES[stage], splits.train, splits.eval)
+    args, notes = lf_config.to_lf_args(cfg, (out / DATA_DIR).resolve(), train_name, eval_name)
+    for note in notes:
+        print(f"mgtrainer: note: {note}", file=sys.stderr)
+    spec = {"base_model": cfg.model.name_or_path, "stage": stage, "merge": cfg.lora.merge,
+            "finetuning_type": cfg.lora.finetuning_type, "cutoff_len": cfg.data.cutoff_len,
+            "template": cfg.model.template, "trust_remote_code": cfg.model.trust_remote_code}
+    return args, spec, where
+
+
+# -- running in the llamafactory env ---------------------------------------------------------------
+
+def write_yaml(args: dict, path: Path) -> Path:
+    import yaml
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(yaml.safe_dump(args, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def write_json(data, path: Path) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def launch(yaml_path: Path) -> int:
+    """`llamafactory-cli train YAML` in the llamafactory env (built on demand); its exit code."""
+    from mgtrainer import env
+
+    print(f"mgtrainer: llamafactory-cli train {yaml_path}", file=sys.stderr, flush=True)
+    return env.run(PROFILE, ["llamafactory-cli", "train", str(yaml_path)])
+
+
+def finalize(spec: dict) -> int:
+    """metrics.jsonl, final/ and its manifest, computed in the llamafactory env (it has torch + peft)."""
+    from mgtrainer import env
+
+    out = spec["output_dir"]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(spec, f)
+    try:
+        code = env.run(PROFILE, ["python", "-m", "mgtrainer.backends.lf_finalize", f.name])
+    finally:
+        os.unlink(f.name)
+    if code != 0:
+        print(f"mgtrainer: finalizing {out} failed (exit {code})", file=sys.stderr)
+    return code
