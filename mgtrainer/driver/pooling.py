@@ -258,17 +258,21 @@ def _trainer_class():
 
         def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval") -> dict[str, float]:
             metrics = self.metrics_fn(self.model) if self.metrics_fn else {}
-            loader = self.get_eval_dataloader(eval_dataset)
-            self.model.eval()
-            with torch.no_grad():
-                losses = [float(self.loss_fn(self.model, self._prepare_inputs(b), gather=False)) for b in loader]
-            self.model.train()
-            if losses:
-                metrics["loss"] = sum(losses) / len(losses)
+            if eval_dataset is not None or self.eval_dataset is not None:
+                metrics["loss"] = self.eval_loss(eval_dataset)
             metrics = {f"{metric_key_prefix}_{k}": v for k, v in metrics.items()}
             self.log(metrics)
             self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
             return metrics
+
+        @torch.no_grad()
+        def eval_loss(self, eval_dataset=None) -> float:
+            """Mean loss over the eval batches (this process's share; no cross-process gather)."""
+            self.model.eval()
+            losses = [float(self.loss_fn(self.model, self._prepare_inputs(b), gather=False))
+                      for b in self.get_eval_dataloader(eval_dataset)]
+            self.model.train()
+            return sum(losses) / max(1, len(losses))
 
     return PoolingTrainer
 
@@ -317,3 +321,37 @@ def write_sentence_transformers(model_dir: str | Path, *, dim: int, pooling: str
 def mark_cross_encoder(model) -> None:
     """Before save_pretrained: make sentence_transformers.CrossEncoder return the raw logit (no sigmoid)."""
     model.config.sentence_transformers = {"activation_fn": IDENTITY}
+
+
+# -------------------------------------------------------------------------------------- task glue
+def max_length(cfg, tok, model) -> int:
+    """cutoff_len, capped by the model's positions and the tokenizer's own limit."""
+    limits = [cfg.data.cutoff_len, getattr(model.config, "max_position_embeddings", None), tok.model_max_length]
+    return min(int(x) for x in limits if x)
+
+
+def load(cfg, head: str, model_dir=None):
+    """(tokenizer, model) of cfg.model, or of a trained model_dir; a pad token always set."""
+    from mgtrainer.driver import model as dm
+
+    src = cfg.model if model_dir is None else cfg.model.model_copy(update={"name_or_path": str(model_dir)})
+    tok = dm.load_tokenizer(src, head)
+    return tok, dm.load_model(src, head, tok)
+
+
+def fit(cfg, model, tok, train_rows, eval_rows, collator, loss_fn, metrics_fn, default_metric: str):
+    """Build the driver's trainer around PoolingTrainer, train (resumable), final eval; -> (trainer, metrics)."""
+    from mgtrainer.driver import run as dr, trainer as dt
+
+    cls = functools.partial(_trainer_class(), loss_fn=loss_fn, metrics_fn=metrics_fn)
+    trainer = dt.build_trainer(cfg, model, tok, train_rows, eval_rows, collator, default_metric=default_metric,
+                               trainer_cls=cls)
+    dt.train(trainer, cfg)
+    metrics = dr.scalar_metrics(trainer.evaluate()) if eval_rows else {}
+    return trainer, metrics
+
+
+def print_metrics(task: str, metrics: dict) -> None:
+    shown = "  ".join(f"{k.removeprefix('eval_')} {v:.4f}" for k, v in metrics.items()
+                      if not k.endswith(("_runtime", "_per_second", "epoch")))
+    print(f"{task} eval: {shown}")

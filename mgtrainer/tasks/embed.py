@@ -1,8 +1,14 @@
-"""embed: bi-encoder embeddings trained with InfoNCE over in-batch and hard negatives."""
+"""embed: bi-encoder embeddings trained with InfoNCE over in-batch and hard negatives.
+
+Rows: query + positives + hard negatives (FlagEmbedding pos/neg lists, negative_1..N columns, or rerank
+rows split by label). Each step scores every query against all positives and sampled hard negatives of
+the batch (gathered across processes under torch.distributed). final/ is a plain AutoModel folder that
+sentence-transformers also loads (Transformer -> Pooling -> Normalize, instructions as prompts).
+"""
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 HEAD = "encoder"
 RECORD = "embed"
@@ -12,9 +18,114 @@ SERVE = {"runner": "pooling", "convert": "embed", "endpoints": ["/v1/embeddings"
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Literal["embed"] = "embed"
-    pooling: Literal["mean", "cls", "last"] = "mean"
-    normalize: bool = True
-    temperature: float = 0.05
-    hard_negatives: int = 3  # hard negatives per query taken from `neg`
-    query_instruction: str | None = None  # prepended to queries (a row's `prompt` wins)
-    passage_instruction: str | None = None
+    pooling: Literal["mean", "cls", "last"] | None = Field(
+        None, description="How token states become one vector; None = last for decoder LLMs, mean for encoders.")
+    normalize: bool = Field(True, description="L2-normalise embeddings (cosine similarity).")
+    temperature: float = Field(0.05, gt=0, description="InfoNCE temperature (sentence-transformers scale = 1/T).")
+    hard_negatives: int = Field(3, ge=0, description="Hard negatives per query sampled from `neg` each step "
+                                "(with replacement when a row has fewer); 0 = in-batch negatives only.")
+    query_instruction: str | None = Field(None, description="Prepended to queries (a row's `prompt` wins).")
+    passage_instruction: str | None = Field(None, description="Prepended to passages.")
+
+
+def pooling_of(cfg, model) -> str:
+    """cfg.task.pooling, or mean for (masked-LM style) encoders and last-token for decoder LLMs."""
+    if cfg.task.pooling:
+        return cfg.task.pooling
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    return "mean" if model.config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES else "last"
+
+
+def rows_of(records) -> list[dict]:
+    return [{"query": r.query, "pos": r.pos, "neg": r.neg or [], "prompt": r.prompt} for r in records]
+
+
+def corpus(cfg, rows: list[dict]) -> tuple[list[str], list[str], list[list[int]]]:
+    """(queries, corpus passages, relevance per query over the corpus) built from the eval rows."""
+    qi, pi = cfg.task.query_instruction or "", cfg.task.passage_instruction or ""
+    index: dict[str, int] = {}
+    for r in rows:
+        for p in r["pos"] + r["neg"]:
+            index.setdefault(p, len(index))
+    relevance = []
+    for r in rows:
+        rel = [0] * len(index)
+        for p in r["pos"]:
+            rel[index[p]] = 1
+        relevance.append(rel)
+    return [(r["prompt"] or qi) + r["query"] for r in rows], [pi + p for p in index], relevance
+
+
+def loss_fn(pooling: str, normalize: bool, temperature: float):
+    from mgtrainer.driver.pooling import embed, info_nce_loss
+
+    def fn(model, inputs, gather=True):
+        q = embed(model, inputs["query"], pooling, normalize)
+        p = embed(model, inputs["passage"], pooling, normalize)
+        n = q.shape[0]
+        return info_nce_loss(q, p[:n], p[n:], temperature, gather=gather)
+
+    return fn
+
+
+def metrics_fn(cfg, tok, rows: list[dict], pooling: str, max_len: int):
+    """Recall@1/5/10, MRR@10 and NDCG@10 of each eval query over the corpus of all eval passages."""
+    from mgtrainer.driver.pooling import encode, ranking_metrics
+
+    queries, passages, relevance = corpus(cfg, rows)
+    bs = cfg.train.per_device_eval_batch_size
+
+    def fn(model):
+        q = encode(model, tok, queries, pooling, cfg.task.normalize, max_len, bs)
+        p = encode(model, tok, passages, pooling, cfg.task.normalize, max_len, bs)
+        return ranking_metrics(list(q @ p.T), relevance)
+
+    return fn
+
+
+def _prepare(cfg, model_dir=None):
+    from mgtrainer.driver import pooling as P
+    from mgtrainer.driver.run import load_data
+
+    splits = load_data(cfg, RECORD)
+    tok, model = P.load(cfg, HEAD, model_dir)
+    return tok, model, rows_of(splits.train), rows_of(splits.eval), P.max_length(cfg, tok, model)
+
+
+def run(cfg) -> dict:
+    """Train the embedder; write final/ (+ sentence-transformers files and manifest), metrics and plots."""
+    from mgtrainer.driver import pooling as P, run as dr, save
+    from mgtrainer.driver.model import apply_finetuning
+
+    dr.start(cfg)
+    tok, model, train_rows, eval_rows, max_len = _prepare(cfg)
+    pooling, t = pooling_of(cfg, model), cfg.task
+    model = apply_finetuning(model, cfg.lora, HEAD)
+    print(f"embed: {len(train_rows)} train queries, {len(eval_rows)} eval queries, pooling {pooling}, "
+          f"max_length {max_len}")
+    collator = P.EmbedCollator(tok, max_len, t.hard_negatives, t.query_instruction, t.passage_instruction,
+                               cfg.train.seed)
+    trainer, metrics = P.fit(cfg, model, tok, train_rows, eval_rows, collator,
+                             loss_fn(pooling, t.normalize, t.temperature),
+                             metrics_fn(cfg, tok, eval_rows, pooling, max_len), default_metric="ndcg@10")
+    final = save.save_final(trainer, tok, cfg, HEAD, metrics, pooling=pooling, normalize=t.normalize,
+                            query_instruction=t.query_instruction, passage_instruction=t.passage_instruction)
+    if trainer.is_world_process_zero():
+        P.write_sentence_transformers(final, dim=model.config.hidden_size, pooling=pooling, normalize=t.normalize,
+                                      max_length=max_len, query_instruction=t.query_instruction,
+                                      passage_instruction=t.passage_instruction)
+    dr.finish(trainer, cfg, metrics)
+    P.print_metrics("embed", metrics)
+    return metrics
+
+
+def evaluate(cfg, model_dir) -> dict:
+    """Retrieval metrics of model_dir over the eval rows' corpus (train rows if there is no eval)."""
+    from mgtrainer.driver import pooling as P
+
+    tok, model, train_rows, eval_rows, max_len = _prepare(cfg, model_dir)
+    fn = metrics_fn(cfg, tok, eval_rows or train_rows, pooling_of(cfg, model), max_len)
+    metrics = {f"eval_{k}": v for k, v in fn(model).items()}
+    P.print_metrics("embed", metrics)
+    return metrics

@@ -1,8 +1,14 @@
-"""rerank: cross-encoder scoring (query, passage) with one logit; pointwise or listwise loss."""
+"""rerank: cross-encoder scoring (query, passage) with one logit; pointwise or listwise loss.
+
+Rows: query + passages with relevance labels (and optional teacher scores), or embed rows (positives
+label 1, negatives 0). pointwise = BCE of each pair's logit against its label (or teacher score);
+listwise = softmax over one positive and group_size-1 negatives. final/ loads with
+AutoModelForSequenceClassification and sentence_transformers.CrossEncoder (raw logit as the score).
+"""
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 HEAD = "sequence_classification"
 RECORD = "rerank"
@@ -12,5 +18,120 @@ SERVE = {"runner": "pooling", "convert": "classify", "endpoints": ["/rerank", "/
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Literal["rerank"] = "rerank"
-    loss: Literal["pointwise", "listwise"] = "listwise"
-    group_size: int = 8  # passages per query in listwise loss: 1 positive + group_size-1 negatives
+    loss: Literal["pointwise", "listwise"] = Field(
+        "listwise", description="pointwise: BCE per (query, passage); listwise: softmax over one positive "
+        "and group_size-1 negatives per query.")
+    group_size: int = Field(8, ge=2, description="Passages per query in the listwise loss (negatives are sampled "
+                            "with replacement when a query has fewer).")
+    targets: Literal["labels", "scores"] = Field(
+        "labels", description="pointwise targets: relevance labels (> 1 scaled by the largest label) or teacher "
+        "scores (outside [0, 1]: min-max scaled per query).")
+
+
+def _scale(values: list[float], per_max: float | None = None) -> list[float]:
+    if all(0.0 <= v <= 1.0 for v in values):
+        return values
+    if per_max is not None:
+        return [min(max(v / per_max, 0.0), 1.0) for v in values]
+    lo, hi = min(values), max(values)
+    return [(v - lo) / (hi - lo) if hi > lo else 0.5 for v in values]
+
+
+def pointwise_rows(cfg, records) -> list[dict]:
+    """One row per (query, passage) with a target in [0, 1]."""
+    from mgtrainer.errors import MgtError
+
+    top = max((max(r.labels) for r in records), default=1.0) or 1.0
+    rows = []
+    for r in records:
+        if cfg.task.targets == "scores":
+            if not r.scores or any(s is None for s in r.scores):
+                raise MgtError(f"{r.source}: no teacher score for every passage (score / pos_scores, neg_scores); "
+                               "expected scores or task.targets: labels")
+            targets = _scale(r.scores)
+        else:
+            targets = _scale(r.labels, top)
+        rows += [{"query": r.query, "passage": p, "target": t} for p, t in zip(r.passages, targets)]
+    return rows
+
+
+def listwise_rows(records) -> list[dict]:
+    """Queries with at least one positive (label > 0) and one negative; others cannot form a group."""
+    rows = []
+    for r in records:
+        pos = [p for p, label in zip(r.passages, r.labels) if label > 0]
+        neg = [p for p, label in zip(r.passages, r.labels) if label <= 0]
+        if pos and neg:
+            rows.append({"query": r.query, "pos": pos, "neg": neg})
+    return rows
+
+
+def loss_fn(cfg):
+    from mgtrainer.driver.pooling import listwise_loss, pointwise_loss
+
+    def fn(model, inputs, gather=True):
+        logits = model(**{k: v for k, v in inputs.items() if k != "targets"}).logits[:, 0]
+        if "targets" in inputs:
+            return pointwise_loss(logits, inputs["targets"])
+        return listwise_loss(logits, cfg.task.group_size)
+
+    return fn
+
+
+def metrics_fn(cfg, tok, records, max_len: int):
+    """MRR@10 and NDCG@10 (and Recall@k) of each eval query's passages ranked by the model."""
+    from mgtrainer.driver.pooling import ranking_metrics, score
+
+    def fn(model):
+        queries = [r.query for r in records for _ in r.passages]
+        passages = [p for r in records for p in r.passages]
+        flat = score(model, tok, queries, passages, max_len, cfg.train.per_device_eval_batch_size).tolist()
+        scores, start = [], 0
+        for r in records:
+            scores.append(flat[start : start + len(r.passages)])
+            start += len(r.passages)
+        return ranking_metrics(scores, [r.labels for r in records])
+
+    return fn
+
+
+def _prepare(cfg, model_dir=None):
+    from mgtrainer.driver import pooling as P
+    from mgtrainer.driver.run import load_data
+
+    splits = load_data(cfg, RECORD)
+    tok, model = P.load(cfg, HEAD, model_dir)
+    return tok, model, splits, P.max_length(cfg, tok, model)
+
+
+def run(cfg) -> dict:
+    """Train the cross-encoder; write final/ (+ manifest), metrics.jsonl, plots and eval_report.json."""
+    from mgtrainer.driver import pooling as P, run as dr, save
+    from mgtrainer.driver.model import apply_finetuning
+
+    dr.start(cfg)
+    tok, model, splits, max_len = _prepare(cfg)
+    model = apply_finetuning(model, cfg.lora, HEAD)
+    listwise = cfg.task.loss == "listwise"
+    make = listwise_rows if listwise else lambda recs: pointwise_rows(cfg, recs)
+    train_rows, eval_rows = make(splits.train), make(splits.eval)
+    print(f"rerank ({cfg.task.loss}): {len(train_rows)} train rows from {len(splits.train)} queries, "
+          f"{len(splits.eval)} eval queries, max_length {max_len}")
+    collator = P.RerankCollator(tok, max_len, cfg.task.group_size if listwise else 0, cfg.train.seed)
+    trainer, metrics = P.fit(cfg, model, tok, train_rows, eval_rows, collator, loss_fn(cfg),
+                             metrics_fn(cfg, tok, splits.eval, max_len), default_metric="ndcg@10")
+    P.mark_cross_encoder(trainer.accelerator.unwrap_model(trainer.model))
+    save.save_final(trainer, tok, cfg, HEAD, metrics)
+    dr.finish(trainer, cfg, metrics)
+    P.print_metrics("rerank", metrics)
+    return metrics
+
+
+def evaluate(cfg, model_dir) -> dict:
+    """MRR@10 / NDCG@10 of model_dir on the eval queries (train queries if there is no eval)."""
+    from mgtrainer.driver import pooling as P
+
+    tok, model, splits, max_len = _prepare(cfg, model_dir)
+    metrics = {f"eval_{k}": v for k, v in metrics_fn(cfg, tok, splits.eval or splits.train, max_len)(model).items()}
+    P.print_metrics("rerank", metrics)
+    return metrics

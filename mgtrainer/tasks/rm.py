@@ -1,15 +1,112 @@
-"""rm: reward model; one-logit sequence-classification head trained with a Bradley-Terry loss."""
+"""rm: reward model; one-logit sequence-classification head trained with a Bradley-Terry loss.
+
+Every preference form the data layer reads (chosen/rejected strings, messages, sharegpt, OpenAI
+preference rows, LLaMA-Factory dpo files, ranked lists expanded into pairs) arrives as a prompt plus a
+chosen and a rejected answer; each side is rendered with the chat template into one text, and the
+logit of the head on it is the reward. Encoders (MiniLM) and decoders (last non-pad token) both work.
+"""
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 HEAD = "sequence_classification"
 RECORD = "preference"
 SERVE = {"runner": "pooling", "convert": "classify", "endpoints": ["/classify", "/pooling"]}
 
+# For tokenizers without a chat template (encoders): "Role: content" lines.
+PLAIN = "{%- for m in messages %}{{ m['role'] | capitalize }}: {{ m['content'] }}\n{% endfor %}"
+
 
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Literal["rm"] = "rm"
-    margin: float = 0.0  # Bradley-Terry with margin: -log sigmoid(r_chosen - r_rejected - margin)
+    margin: float = Field(0.0, description="Bradley-Terry margin: loss = -log sigmoid(r_chosen - r_rejected - "
+                          "margin); > 0 asks for a clear gap.")
+    truncation_side: Literal["left", "right"] = Field(
+        "left", description="Which end of a too-long conversation is cut: left keeps the answers (the part "
+        "that differs between chosen and rejected).")
+
+
+def set_template(tok, name: str | None) -> str:
+    """The chat template texts are rendered with (saved with the tokenizer in final/)."""
+    from mgtrainer.driver.templates import apply_template
+
+    if name is None and not tok.chat_template and tok.eos_token is None:
+        tok.chat_template = PLAIN
+        return "plain-text"
+    return apply_template(tok, name)
+
+
+def pair_texts(tok, rec) -> dict:
+    """{"chosen": text, "rejected": text}: prompt turns + each answer, rendered with the template."""
+    from mgtrainer.driver.tokenize import message_dicts
+
+    prompt = message_dicts(rec.messages)
+    render = lambda answer: tok.apply_chat_template(  # noqa: E731
+        prompt + message_dicts(answer), tools=rec.tools or None, tokenize=False)
+    return {"chosen": render(rec.chosen), "rejected": render(rec.rejected)}
+
+
+def loss_fn(margin: float):
+    from mgtrainer.driver.pooling import bradley_terry_loss
+
+    def fn(model, inputs, gather=True):
+        chosen, rejected = model(**inputs).logits[:, 0].chunk(2)
+        return bradley_terry_loss(chosen, rejected, margin)
+
+    return fn
+
+
+def metrics_fn(tok, rows: list[dict], max_len: int, batch_size: int):
+    """Pairwise accuracy and mean reward margin of chosen over rejected on the eval pairs."""
+    from mgtrainer.driver.pooling import pair_metrics, score
+
+    def fn(model):
+        chosen = score(model, tok, [r["chosen"] for r in rows], max_length=max_len, batch_size=batch_size)
+        rejected = score(model, tok, [r["rejected"] for r in rows], max_length=max_len, batch_size=batch_size)
+        return pair_metrics(chosen, rejected)
+
+    return fn
+
+
+def _prepare(cfg, model_dir=None):
+    from mgtrainer.driver import pooling as P
+    from mgtrainer.driver.run import load_data
+
+    splits = load_data(cfg, RECORD)
+    tok, model = P.load(cfg, HEAD, model_dir)
+    template = set_template(tok, cfg.model.template)
+    tok.truncation_side = cfg.task.truncation_side
+    rows = [pair_texts(tok, r) for r in splits.train], [pair_texts(tok, r) for r in splits.eval]
+    return tok, model, template, rows, P.max_length(cfg, tok, model)
+
+
+def run(cfg) -> dict:
+    """Train the reward model; write final/ (+ manifest), metrics.jsonl, plots and eval_report.json."""
+    from mgtrainer.driver import pooling as P, run as dr, save
+    from mgtrainer.driver.model import apply_finetuning
+
+    dr.start(cfg)
+    tok, model, template, (train_rows, eval_rows), max_len = _prepare(cfg)
+    model = apply_finetuning(model, cfg.lora, HEAD)
+    print(f"rm: {len(train_rows)} train pairs, {len(eval_rows)} eval pairs, max_length {max_len}")
+    trainer, metrics = P.fit(cfg, model, tok, train_rows, eval_rows, P.PairCollator(tok, max_len),
+                             loss_fn(cfg.task.margin),
+                             metrics_fn(tok, eval_rows, max_len, cfg.train.per_device_eval_batch_size),
+                             default_metric="accuracy")
+    save.save_final(trainer, tok, cfg, HEAD, metrics, template=template)
+    dr.finish(trainer, cfg, metrics)
+    P.print_metrics("rm", metrics)
+    return metrics
+
+
+def evaluate(cfg, model_dir) -> dict:
+    """Pairwise accuracy and mean margin of model_dir on the eval pairs (train pairs if there is no eval)."""
+    from mgtrainer.driver import pooling as P
+
+    tok, model, _, (train_rows, eval_rows), max_len = _prepare(cfg, model_dir)
+    fn = metrics_fn(tok, eval_rows or train_rows, max_len, cfg.train.per_device_eval_batch_size)
+    metrics = {f"eval_{k}": v for k, v in fn(model).items()}
+    P.print_metrics("rm", metrics)
+    return metrics
