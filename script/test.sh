@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine (what CI runs): bootstrap mgtrainer's light core, build the
+# `dev` env from env/dev (train + test tools), then run pytest inside it. Heavy tests (real env builds,
+# real vLLM servers, a real LLaMA-Factory run) are included; pass pytest arguments to narrow it, e.g.
+#   bash script/test.sh -m "not heavy"      # the quick run, a few minutes
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source script/env/_bootstrap.sh
+mgt_env build dev
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+exec "$MGT_BOOTSTRAP_PY" -m mgtrainer.env run dev -- python -m pytest -ra --durations=25 "$@"
