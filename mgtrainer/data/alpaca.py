@@ -46,9 +46,7 @@ def _prompt(row: dict, cols: dict, meta: dict) -> list[Message]:
     if qcol in row:
         q = meta["query"] = need_str(row[qcol], qcol, allow_none=True)
         meta["plen"] = len(p)
-    user = p + "\n" + q if p and q else p or q  # LLaMA-Factory joins the non-empty parts with a newline
-    if not user:
-        raise RowError("empty prompt", pcol, "a non-empty instruction or input")
+    user = p + "\n" + q if p and q else p or q or ""  # LLaMA-Factory joins the non-empty parts with "\n"
     system, history = row.get(cols["system"]), row.get(cols["history"])
     msgs = [] if system is None else [Message("system", need_str(system, cols["system"]))]
     if history is not None:
@@ -71,7 +69,8 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
         rec.messages = rec.messages if len(rec.messages) > 1 else []
     elif c in row or x in row:
         if c not in row or x not in row:
-            raise RowError("missing required column", x if c in row else c, "both chosen and rejected")
+            raise RowError("missing required column", x or "rejected" if c in row else c or "chosen",
+                           "both chosen and rejected")
         rec.kind = "preference"
         rec.chosen = [Message("assistant", need_str(row[c], c))]
         rec.rejected = [Message("assistant", need_str(row[x], x))]
@@ -96,11 +95,12 @@ def _prompt_out(rec: Record, out: dict, names: dict, meta: dict, own: bool) -> N
         turns = [Message("user", rec.text or "")]
     last = turns[-1].content if turns and turns[-1].role == "user" else ""
     history = plain_pairs(turns[:-1], "alpaca")
-    if own and names["query"] in meta.get("order", ()):
-        q = meta.get("query")
-        out[names["prompt"]], out[names["query"]] = (last[: meta["plen"]] if q else last), q
-    else:
-        out[names["prompt"]], out[names["query"] or "input"] = last, ""
+    out[names["prompt"]] = last
+    if not own:
+        out["input"] = ""
+    elif names["query"] in meta.get("order", ()):  # split the user turn back into instruction + input
+        q = out[names["query"]] = meta.get("query")
+        out[names["prompt"]] = last[: meta["plen"]] if q else last
     if system is not None:
         out[names["system"] or "system"] = system
     if history or own and names["history"] in meta.get("order", ()):

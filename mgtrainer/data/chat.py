@@ -29,7 +29,11 @@ def check_order(msgs: list[Message], whole: str, path: Callable[[int], str], nam
 
     `path(i)` names turn i in the source row, `name(role)` gives the source's word for a role, so
     messages speak the user's format. `ends` are the roles the last turn may have ('' = any).
+    `whole` names the conversation field; `tag(i)` is turn i's own role word where it differs
+    from name(role) (sharegpt's function_call).
     """
+    if not msgs or len(msgs) == 1 and msgs[0].role == "system":
+        raise RowError("empty conversation", whole, "at least one user and one assistant turn")
     tag = tag or (lambda i: name(msgs[i].role))
     prev = None
     for i, msg in enumerate(msgs):

@@ -14,7 +14,7 @@ def register(sub) -> None:
     data.set_defaults(func=lambda args: data.print_help() or 0)
 
     chk = verbs.add_parser("check", help="detected format, row count, field statistics and every rejected row")
-    chk.add_argument("target", metavar="FILE|DATASET_NAME")
+    chk.add_argument("target", metavar="FILE|DATASET_NAME", nargs="+")
     chk.add_argument("--task", help="check rows as the record kind this task trains on (e.g. classify, rerank)")
     chk.add_argument("--dataset-dir", help="folder with LLaMA-Factory's dataset_info.json (for dataset names)")
     chk.add_argument("--format", choices=FORMAT_NAMES, help="skip auto-detection")
@@ -47,14 +47,31 @@ def _task_kind(task: str | None) -> str | None:
 
 
 def cmd_check(args) -> int:
+    """Check each target; problems go to stderr one line each; exit 2 when any row or file is bad."""
+    from mgtrainer.errors import MgtError
+
+    kind, status = _task_kind(args.task), 0
+    for target in args.target:
+        try:
+            status = max(status, _check_one(target, kind, args))
+        except MgtError as err:
+            if len(args.target) == 1:
+                raise
+            print(err, file=sys.stderr)
+            status = 2
+    return status
+
+
+def _check_one(target: str, kind: str | None, args) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from mgtrainer.data.checks import check
 
-    rep = check(args.target, _task_kind(args.task), args.dataset_dir, args.format)
+    rep = check(target, kind, args.dataset_dir, args.format)
     kinds = ", ".join(f"{k} {n}" for k, n in rep.kinds.items()) or "-"
-    table = Table(title=f"{rep.path}: format {rep.format}, {rep.rows} rows ({kinds}), {len(rep.rejected)} rejected")
+    print(f"{rep.path}: format {rep.format}, {rep.rows} rows ({kinds}), {len(rep.rejected)} rejected")
+    table = Table()
     for col in ("field", "rows", "min", "mean", "max"):
         table.add_column(col, justify="left" if col == "field" else "right")
     for name, st in rep.stats.items():
@@ -63,11 +80,12 @@ def cmd_check(args) -> int:
         top = ", ".join(f"{v}: {n}" for v, n in counter.most_common(12))
         more = f" (+{len(counter) - 12} more)" if len(counter) > 12 else ""
         table.add_row(f"{name} ({len(counter)} distinct)", str(sum(counter.values())), "", top + more, "")
-    Console().print(table)
+    if rep.rows:
+        Console().print(table)
     for source, reason in rep.rejected:  # plain lines: one per rejected row, greppable, never wrapped
         print(f"{source}: {reason}", file=sys.stderr)
     if rep.rejected:
-        print(f"{len(rep.rejected)} rows rejected of {rep.rows + len(rep.rejected)}", file=sys.stderr)
+        print(f"rejected {len(rep.rejected)} of {rep.rows + len(rep.rejected)} rows", file=sys.stderr)
         return 2
     return 0
 

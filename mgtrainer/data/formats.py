@@ -65,9 +65,11 @@ def detect(row: dict, kind: str | None = None) -> str | None:
     if any(k in keys for k in flat.QUERY_COLS) and any(k in keys for k in flat.POS_COLS):
         return "embed"
     chat = _chat_key(row)
-    if chat:
-        first = row[chat][0] if row[chat] else {}
-        return "sharegpt" if isinstance(first, dict) and "from" in first else "messages"
+    if chat:  # conversations are sharegpt, messages are OpenAI, unless the turns say otherwise
+        first = row[chat][0] if row[chat] and isinstance(row[chat][0], dict) else {}
+        if "from" in first or "value" in first:
+            return "sharegpt"
+        return "messages" if "role" in first or chat == "messages" else "sharegpt"
     if "prompt" in keys and ("completion" in keys or any(isinstance(row.get(k), list) for k in ("prompt", "chosen"))):
         return "messages"
     if "chosen" in keys and isinstance(row["chosen"], list) and "instruction" not in keys:

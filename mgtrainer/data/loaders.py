@@ -70,7 +70,7 @@ def iter_records(path: str | Path, format: str | None = None, kind: str | None =
             rec.source = source
         except KindError as err:
             if first:
-                raise MgtError(f"{source}: {err} (format {spec.format})") from None
+                raise MgtError(f"{source}: {err}") from None
             _fail(source, err, on_error)
             continue
         except RowError as err:

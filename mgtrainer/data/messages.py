@@ -4,7 +4,7 @@ prompt/completion(/label) shapes, KTO (messages + bool label), classification ov
 
 from __future__ import annotations
 
-from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str
+from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str, pick
 from mgtrainer.data.chat import check_order, label_out, need_bool, norm_label, norm_tools, tools_out
 from mgtrainer.data.records import ROLES, Message, Record
 
@@ -92,7 +92,7 @@ def _preference(rec: Record, row: dict, pkey: str | None, meta: dict) -> Record:
 
 def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
     cols = spec.columns
-    mkey = cols.get("messages") or ("messages" if "messages" in row else "prompt" if "prompt" in row else None)
+    mkey = cols.get("messages") or pick(row, ("messages", "conversations", "conversation", "prompt"))
     label_key = cols.get("kto_tag") or cols.get("label") or "label"
     meta = {"format": "messages", "order": list(row)}
     rec = Record("chat", meta=meta)
@@ -113,7 +113,8 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
             rec.messages = rec.messages + parse_turns(row["completion"], "completion", meta, "assistant")
             meta["split"] = len(rec.messages) - (1 if isinstance(row["completion"], str) else len(row["completion"]))
             used.add("completion")
-        if label_key in row and (isinstance(row[label_key], bool) or kind == "kto"):
+        judged = kind != "classify" and rec.messages and rec.messages[-1].role == "assistant"
+        if label_key in row and (isinstance(row[label_key], bool) or kind == "kto" or judged):
             rec.kind, rec.label = "kto", need_bool(row[label_key], label_key)
         elif label_key in row:
             rec.kind, rec.label = "classify", norm_label(row[label_key], label_key, meta)

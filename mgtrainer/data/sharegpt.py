@@ -110,13 +110,15 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
     c, x, k = cols["chosen"], cols["rejected"], cols["kto_tag"]
     if c in row or x in row:
         if c not in row or x not in row:
-            raise RowError("missing required column", x if c in row else c, "both chosen and rejected")
+            raise RowError("missing required column", x or "rejected" if c in row else c or "chosen",
+                           "both chosen and rejected")
         rec.kind = "preference"
         turns.check(rec.messages, mcol, offset, ("user", "tool"))
         rec.chosen, rec.rejected = _answer(row[c], c, turns, meta), _answer(row[x], x, turns, meta)
         for key, ans in ((c, rec.chosen), (x, rec.rejected)):
             turns.check(rec.messages + ans, key, len(rec.messages))
-    elif k in row and (isinstance(row[k], bool) or kind == "kto"):
+    elif k in row and (isinstance(row[k], bool) or kind == "kto" or kind != "classify" and rec.messages
+                       and rec.messages[-1].role == "assistant"):  # a judged answer: KTO needs true/false
         rec.kind, rec.label = "kto", need_bool(row[k], k)
         turns.check(rec.messages, mcol, offset)
     elif k in row:

@@ -1,0 +1,88 @@
+"""`mgtrainer data check/convert` and tools/dataformat_trans.py through real subprocesses; the light
+commands never import torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from datahelp import REPO, run_cli
+
+PROBE = """
+import sys
+from mgtrainer.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = sorted(m for m in ("torch", "transformers", "datasets", "pyarrow") if m in sys.modules)
+print("HEAVY=" + ",".join(heavy))
+"""
+
+
+def probe(*args: str) -> str:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, cwd=REPO)
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def test_help_and_check_do_not_import_torch(shared_data):
+    assert probe("--help") == "HEAVY="
+    assert probe("data", "--help") == "HEAVY="
+    assert probe("data", "check", str(shared_data / "snips/snips_intent_validate.jsonl")) == "HEAVY="
+    assert probe("data", "check", "kto_en_demo", "--dataset-dir", str(shared_data / "llama-factory")) == "HEAVY="
+
+
+def test_check_reports_format_rows_and_stats(shared_data):
+    proc = run_cli("data", "check", "dpo_en_demo", "--dataset-dir", str(shared_data / "llama-factory"))
+    assert proc.returncode == 0, proc.stderr
+    assert f"{shared_data / 'llama-factory/dpo_en_demo.json'}: format sharegpt, 300 rows (preference 300), 0 rejected" \
+        in proc.stdout.splitlines()
+    assert "chosen (chars)" in proc.stdout and "messages (turns)" in proc.stdout
+
+
+def test_check_with_task_coerces_kind(shared_data):
+    proc = run_cli("data", "check", str(shared_data / "flagembedding/reranker_normal_examples.jsonl"), "--task", "rerank")
+    assert proc.returncode == 0, proc.stderr
+    assert "format embed, 10 rows (rerank 10)" in proc.stdout
+    proc = run_cli("data", "check", str(shared_data / "llama-factory/identity.json"), "--task", "classify")
+    assert proc.returncode == 0 and "(classify 91)" in proc.stdout
+
+
+def test_convert_chain_and_refuse_overwrite(shared_data, tmp_path):
+    src = shared_data / "llama-factory/glaive_toolcall_en_demo.json"
+    msgs = tmp_path / "glaive.jsonl"
+    proc = run_cli("data", "convert", str(src), "--to", "messages", "-o", str(msgs))
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote 300 messages rows" in proc.stdout
+    first = json.loads(msgs.read_text().splitlines()[0])
+    assert any("tool_calls" in m for m in first["messages"]) and first["tools"][0]["type"] == "function"
+    back = tmp_path / "glaive.json"
+    proc = subprocess.run([sys.executable, str(REPO / "tools/dataformat_trans.py"), str(msgs), "--to", "sharegpt",
+                           "-o", str(back)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    original, again = json.loads(src.read_text()), json.loads(back.read_text())
+    assert [r["conversations"] for r in again] == [r["conversations"] for r in original]
+    before = msgs.read_bytes()
+    for cmd in (["-m", "mgtrainer", "data", "convert"], [str(REPO / "tools/dataformat_trans.py")]):
+        proc = subprocess.run([sys.executable, *cmd, str(msgs), "--to", "messages", "-o", str(msgs)],
+                              capture_output=True, text=True, cwd=REPO)
+        assert proc.returncode == 2 and "overwrite the input" in proc.stderr and "Traceback" not in proc.stderr
+    assert msgs.read_bytes() == before
+
+
+def test_convert_to_every_file_kind(shared_data, tmp_path):
+    from mgtrainer.data.convert import convert
+
+    src = shared_data / "llama-factory/alpaca_zh_demo.json"
+    rows = json.loads(src.read_text())
+    for ext in ("jsonl", "json", "csv", "tsv", "parquet"):
+        out, again = tmp_path / f"zh.{ext}", tmp_path / f"again.{ext}.jsonl"
+        assert convert(src, out, "alpaca") == 1000
+        assert convert(out, again, "alpaca") == 1000
+        assert [json.loads(line) for line in again.read_text().splitlines()] == rows, ext
+    text = tmp_path / "wiki.txt"
+    assert convert(shared_data / "llama-factory/wiki_demo.txt", text, "text") == 30
+    assert text.read_bytes() == (shared_data / "llama-factory/wiki_demo.txt").read_bytes()
