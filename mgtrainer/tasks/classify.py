@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 HEAD = "sequence_classification"
 RECORD = "classify"
@@ -12,6 +12,122 @@ SERVE = {"runner": "pooling", "convert": "classify", "endpoints": ["/classify", 
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Literal["classify"] = "classify"
-    labels: list[str] | None = None  # fixed label order; default: sorted labels seen in the train data
-    multi_label: bool = False  # sigmoid + BCE per label; labels in data are lists
-    threshold: float = 0.5  # multi-label decision threshold
+    labels: list[str] | None = Field(None, description="Fixed label order; default: sorted labels seen in "
+                                     "the train data.")
+    multi_label: bool = Field(False, description="Sigmoid + BCE per label; labels in data are lists.")
+    threshold: float = Field(0.5, description="Multi-label decision threshold on each label's probability.")
+
+
+def labels_of(cfg, records) -> list[str]:
+    """cfg.task.labels, or the sorted set of labels in the train records."""
+    if cfg.task.labels:
+        return list(cfg.task.labels)
+    seen = set()
+    for rec in records:
+        seen.update(rec.label if isinstance(rec.label, list) else [rec.label])
+    return sorted(str(x) for x in seen)
+
+
+def _label_fn(cfg, labels: list[str]):
+    from mgtrainer.errors import MgtError
+
+    index = {name: i for i, name in enumerate(labels)}
+
+    def fn(rec):
+        values = rec.label if isinstance(rec.label, list) else [rec.label]
+        for v in values:
+            if str(v) not in index:
+                raise MgtError(f"{rec.source}: unknown label '{v}' (label); expected one of {', '.join(labels)}")
+        if cfg.task.multi_label:
+            vec = [0.0] * len(labels)
+            for v in values:
+                vec[index[str(v)]] = 1.0
+            return vec
+        if len(values) != 1:
+            raise MgtError(f"{rec.source}: {len(values)} labels (label); expected one (or task.multi_label: true)")
+        return index[str(values[0])]
+
+    return fn
+
+
+def encode(cfg, tok, records, labels: list[str] | None = None):
+    from mgtrainer.driver.tokenize import encode_texts
+
+    labels = labels or labels_of(cfg, records)
+    return encode_texts(tok, records, cfg.data.cutoff_len, _label_fn(cfg, labels))
+
+
+def _predict(logits, multi_label: bool, threshold: float):
+    import numpy as np
+
+    if multi_label:
+        return (1 / (1 + np.exp(-logits)) >= threshold).astype(int)
+    return logits.argmax(-1)
+
+
+def metrics_fn(cfg, labels: list[str], details: dict):
+    """compute_metrics for the Trainer; per-class report and confusion matrix land in `details`."""
+    from mgtrainer.driver.metrics import classification_metrics
+
+    def compute(pred):
+        logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
+        gold = pred.label_ids.astype(int)
+        scalars, more = classification_metrics(_predict(logits, cfg.task.multi_label, cfg.task.threshold), gold,
+                                               labels, cfg.task.multi_label)
+        details.update(more)
+        return scalars
+
+    return compute
+
+
+def _model_and_data(cfg, model_dir=None):
+    from mgtrainer.driver import model as dm
+    from mgtrainer.driver.run import load_data
+
+    splits = load_data(cfg, RECORD)
+    labels = labels_of(cfg, splits.train)
+    src = cfg.model if model_dir is None else cfg.model.model_copy(update={"name_or_path": str(model_dir)})
+    tok = dm.load_tokenizer(src, HEAD)
+    model = dm.load_model(src, HEAD, tok, labels, cfg.task.multi_label)
+    return splits, labels, tok, model
+
+
+def run(cfg) -> dict:
+    """Fine-tune a classifier; write final/ + manifest, eval_report.json, metrics.jsonl and plots."""
+    from mgtrainer.driver import collate, preview, run as dr, save, trainer as dt
+    from mgtrainer.driver.model import apply_finetuning
+
+    dr.start(cfg)
+    splits, labels, tok, model = _model_and_data(cfg)
+    model = apply_finetuning(model, cfg.lora, HEAD)
+    train_set, eval_set = encode(cfg, tok, splits.train, labels), encode(cfg, tok, splits.eval, labels)
+    print(train_set.summary("train") + (f"; {eval_set.summary('eval')}" if splits.eval else ""))
+    preview.show(tok, train_set, cfg.train.preview_samples)
+    details: dict = {}
+    trainer = dt.build_trainer(cfg, model, tok, train_set.rows, eval_set.rows, collate.collator(tok, HEAD),
+                               metrics_fn(cfg, labels, details), default_metric="accuracy")
+    dt.train(trainer, cfg)
+    metrics = dr.scalar_metrics(trainer.evaluate()) if eval_set.rows else {}
+    save.save_final(trainer, tok, cfg, HEAD, metrics, labels=labels, multi_label=cfg.task.multi_label)
+    dr.finish(trainer, cfg, metrics, details)
+    _print_result(metrics)
+    return metrics
+
+
+def _print_result(metrics: dict) -> None:
+    if "eval_accuracy" in metrics:
+        print(f"eval accuracy {metrics['eval_accuracy']:.4f}  macro-F1 {metrics['eval_macro_f1']:.4f}")
+
+
+def evaluate(cfg, model_dir) -> dict:
+    """Accuracy, macro-F1, per-class report and confusion matrix of model_dir on the eval split."""
+    from mgtrainer.driver import collate, run as dr, trainer as dt
+
+    splits, labels, tok, model = _model_and_data(cfg, model_dir)
+    eval_set = encode(cfg, tok, splits.eval or splits.train, labels)
+    details: dict = {}
+    trainer = dt.build_trainer(cfg, model, tok, None, eval_set.rows, collate.collator(tok, HEAD),
+                               metrics_fn(cfg, labels, details))
+    metrics = dr.scalar_metrics(trainer.evaluate())
+    _print_result(metrics)
+    return {**metrics, **details}

@@ -1,0 +1,49 @@
+"""Trainer callbacks: every logged metric to metrics.jsonl; SIGTERM -> checkpoint, then stop."""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+
+class MetricsJsonl(TrainerCallback):
+    """Appends one JSON object per log/eval event: {"step", "epoch", **metrics} (+ perplexity)."""
+
+    def __init__(self, output_dir: str):
+        self.path = Path(output_dir) / "metrics.jsonl"
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        row = {"step": state.global_step, "epoch": state.epoch, **logs}
+        for key in ("loss", "eval_loss"):
+            if key in logs and "perplexity" not in key:
+                name = "perplexity" if key == "loss" else "eval_perplexity"
+                row.setdefault(name, math.exp(min(logs[key], 50.0)))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+class SigtermCheckpoint(TrainerCallback):
+    """On SIGTERM: finish the current step, save checkpoint-{step}, stop training (run exits 143)."""
+
+    def __init__(self):
+        self.received = False
+        self._previous = signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum, frame):
+        self.received = True
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.received:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+    def restore(self) -> None:
+        signal.signal(signal.SIGTERM, self._previous)

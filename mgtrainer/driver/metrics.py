@@ -1,0 +1,49 @@
+"""Metrics computed locally: classification (sklearn), generation (rouge-score + nltk BLEU-4).
+
+`evaluate.load("rouge")` fetches its metric script from the hub, which is unreachable offline; the same
+numbers come from the libraries that script wraps (rouge_score for ROUGE, nltk's corpus_bleu for BLEU-4).
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def classification_metrics(preds, labels, names: list[str], multi_label: bool = False) -> tuple[dict, dict]:
+    """(scalar metrics, details) for class-id (single) or 0/1 matrix (multi-label) predictions."""
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+
+    ids = list(range(len(names)))
+    scalars = {"accuracy": float(accuracy_score(labels, preds)),
+               "macro_f1": float(f1_score(labels, preds, average="macro", labels=None if multi_label else ids,
+                                          zero_division=0))}
+    if multi_label:
+        scalars["micro_f1"] = float(f1_score(labels, preds, average="micro", zero_division=0))
+    report = classification_report(labels, preds, labels=ids, target_names=names, output_dict=True, zero_division=0)
+    details = {"per_class": {n: report[n] for n in names}, "labels": names}
+    if not multi_label:
+        details["confusion_matrix"] = confusion_matrix(labels, preds, labels=ids).tolist()
+    return scalars, details
+
+
+def generation_metrics(predictions: list[str], references: list[str]) -> dict:
+    """ROUGE-1/2/L F1 (x100) and corpus BLEU-4 (x100), whitespace-tokenised, smoothed BLEU."""
+    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=False)
+    totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
+    for pred, ref in zip(predictions, references):
+        scores = scorer.score(ref, pred)
+        for key in totals:
+            totals[key] += scores[key].fmeasure
+    n = max(1, len(predictions))
+    out = {f"rouge-{k[5:].lower()}": 100 * v / n for k, v in totals.items()}
+    bleu = corpus_bleu([[r.split()] for r in references], [p.split() for p in predictions],
+                       smoothing_function=SmoothingFunction().method3)
+    out["bleu-4"] = 100 * bleu
+    return out
+
+
+def perplexity(loss: float) -> float:
+    return math.exp(min(loss, 50.0))

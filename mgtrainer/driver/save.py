@@ -1,0 +1,45 @@
+"""final/: merged weights (LoRA adapter kept in final/adapter/), tokenizer, and the manifest."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from mgtrainer import manifest as mf
+
+
+def _is_peft(model) -> bool:
+    return hasattr(model, "peft_config")
+
+
+def save_final(trainer, tok, cfg, head: str, metrics: dict, template: str | None = None, **manifest_fields) -> Path:
+    """Write OUTPUT_DIR/final (main process only) and return its path."""
+    final = Path(cfg.train.output_dir) / "final"
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.is_world_process_zero():
+        return final
+    tmp = final.with_name(".final.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    adapter_dir = None
+    if _is_peft(model):
+        model.save_pretrained(tmp / "adapter")
+        adapter_dir = "adapter"
+        if cfg.lora.merge:
+            model = model.merge_and_unload()
+    if not _is_peft(model) or cfg.lora.merge:
+        model.save_pretrained(tmp)
+    else:  # unmerged: the adapter is the model (AutoModel* loads it through peft)
+        for f in (tmp / "adapter").iterdir():
+            shutil.copy2(f, tmp / f.name)
+    tok.save_pretrained(tmp)
+    manifest = mf.Manifest(
+        task=cfg.task.name, base_model=cfg.model.name_or_path, head=head,
+        finetuning_type=cfg.lora.finetuning_type, template=template, max_length=cfg.data.cutoff_len,
+        adapter_dir=adapter_dir, metrics={k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
+        **manifest_fields,
+    )
+    mf.write(manifest, tmp)
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return final

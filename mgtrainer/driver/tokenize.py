@@ -1,0 +1,134 @@
+"""Records -> token ids with per-role loss masks (labels = -100 where not trained).
+
+Chat: the whole conversation is rendered once with the tokenizer's chat template; each assistant turn's
+character span is found by rendering the prefix before it (with the generation prompt) and through it,
+so every assistant turn of a multi-turn conversation is trained in one forward pass (MiniCPM's
+loss_mask convention) and system/user/tool tokens are not (unless train_on_prompt).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+IGNORE = -100
+
+
+@dataclass
+class Encoded:
+    rows: list[dict] = field(default_factory=list)
+    truncated: int = 0  # rows cut at cutoff_len
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (source, why)
+
+    def summary(self, name: str) -> str:
+        lengths = [len(r["input_ids"]) for r in self.rows]
+        mean = sum(lengths) / max(1, len(lengths))
+        return (f"{name}: {len(self.rows)} rows, mean {mean:.0f} tokens, {self.truncated} truncated at cutoff_len, "
+                f"{len(self.dropped)} dropped")
+
+
+def message_dicts(messages) -> list[dict]:
+    out = []
+    for m in messages:
+        d = {"role": m.role, "content": m.content or ""}
+        if m.tool_calls:
+            d["tool_calls"] = m.tool_calls
+        if m.tool_call_id:
+            d["tool_call_id"] = m.tool_call_id
+        if m.name:
+            d["name"] = m.name
+        out.append(d)
+    return out
+
+
+def _render(tok, msgs, tools, gen=False) -> str:
+    return tok.apply_chat_template(msgs, tools=tools or None, tokenize=False, add_generation_prompt=gen)
+
+
+def assistant_spans(tok, msgs: list[dict], tools) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered conversation and the (start, end) character span of each assistant turn."""
+    full = _render(tok, msgs, tools)
+    spans, cursor = [], 0
+    for i, m in enumerate(msgs):
+        if m["role"] != "assistant":
+            continue
+        before, through = _render(tok, msgs[:i], tools, gen=True) if i else "", _render(tok, msgs[: i + 1], tools)
+        end = len(through.rstrip("\n"))
+        if full.startswith(through[:end]) and through.startswith(before) and len(before) >= cursor:
+            start = len(before)
+        else:  # the template re-renders earlier turns: find the content itself
+            start = full.find(m["content"], cursor)
+            end = start + len(m["content"]) if start >= 0 else -1
+        if start >= 0:
+            spans.append((start, end))
+            cursor = end
+    return full, spans
+
+
+def encode_chat(tok, record, cutoff_len: int, train_on_prompt: bool = False) -> tuple[dict | None, bool]:
+    """input_ids + labels for one chat record; returns (row or None if nothing left to train, truncated)."""
+    msgs = message_dicts(record.messages)
+    text, spans = assistant_spans(tok, msgs, record.tools)
+    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = enc["input_ids"]
+    labels = [
+        tid if train_on_prompt or any(s <= off[0] < e for s, e in spans) else IGNORE
+        for tid, off in zip(ids, enc["offset_mapping"])
+    ]
+    truncated = len(ids) > cutoff_len
+    ids, labels = ids[:cutoff_len], labels[:cutoff_len]
+    if all(lab == IGNORE for lab in labels):
+        return None, truncated
+    return {"input_ids": ids, "labels": labels}, truncated
+
+
+def encode_chats(tok, records, cutoff_len: int, train_on_prompt: bool = False) -> Encoded:
+    out = Encoded()
+    for rec in records:
+        row, cut = encode_chat(tok, rec, cutoff_len, train_on_prompt)
+        out.truncated += cut
+        if row is None:
+            out.dropped.append((rec.source, "no assistant token left after truncation"))
+        else:
+            out.rows.append(row)
+    return out
+
+
+def record_text(tok, record) -> str:
+    """The text a classify/pt record stands for (a chat-style record is rendered with the template)."""
+    if record.text is not None:
+        return record.text
+    return _render(tok, message_dicts(record.messages), record.tools)
+
+
+def encode_texts(tok, records, cutoff_len: int, label_fn=None) -> Encoded:
+    """One row per record (classification): input_ids (+ labels from label_fn), cut at cutoff_len."""
+    out = Encoded()
+    for rec in records:
+        ids = tok(record_text(tok, rec), truncation=False)["input_ids"]
+        out.truncated += len(ids) > cutoff_len
+        if len(ids) > cutoff_len:  # keep the final special token (e.g. [SEP]/eos) the model expects
+            ids = ids[: cutoff_len - 1] + ids[-1:]
+        row = {"input_ids": ids}
+        if label_fn is not None:
+            row["labels"] = label_fn(rec)
+        out.rows.append(row)
+    return out
+
+
+def pack_texts(tok, records, block: int, packing: bool = True) -> Encoded:
+    """pt: documents + eos, concatenated and cut into blocks of `block` tokens (no packing: one per doc)."""
+    eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
+    out = Encoded()
+    docs = [tok(record_text(tok, r), add_special_tokens=True)["input_ids"] + eos for r in records]
+    if not packing:
+        for ids in docs:
+            out.truncated += len(ids) > block
+            out.rows.append({"input_ids": ids[:block], "labels": ids[:block]})
+        return out
+    stream = [t for ids in docs for t in ids]
+    for i in range(0, len(stream) - block + 1, block):
+        chunk = stream[i : i + block]
+        out.rows.append({"input_ids": chunk, "labels": list(chunk)})
+    if not out.rows and stream:  # less than one block of text: one short block
+        out.rows.append({"input_ids": stream, "labels": list(stream)})
+    return out

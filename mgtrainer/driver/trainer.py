@@ -1,0 +1,99 @@
+"""TrainingArguments from the config, the Trainer (token-budget batching), train with resume + SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from mgtrainer.driver.callbacks import MetricsJsonl, SigtermCheckpoint
+from mgtrainer.driver.model import gpu_bf16
+from mgtrainer.errors import MgtError
+
+
+def training_args(cfg, default_metric: str = "loss", **extra) -> TrainingArguments:
+    """transformers TrainingArguments from cfg.train (names are the same)."""
+    t = cfg.train
+    eval_strategy = t.eval_strategy or "no"
+    best = t.load_best_model_at_end or t.early_stopping_patience is not None
+    if best and eval_strategy == "no":
+        raise MgtError("load_best_model_at_end/early_stopping_patience need evaluation (train.eval_strategy); "
+                       "expected eval data (data.eval or data.val_size) and eval_strategy steps or epoch")
+    eval_steps = t.eval_steps or t.logging_steps
+    kwargs = dict(
+        output_dir=t.output_dir, learning_rate=t.learning_rate, num_train_epochs=t.num_train_epochs,
+        max_steps=t.max_steps, per_device_train_batch_size=t.per_device_train_batch_size,
+        per_device_eval_batch_size=t.per_device_eval_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps, warmup_steps=t.warmup_steps or t.warmup_ratio,
+        weight_decay=t.weight_decay, optim=t.optim, lr_scheduler_type=t.lr_scheduler_type,
+        bf16=t.bf16 or (cfg.model.dtype == "auto" and gpu_bf16()), fp16=t.fp16, seed=t.seed, data_seed=t.seed,
+        logging_steps=t.logging_steps, eval_strategy=eval_strategy, eval_steps=eval_steps,
+        save_strategy=eval_strategy if best else t.save_strategy, save_steps=eval_steps if best else t.save_steps,
+        save_total_limit=t.save_total_limit, load_best_model_at_end=best,
+        metric_for_best_model=t.metric_for_best_model or (default_metric if best else None),
+        greater_is_better=t.greater_is_better, report_to=t.report_to or "none",
+        max_grad_norm=t.max_grad_norm,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        remove_unused_columns=False,
+        dataloader_pin_memory=False, disable_tqdm=False, save_only_model=False,
+    )
+    if t.gradient_checkpointing:
+        kwargs["gradient_checkpointing"] = True
+    kwargs.update(extra)
+    return TrainingArguments(**kwargs)
+
+
+class BudgetTrainer(Trainer):
+    """Trainer whose train batches hold at most `max_tokens_per_batch` padded tokens (length-sorted)."""
+
+    max_tokens_per_batch: int | None = None
+
+    def get_train_dataloader(self):
+        if not self.max_tokens_per_batch:
+            return super().get_train_dataloader()
+        from mgtrainer.driver.collate import budget_loader
+
+        lengths = [len(row["input_ids"]) for row in self.train_dataset]
+        return budget_loader(self.train_dataset, lengths, self.max_tokens_per_batch, self.data_collator,
+                             seed=self.args.seed, rank=self.args.process_index, world=self.args.world_size)
+
+
+def build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, compute_metrics=None,
+                  default_metric: str = "loss", trainer_cls=None, **extra_args):
+    """The Trainer with metrics.jsonl, SIGTERM checkpointing and early stopping wired in."""
+    args = training_args(cfg, default_metric, **extra_args)
+    callbacks = [MetricsJsonl(cfg.train.output_dir), SigtermCheckpoint()]
+    if cfg.train.early_stopping_patience is not None:
+        callbacks.append(EarlyStoppingCallback(cfg.train.early_stopping_patience))
+    cls = trainer_cls or BudgetTrainer
+    trainer = cls(model=model, args=args, train_dataset=train_rows, eval_dataset=eval_rows or None,
+                  data_collator=collate_fn, processing_class=tok, compute_metrics=compute_metrics,
+                  callbacks=callbacks)
+    trainer.max_tokens_per_batch = cfg.train.max_tokens_per_batch
+    return trainer
+
+
+def resume_path(cfg) -> str | None:
+    value = cfg.train.resume_from_checkpoint
+    if value == "auto":
+        return get_last_checkpoint(cfg.train.output_dir) if os.path.isdir(cfg.train.output_dir) else None
+    if value and not os.path.isdir(value):
+        raise MgtError(f"checkpoint '{value}' not found (train.resume_from_checkpoint); expected a "
+                       "checkpoint-N folder, 'auto' or null")
+    return value
+
+
+def train(trainer, cfg):
+    """trainer.train() with resume; on SIGTERM the checkpoint is saved and the process exits 143."""
+    sigterm = next(c for c in trainer.callback_handler.callbacks if isinstance(c, SigtermCheckpoint))
+    try:
+        result = trainer.train(resume_from_checkpoint=resume_path(cfg))
+    finally:
+        sigterm.restore()
+    if sigterm.received:
+        print(f"SIGTERM: checkpoint saved at step {trainer.state.global_step} in {cfg.train.output_dir}; "
+              "resume with train.resume_from_checkpoint=auto", file=sys.stderr)
+        raise SystemExit(143)
+    return result

@@ -1,0 +1,69 @@
+"""PNG plots from OUTPUT_DIR/metrics.jsonl: train loss, eval loss/perplexity, each eval metric vs step."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mgtrainer.errors import MgtError
+
+SKIP = {"step", "epoch", "learning_rate", "grad_norm", "eval_runtime", "eval_samples_per_second",
+        "eval_steps_per_second", "train_runtime", "train_samples_per_second", "train_steps_per_second",
+        "total_flos", "train_loss", "perplexity"}
+
+
+def read_metrics(output_dir: str | Path) -> list[dict]:
+    path = Path(output_dir) / "metrics.jsonl"
+    if not path.is_file():
+        raise MgtError(f"{path}: not found; expected the metrics.jsonl a `mgtrainer train` run writes")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def series(rows: list[dict]) -> dict[str, list[tuple[int, float]]]:
+    """metric name -> [(step, value)] for every numeric metric worth plotting."""
+    out: dict[str, list[tuple[int, float]]] = {}
+    for row in rows:
+        for key, value in row.items():
+            if key in SKIP or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            out.setdefault(key, []).append((row["step"], float(value)))
+    return out
+
+
+def _plot(path: Path, title: str, lines: dict[str, list[tuple[int, float]]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, points in lines.items():
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o" if len(points) < 30 else None,
+                label=name)
+    ax.set_xlabel("step")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def report(output_dir: str | Path) -> list[Path]:
+    """Draw OUTPUT_DIR/plots/*.png; returns the files written."""
+    data = series(read_metrics(output_dir))
+    plots = Path(output_dir) / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    written = []
+    groups = {"loss": {k: data[k] for k in ("loss", "eval_loss") if k in data}}
+    if "eval_perplexity" in data:
+        groups["eval_perplexity"] = {"eval_perplexity": data["eval_perplexity"]}
+    for key in data:
+        if key.startswith("eval_") and key not in ("eval_loss", "eval_perplexity"):
+            groups[key] = {key: data[key]}
+    for name, lines in groups.items():
+        if lines:
+            path = plots / f"{name}.png"
+            _plot(path, name, lines)
+            written.append(path)
+    return written
