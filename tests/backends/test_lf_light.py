@@ -1,0 +1,187 @@
+"""LLaMA-Factory backend without running LLaMA-Factory: translation, data bridge, resume check, CLI errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mgtrainer.backends import lf_config, lf_data
+from mgtrainer.backends.llamafactory import from_lf_yaml, read_yaml
+from mgtrainer.config import load_config
+from mgtrainer.data import iter_records
+from mgtrainer.data.records import Message, Record
+from mgtrainer.errors import MgtError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_config(tmp_path, **sections):
+    base = {"task": "sft", "backend": "llamafactory", "model": {"name_or_path": "some/model"},
+            "data": {"train": ["x.jsonl"]}, "train": {"output_dir": str(tmp_path / "out")}}
+    for key, value in sections.items():
+        base[key] = {**base[key], **value} if isinstance(base.get(key), dict) else value
+    return load_config(base)
+
+
+# -- resume_from_checkpoint is checked before launch --------------------------------------------------
+
+@pytest.mark.parametrize("value", [None, "None", "null", "", False])
+def test_resume_unset_starts_fresh(tmp_path, value):
+    args = lf_config.check_resume({"output_dir": str(tmp_path), "resume_from_checkpoint": value}, "cfg:1")
+    assert "resume_from_checkpoint" not in args and args["overwrite_output_dir"] is True
+
+
+def test_resume_true_without_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(MgtError, match=r"resume_from_checkpoint is True but .* has no checkpoint-N"):
+        lf_config.check_resume({"output_dir": str(tmp_path), "resume_from_checkpoint": True}, "cfg:1")
+
+
+def test_resume_auto_picks_last_complete_checkpoint(tmp_path):
+    for step, complete in ((2, True), (10, True), (12, False)):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        if complete:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    args = lf_config.check_resume({"output_dir": str(tmp_path), "resume_from_checkpoint": "auto"}, "cfg:1")
+    assert args["resume_from_checkpoint"] == str(tmp_path / "checkpoint-10")
+    assert "overwrite_output_dir" not in args
+    fresh = lf_config.check_resume({"output_dir": str(tmp_path / "new"), "resume_from_checkpoint": "auto"}, "c:1")
+    assert "resume_from_checkpoint" not in fresh
+
+
+@pytest.mark.parametrize("make", [False, True])
+def test_resume_path_must_be_a_checkpoint(tmp_path, make):
+    path = tmp_path / "checkpoint-5"
+    if make:
+        path.mkdir()
+    with pytest.raises(MgtError, match="checkpoint-5 (does not exist|has no trainer_state.json)"):
+        lf_config.check_resume({"output_dir": str(tmp_path), "resume_from_checkpoint": str(path)}, "cfg:1")
+
+
+def test_cli_resume_error_is_one_line_before_any_launch(tmp_path):
+    cfg = tmp_path / "lf.yaml"
+    cfg.write_text(f"model_name_or_path: m\nstage: sft\ndataset: identity\ndataset_dir: {REPO.parent}/shared/data/"
+                   f"llama-factory\noutput_dir: {tmp_path / 'out'}\nresume_from_checkpoint: true\n")
+    proc = subprocess.run([sys.executable, "-m", "mgtrainer", "train", "--llamafactory", str(cfg)],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "no checkpoint-N" in proc.stderr and "Traceback" not in proc.stderr
+    assert "llamafactory-cli" not in proc.stderr  # stopped before launching
+
+
+# -- RunConfig -> LLaMA-Factory arguments -------------------------------------------------------------
+
+def test_translation_of_a_run_config(tmp_path):
+    cfg = run_config(tmp_path, lora={"rank": 4, "target": "q_proj,v_proj"},
+                     train={"max_steps": 3, "learning_rate": 1e-3, "early_stopping_patience": 2,
+                            "eval_strategy": "steps", "eval_steps": 2}, data={"val_size": 2, "cutoff_len": 64})
+    args, notes = lf_config.to_lf_args(cfg, tmp_path / "d", "mgt_train", "mgt_eval")
+    assert args["stage"] == "sft" and args["finetuning_type"] == "lora"
+    assert (args["lora_rank"], args["lora_alpha"], args["lora_target"]) == (4, 8, "q_proj,v_proj")
+    assert (args["max_steps"], args["learning_rate"], args["cutoff_len"]) == (3, 1e-3, 64)
+    assert (args["dataset"], args["eval_dataset"], args["eval_strategy"], args["eval_steps"]) == \
+        ("mgt_train", "mgt_eval", "steps", 2)
+    assert args["early_stopping_steps"] == 2 and args["report_to"] == "none"
+    assert args["disable_gradient_checkpointing"] is True and "template" not in args
+
+
+def test_translation_all_linear_freeze_and_full(tmp_path):
+    args, _ = lf_config.to_lf_args(run_config(tmp_path), tmp_path, "t", None)
+    assert args["lora_target"] == "all" and "eval_dataset" not in args and "eval_strategy" not in args
+    freeze = run_config(tmp_path, lora={"finetuning_type": "freeze", "freeze_layers": 2,
+                                        "freeze_include": ["*.mlp.*"]})
+    args, _ = lf_config.to_lf_args(freeze, tmp_path, "t", None)
+    assert (args["freeze_trainable_layers"], args["freeze_trainable_modules"]) == (2, "mlp")
+    args, _ = lf_config.to_lf_args(run_config(tmp_path, lora={"finetuning_type": "full"}), tmp_path, "t", None)
+    assert args["finetuning_type"] == "full" and "lora_rank" not in args
+
+
+def test_translation_refuses_what_lf_cannot_do(tmp_path):
+    with pytest.raises(MgtError, match="regex"):
+        lf_config.to_lf_args(run_config(tmp_path, lora={"target": ".*proj"}), tmp_path, "t", None)
+    with pytest.raises(MgtError, match="freeze_exclude"):
+        lf_config.to_lf_args(run_config(tmp_path, lora={"finetuning_type": "freeze", "freeze_exclude": ["*x*"]}),
+                             tmp_path, "t", None)
+    with pytest.raises(MgtError, match="no LLaMA-Factory stage"):
+        lf_config.to_lf_args(run_config(tmp_path, task={"name": "classify"}), tmp_path, "t", None)
+
+
+# -- records -> what LLaMA-Factory reads --------------------------------------------------------------
+
+def tool_record() -> Record:
+    call = {"type": "function", "function": {"name": "price", "arguments": '{"symbol": "A"}'}}
+    msgs = [Message("system", "be brief"), Message("user", "prices?"),
+            Message("assistant", "", tool_calls=[call, call]), Message("tool", "1"), Message("tool", "2"),
+            Message("assistant", "1 and 2")]
+    return Record("chat", messages=msgs, tools=[{"type": "function", "function": {"name": "price"}}], source="f:1")
+
+
+def test_aligned_merges_parallel_tool_results_like_lf_openai_converter():
+    al = lf_data.aligned(tool_record())
+    assert [t["role"] for t in al["_prompt"]] == ["user", "function", "observation"]
+    assert al["_prompt"][2]["content"] == "1" + lf_data.TOOL_JOIN + "2"
+    assert json.loads(al["_prompt"][1]["content"]) == [{"name": "price", "arguments": {"symbol": "A"}}] * 2
+    assert al["_response"] == [{"role": "assistant", "content": "1 and 2"}]
+    assert (al["_system"], json.loads(al["_tools"])) == ("be brief", [{"name": "price"}])
+
+
+def test_lf_rows_for_each_kind_and_dataset_info(tmp_path):
+    kto = Record("kto", messages=[Message("user", "q"), Message("assistant", "a")], label=False)
+    pref = Record("preference", messages=[Message("user", "q")], chosen=[Message("assistant", "good")],
+                  rejected=[Message("assistant", "bad")])
+    assert lf_data.aligned(kto)["_response"] == [{"role": "assistant", "content": ""},
+                                                 {"role": "assistant", "content": "a"}]
+    row = lf_data.lf_row(pref)
+    assert row["chosen"] == {"from": "gpt", "value": "good"} and row["conversations"][0]["from"] == "human"
+    assert lf_data.lf_row(Record("text", text="doc")) == {"text": "doc"}
+    train, evals = lf_data.write_dataset_dir(tmp_path, "kto", [kto], [kto])
+    info = json.loads((tmp_path / "dataset_info.json").read_text())
+    assert info[train]["columns"]["kto_tag"] == "label" and evals in info
+    assert json.loads((tmp_path / "mgt_train.jsonl").read_text())["label"] is False
+
+
+def test_two_answers_in_chosen_is_an_error():
+    pref = Record("preference", messages=[Message("user", "q")], source="p.jsonl:3",
+                  chosen=[Message("assistant", "a"), Message("user", "b"), Message("assistant", "c")],
+                  rejected=[Message("assistant", "bad")])
+    with pytest.raises(MgtError, match="p.jsonl:3: 3 turns in chosen"):
+        lf_data.lf_row(pref)
+
+
+# -- LF YAML passthrough ------------------------------------------------------------------------------
+
+def test_passthrough_registers_files_in_any_format(tmp_path, shared_data):
+    lfdir = shared_data / "llama-factory"
+    msgs = shared_data / "microsoft-foundry" / "stock_toolcall_validation.jsonl"
+    cfg = tmp_path / "lf.yaml"
+    cfg.write_text(f"model_name_or_path: m\nstage: sft\ndataset: identity,{msgs}\ndataset_dir: {lfdir}\n"
+                   f"output_dir: {tmp_path / 'out'}\nmerge: false\n")
+    args, spec, _ = from_lf_yaml(cfg, ["max_steps=7", "learning_rate=1e-4"])
+    assert (args["max_steps"], args["learning_rate"], spec["merge"]) == (7, 1e-4, False) and "merge" not in args
+    assert args["dataset"] == "identity,mgt_file_0"
+    folder = Path(args["dataset_dir"])
+    info = json.loads((folder / "dataset_info.json").read_text())
+    assert Path(info["identity"]["file_name"]) == (lfdir / "identity.json").resolve()
+    assert info["mgt_file_0"]["formatting"] == "sharegpt" and info["mgt_file_0"]["columns"]["tools"] == "tools"
+    rows = [json.loads(line) for line in (folder / "mgt_file_0.jsonl").read_text().splitlines()]
+    records = list(iter_records(msgs, kind="chat"))
+    assert len(rows) == len(records) == 10
+    assert [lf_data.lf_row(r) for r in records] == rows
+    assert any(t["from"] == "function_call" for t in rows[0]["conversations"])
+
+
+def test_passthrough_errors_name_file_and_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1,\n")
+    with pytest.raises(MgtError, match=r"bad.yaml:\d+: invalid YAML"):
+        read_yaml(bad)
+    cfg = tmp_path / "lf.yaml"
+    cfg.write_text(f"model_name_or_path: m\ndataset: nope\ndataset_dir: {tmp_path}\noutput_dir: o\n")
+    with pytest.raises(MgtError, match="dataset 'nope' is neither"):
+        from_lf_yaml(cfg, [])
+    with pytest.raises(MgtError, match="not key=value"):
+        from_lf_yaml(cfg, ["max_steps"])
+    cfg.write_text("model_name_or_path: m\n")
+    with pytest.raises(MgtError, match="missing output_dir"):
+        from_lf_yaml(cfg, [])
