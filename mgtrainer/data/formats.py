@@ -97,7 +97,11 @@ def coerce(rec: Record, kind: str) -> Record:
         if not pos:
             raise RowError("no positive passage", "passages", "at least one passage with label > 0")
         neg = [p for p, label in zip(rec.passages, rec.labels) if label <= 0]
-        return Record("embed", query=rec.query, pos=pos, neg=neg, source=rec.source, meta=rec.meta)
+        out = Record("embed", query=rec.query, pos=pos, neg=neg, prompt=rec.prompt, source=rec.source, meta=rec.meta)
+        if rec.scores is not None and None not in rec.scores:
+            out.pos_scores = [s for s, label in zip(rec.scores, rec.labels) if label > 0]
+            out.neg_scores = [s for s, label in zip(rec.scores, rec.labels) if label <= 0]
+        return out
     if kind == "classify" and rec.kind == "chat":
         return _chat_to_classify(rec)
     raise KindError(f"{rec.kind} rows where {kind} rows are needed", "row", EXPECT[kind])
