@@ -26,13 +26,26 @@ sys.path.insert(0, str(REPO))
 
 
 def timed(cmd: list[str], env: dict, label: str) -> float:
+    return run_timed(cmd, env, label)[0]
+
+
+def run_timed(cmd: list[str], env: dict, label: str) -> tuple[float, str]:
     started = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seconds = time.perf_counter() - started
     if proc.returncode:
         sys.exit(f"{label} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}")
     print(f"  {label}: {seconds:.2f} s", file=sys.stderr, flush=True)
-    return seconds
+    return seconds, proc.stdout
+
+
+def build_row(name: str, cmd: list[str], env: dict) -> tuple[str, float, str]:
+    """A cold build: its time, and the per-step split from the env's ready marker."""
+    import json
+
+    seconds, out = run_timed(cmd, env, name)
+    steps = json.loads((Path(out.strip().splitlines()[-1]) / ".mgt" / "ready.json").read_text())["steps"]
+    return name, seconds, ", ".join(f"{k} {v:.1f}" for k, v in steps.items())
 
 
 def pip_lock(profile: str, out: Path) -> Path:
@@ -57,29 +70,29 @@ def main() -> None:
         tmp = Path(tmp_name)
         env = {**os.environ, "MGT_HOME": str(tmp / "home"), "UV_CACHE_DIR": str(tmp / "uv-cache")}
         build = [sys.executable, "-m", "mgtrainer.env", "build", args.profile]
-        rows.append(("mgtrainer cold (empty uv cache)", timed(build, env, "cold")))
+        rows.append(build_row("mgtrainer cold (empty uv cache)", build, env))
         warm = min(timed(build, env, "warm") for _ in range(3))
-        rows.append(("mgtrainer warm (built: no uv, no network)", warm))
+        rows.append(("mgtrainer warm (built: no uv, no network)", warm, "best of 3"))
         shutil.rmtree(tmp / "home" / "envs")
-        rows.append(("mgtrainer rebuild (uv cache kept)", timed(build, env, "rebuild")))
+        rows.append(build_row("mgtrainer rebuild (uv cache kept)", build, env))
         if not args.skip_pip:
             lock = pip_lock(args.profile, tmp / "lock.txt")
             venv = tmp / "pip-venv"
             pip_env = {**os.environ, "PIP_CACHE_DIR": str(tmp / "pip-cache")}
             seconds = timed([sys.executable, "-m", "venv", str(venv)], pip_env, "pip venv")
             seconds += timed([str(venv / "bin" / "pip"), "install", "-q", "-r", str(lock)], pip_env, "pip install")
-            rows.append(("pip cold (venv + pip install -r, empty cache)", seconds))
-    print_table(args.profile, rows)
+            rows.append(("pip cold (venv + pip install -r, empty cache)", seconds, "no import checks"))
+        print_table(args.profile, rows)  # before the (slow) removal of the temp folders
 
 
-def print_table(profile: str, rows: list[tuple[str, float]]) -> None:
-    pip = dict(rows).get("pip cold (venv + pip install -r, empty cache)")
+def print_table(profile: str, rows: list[tuple[str, float, str]]) -> None:
+    pip = next((r[1] for r in rows if r[0].startswith("pip cold")), None)
     print(f"\nenv build benchmark, profile {profile} ({os.cpu_count()} CPUs)\n")
-    print(f"| {'what':<48} | {'seconds':>8} | {'pip / this':>10} |")
-    print(f"|{'-' * 50}|{'-' * 10}|{'-' * 12}|")
-    for name, seconds in rows:
+    print(f"| {'what':<48} | {'seconds':>8} | {'pip / this':>10} | steps (s) |")
+    print(f"|{'-' * 50}|{'-' * 10}|{'-' * 12}|---|")
+    for name, seconds, note in rows:
         ratio = f"{pip / seconds:.1f}x" if pip else "-"
-        print(f"| {name:<48} | {seconds:>8.2f} | {ratio:>10} |")
+        print(f"| {name:<48} | {seconds:>8.2f} | {ratio:>10} | {note} |")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ MARKER = Path(".mgt") / "ready.json"
 
 
 def ready(env: Path) -> bool:
-    return (env / MARKER).is_file()
+    """Built and still usable: the marker (written last) is there and bin/python still resolves
+    (it links to the base interpreter, which may have been removed since)."""
+    return (env / MARKER).is_file() and (env / "bin" / "python").exists()
 
 
 def ensure_built(profile: P.Profile, quiet: bool = False) -> Path:
@@ -61,9 +63,9 @@ def _build_locked(profile: P.Profile, env: Path, build: str, quiet: bool) -> Non
     started = time.perf_counter()
     _say(f"building env {profile.name} ({build}) from {lock_file} -> {env}", quiet)
     try:
-        _create(profile, tmp, lock_file, build, quiet)
+        steps = _create(profile, tmp, lock_file, build, quiet)
         info = {"profile": profile.name, "key": env.name, "lock": str(lock_file), "torch_build": build,
-                "python": P.python_tag(), "seconds": round(time.perf_counter() - started, 1),
+                "python": P.python_tag(), "seconds": round(time.perf_counter() - started, 1), "steps": steps,
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         _write_atomic(tmp / MARKER, json.dumps(info, indent=1))  # ready marker: written last
         if env.exists():  # not ready (checked under the lock): debris, never a good env
@@ -75,15 +77,21 @@ def _build_locked(profile: P.Profile, env: Path, build: str, quiet: bool) -> Non
     _say(f"env {profile.name} ready in {time.perf_counter() - started:.1f} s", quiet)
 
 
-def _create(profile: P.Profile, tmp: Path, lock_file: Path, build: str, quiet: bool) -> None:
+def _create(profile: P.Profile, tmp: Path, lock_file: Path, build: str, quiet: bool) -> dict[str, float]:
+    """Build the env at `tmp`; returns seconds per step (venv, install, check)."""
+    clock = [time.perf_counter()]
     uv = sources.uv_exe()
     meta = tmp / ".mgt"
     _step([uv, "venv", "--quiet", "--relocatable", "--no-project", "--python", P.base_python(), str(tmp)],
           lock_file, "create the venv", quiet)
     meta.mkdir()
+    steps = {"venv": _lap(clock)}
     requirements, extra = derived_requirements(profile, lock_file, build)
     (meta / "requirements.txt").write_text(requirements)
-    install = [uv, "pip", "install", "--python", str(python_of(tmp)), "-r", str(meta / "requirements.txt")]
+    # --compile-bytecode: imports in the env then never compile (and PYTHONDONTWRITEBYTECODE, common in
+    # containers and set here, would make every process recompile torch/transformers from source)
+    install = [uv, "pip", "install", "--compile-bytecode", "--python", str(python_of(tmp)),
+               "-r", str(meta / "requirements.txt")]
     if build == "cpu" and profile.exclude:
         (meta / "excludes.txt").write_text("\n".join(profile.exclude) + "\n")
         install += ["--excludes", str(meta / "excludes.txt")]
@@ -91,6 +99,7 @@ def _create(profile: P.Profile, tmp: Path, lock_file: Path, build: str, quiet: b
     if profile.install_self:
         _step([uv, "pip", "install", "--python", str(python_of(tmp)), "--no-deps", "-e", str(P.REPO_ROOT)]
               + sources.uv_source_args(), lock_file, "install mgtrainer itself", quiet)
+    steps["install"] = _lap(clock)
     site = site_packages(tmp)
     if build == "cpu":
         for module in profile.stub_modules:
@@ -98,6 +107,14 @@ def _create(profile: P.Profile, tmp: Path, lock_file: Path, build: str, quiet: b
     for alias, real in profile.dist_aliases.items():
         write_dist_alias(site, alias, real)
     check(profile, tmp, quiet)
+    steps["check"] = _lap(clock)
+    return steps
+
+
+def _lap(clock: list[float]) -> float:
+    now = time.perf_counter()
+    seconds, clock[0] = now - clock[0], now
+    return round(seconds, 2)
 
 
 def derived_requirements(profile: P.Profile, lock_file: Path, build: str) -> tuple[str, list[str]]:

@@ -41,3 +41,31 @@ def test_ensure_runs_here_or_in_the_env(mgt_home, selfprof, capfd):
     out = capfd.readouterr().out
     assert rc == 5
     assert f"inside {mgt_env.env_path(str(selfprof))}" in out
+
+
+def test_doctor_runs_inside_and_catches_drift_from_the_lock(mgt_home, selfprof):
+    from conftest import env_cmd
+
+    wide = {"COLUMNS": "200"}
+    proc = env_cmd("doctor", str(selfprof), env=wide)
+    env = mgt_env.env_path(str(selfprof))
+    assert f"{env}/bin/python" in proc.stdout
+    pins = len(read_pins(selfprof / "requirements.txt")) - 1  # colorama is excluded here
+    assert f"{pins}/{pins} match requirements.txt" in proc.stdout
+    subprocess.run(["uv", "pip", "install", "-q", "--python", env / "bin" / "python", "tqdm==4.67.1"], check=True)
+    proc = env_cmd("doctor", str(selfprof), env=wide, check=False)
+    assert proc.returncode == 1
+    assert "tqdm 4.67.1 (lock 4.70.1)" in proc.stdout
+
+
+def test_status_lists_built_and_stale(mgt_home, selfprof, monkeypatch):
+    from conftest import env_cmd
+
+    monkeypatch.setenv("MGT_PROFILES", str(selfprof.parent))
+    wide = {"COLUMNS": "250"}
+    assert "not built" in env_cmd("status", env=wide).stdout
+    mgt_env.env_path(str(selfprof), quiet=True)
+    out = env_cmd("status", env=wide).stdout
+    assert "withself" in out and "built" in out and "python3" in out
+    (selfprof / "profile.toml").write_text((selfprof / "profile.toml").read_text() + "# changed\n")
+    assert "stale" in env_cmd("status", env=wide).stdout

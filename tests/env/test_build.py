@@ -30,6 +30,12 @@ def test_build_installs_lock_and_applies_knobs(mgt_home, tiny):
     assert subprocess.run([py, "-c", "import colorama"], capture_output=True).returncode != 0
     # built in a temp folder and renamed: the relocatable entry point still runs from the final path
     assert subprocess.run([env / "bin" / "tqdm", "--version"], capture_output=True, text=True).stdout.strip() == "4.70.1"
+    # bytecode compiled at the temp path: code objects still name the final path after the rename
+    pyc = list(env.glob("lib/python*/site-packages/tqdm/__pycache__/std.*.pyc"))
+    assert pyc
+    code = "import tqdm.std as s; print(s.trange.__code__.co_filename)"
+    out = subprocess.run([py, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out.startswith(str(env) + "/")
     assert not list((mgt_home / "envs" / ".tmp").iterdir())
 
 
