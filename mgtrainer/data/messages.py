@@ -35,6 +35,9 @@ def parse_turns(value, field: str, meta: dict, as_role: str | None = None) -> li
                 raise RowError("missing content", f"{where}.content", "a string")
             meta.setdefault("content", {})[f"{field}.{i}"] = content
             content = ""
+        elif isinstance(content, list):  # OpenAI content parts: text parts only
+            meta.setdefault("content", {})[f"{field}.{i}"] = content
+            content = _text_parts(content, f"{where}.content")
         need_str(content, f"{where}.content")
         calls = m.get("tool_calls")
         if calls is not None:
@@ -44,6 +47,14 @@ def parse_turns(value, field: str, meta: dict, as_role: str | None = None) -> li
         if extra:
             meta.setdefault("msg_extra", {})[f"{field}.{i}"] = extra
     return out
+
+
+def _text_parts(parts: list, where: str) -> str:
+    for j, part in enumerate(parts):
+        if not (isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)):
+            raise RowError("non-text content part", f"{where}[{j}]", 'text parts {"type": "text", "text": ...} '
+                           "(images, audio are not supported)")
+    return "".join(part["text"] for part in parts)
 
 
 def turns_out(msgs: list[Message], field: str, meta: dict, own: bool) -> list[dict] | str:
@@ -60,8 +71,9 @@ def turns_out(msgs: list[Message], field: str, meta: dict, own: bool) -> list[di
             d["name"] = m.name
         if own:
             key = f"{field}.{i}"
-            if key in meta.get("content", {}):
-                d.pop("content") if meta["content"][key] == ABSENT else d.update(content=None)
+            if key in meta.get("content", {}):  # absent, null, or content parts in the source row
+                raw = meta["content"][key]
+                d.pop("content") if raw == ABSENT else d.update(content=raw)
             d.update(meta.get("msg_extra", {}).get(key, {}))
         out.append(d)
     return out

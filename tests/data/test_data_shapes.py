@@ -21,6 +21,8 @@ CASES = [
     ({"prompt": "q", "query": "ctx", "response": "a", "kto_tag": False}, "alpaca", "kto", [(U, "q\nctx"), (A, "a")], False),
     ({"conversations": [{"from": "human", "value": "q"}], "chosen": "x", "rejected": "y"}, "sharegpt", "preference",
      [(U, "q")], None),
+    ({"messages": [{"role": U, "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+                   {"role": A, "content": "c", "weight": 0}]}, "messages", "chat", [(U, "ab"), (A, "c")], None),
     ({"anchor": "a", "positive": "p", "negative": "n"}, "embed", "embed", [], None),
     ({"query": "q", "pos": ["p"], "negative_1": "n1", "negative_2": "n2"}, "embed", "embed", [], None),
 ]
