@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from mgtrainer.data.base import RowError
-from mgtrainer.data.formats import FORMATS, to_row
+from mgtrainer.data.formats import FORMATS
 from mgtrainer.data.loaders import iter_records
 from mgtrainer.data.writers import RowWriter
 from mgtrainer.errors import MgtError
@@ -28,10 +28,11 @@ def convert(src: str | Path, dst: str | Path, to: str, format: str | None = None
         raise MgtError(f"unknown target format '{to}' (--to); expected one of {', '.join(FORMATS)}")
     if same_file(src, dst) or (src.is_dir() and dst.resolve().is_relative_to(src.resolve())):
         raise MgtError(f"{dst}:1: output would overwrite the input (-o); expected a different output path")
+    write_row = FORMATS[to].write
     with RowWriter(dst) as out:
         for rec in iter_records(src, format):
             try:
-                out.write(to_row(rec, to))
+                out.write(write_row(rec))
             except RowError as err:  # this record cannot be written as `to`
                 raise MgtError(f"{rec.source}: {err}") from None
             if tick and out.count % 1000 == 0:

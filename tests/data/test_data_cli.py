@@ -11,28 +11,28 @@ import sys
 from datahelp import REPO, run_cli
 
 PROBE = """
-import sys
+import json, sys
 from mgtrainer.cli import main
-try:
-    main(sys.argv[1:])
-except SystemExit:
-    pass
+for argv in json.loads(sys.argv[1]):
+    try:
+        main(argv)
+    except SystemExit:
+        pass
 heavy = sorted(m for m in ("torch", "transformers", "datasets", "pyarrow") if m in sys.modules)
 print("HEAVY=" + ",".join(heavy))
 """
 
 
-def probe(*args: str) -> str:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, cwd=REPO)
-    return proc.stdout.strip().splitlines()[-1]
-
-
 def test_help_and_check_do_not_import_torch(shared_data):
-    assert probe("--help") == "HEAVY="
-    assert probe("data", "--help") == "HEAVY="
-    assert probe("data", "check", str(shared_data / "snips/snips_intent_validate.jsonl")) == "HEAVY="
-    assert probe("data", "check", "kto_en_demo", "--dataset-dir", str(shared_data / "llama-factory")) == "HEAVY="
+    """--help and data check (file and dataset name) in one fresh interpreter: no heavy module loaded."""
+    runs = [["--help"], ["data", "--help"], ["data", "check", str(shared_data / "snips/snips_intent_validate.jsonl")],
+            ["data", "check", "kto_en_demo", "--dataset-dir", str(shared_data / "llama-factory")]]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(runs)], capture_output=True, text=True, env=env,
+                          cwd=REPO)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "usage: mgtrainer" in proc.stdout and "(classify 700)" in proc.stdout and "(kto 300)" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "HEAVY="
 
 
 def test_check_reports_format_rows_and_stats(shared_data):
