@@ -29,7 +29,11 @@ OWN_KEYS = {"merge": True}  # mgtrainer-only keys accepted in an LF YAML / overr
 
 
 def train(lf_yaml: str | Path | None = None, cfg=None, overrides=()) -> int:
-    """Run LLaMA-Factory from an LF YAML (+ overrides) or from a RunConfig / config path; the exit code."""
+    """Run LLaMA-Factory from an LF YAML (+ overrides) or from a RunConfig / config path; the exit code.
+
+    Also accepts train(run_config, overrides) (overrides already applied) and train(lf_yaml, overrides)."""
+    if hasattr(lf_yaml, "task") and hasattr(lf_yaml, "train"):  # train(RunConfig, ...)
+        lf_yaml, cfg, overrides = None, lf_yaml, ()
     if isinstance(cfg, (list, tuple)) and not overrides:  # called as train(lf_yaml, overrides)
         cfg, overrides = None, cfg
     if lf_yaml and isinstance(cfg, str) and "=" in cfg and not Path(cfg).exists():

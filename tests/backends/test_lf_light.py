@@ -185,3 +185,14 @@ def test_passthrough_errors_name_file_and_key(tmp_path):
     cfg.write_text("model_name_or_path: m\n")
     with pytest.raises(MgtError, match="missing output_dir"):
         from_lf_yaml(cfg, [])
+
+
+def test_driver_style_call_with_a_run_config_checks_resume_first(tmp_path, shared_data):
+    from mgtrainer.backends.llamafactory import train
+
+    cfg = run_config(tmp_path, data={"train": [str(shared_data / "llama-factory" / "identity.json")]},
+                     train={"resume_from_checkpoint": str(tmp_path / "checkpoint-9")})
+    with pytest.raises(MgtError, match="checkpoint-9 does not exist"):
+        train(cfg, ["ignored=1"])  # as mgtrainer.driver.run.train calls it: overrides already applied
+    rows = (tmp_path / "out" / "lf_data" / "mgt_train.jsonl").read_text().splitlines()
+    assert len(rows) == 91 and json.loads(rows[0])["conversations"][0]["from"] == "human"
