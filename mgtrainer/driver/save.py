@@ -12,6 +12,12 @@ def _is_peft(model) -> bool:
     return hasattr(model, "peft_config")
 
 
+def manifest_metrics(metrics: dict) -> dict[str, float]:
+    """The quality numbers (runtime and throughput counters left out)."""
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and "runtime" not in k and "per_second" not in k and k != "epoch"}
+
+
 def save_final(trainer, tok, cfg, head: str, metrics: dict, template: str | None = None, **manifest_fields) -> Path:
     """Write OUTPUT_DIR/final (main process only) and return its path."""
     final = Path(cfg.train.output_dir) / "final"
@@ -36,7 +42,7 @@ def save_final(trainer, tok, cfg, head: str, metrics: dict, template: str | None
     manifest = mf.Manifest(
         task=cfg.task.name, base_model=cfg.model.name_or_path, head=head,
         finetuning_type=cfg.lora.finetuning_type, template=template, max_length=cfg.data.cutoff_len,
-        adapter_dir=adapter_dir, metrics={k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
+        adapter_dir=adapter_dir, metrics=manifest_metrics(metrics),
         **manifest_fields,
     )
     mf.write(manifest, tmp)

@@ -45,5 +45,5 @@ def apply_template(tok, name: str | None) -> str:
 
 
 def template_name(tok, name: str | None) -> str:
-    return name or ("model" if tok.chat_template not in TEMPLATES.values() else
-                    next(k for k, v in TEMPLATES.items() if v == tok.chat_template))
+    """The manifest's template: the configured fallback's name, else "model" (the tokenizer's own)."""
+    return name or "model"
