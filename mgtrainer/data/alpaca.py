@@ -37,7 +37,7 @@ def _history(value, field: str) -> list[Message]:
     return out
 
 
-def _prompt(row: dict, cols: dict, meta: dict) -> list[Message]:
+def _prompt(row: dict, cols: dict, meta: dict, cells: bool) -> list[Message]:
     pcol, qcol = cols["prompt"], cols["query"]
     if pcol not in row:
         raise RowError("missing required column", pcol or "instruction", "instruction (or prompt) with output")
@@ -48,6 +48,11 @@ def _prompt(row: dict, cols: dict, meta: dict) -> list[Message]:
         meta["plen"] = len(p)
     user = p + "\n" + q if p and q else p or q or ""  # LLaMA-Factory joins the non-empty parts with "\n"
     system, history = row.get(cols["system"]), row.get(cols["history"])
+    if cells:  # an empty CSV/TSV cell means absent (kept in meta for the round trip)
+        for col, value in ((cols["system"], system), (cols["history"], history)):
+            if value == "":
+                meta["extra"][col] = ""
+        system, history = system or None, history or None
     msgs = [] if system is None else [Message("system", need_str(system, cols["system"]))]
     if history is not None:
         msgs += _history(history, cols["history"])
@@ -59,7 +64,7 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
     cols, order, extra = layout(row, spec, columns)
     meta = {"format": "alpaca", "order": order, "columns": cols, "extra": {k: row[k] for k in extra} if extra else {}}
     rec = Record("chat", meta=meta)
-    rec.messages = _prompt(row, cols, meta)
+    rec.messages = _prompt(row, cols, meta, spec.cells)
     r, c, x, k = cols["response"], cols["chosen"], cols["rejected"], cols["kto_tag"]
     if cols["tools"] in row:
         rec.tools = norm_tools(row[cols["tools"]], cols["tools"], meta)

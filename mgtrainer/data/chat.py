@@ -121,8 +121,10 @@ def norm_label(value: Any, field: str, meta: dict):
     """A classification label: str, int (kept as str, type remembered) or a list of them (multi-label)."""
     if isinstance(value, list):
         return [norm_label(v, f"{field}[{i}]", meta) for i, v in enumerate(value)]
-    if isinstance(value, str):
+    if isinstance(value, str) and value.strip():
         return value
+    if isinstance(value, str):
+        raise RowError("empty label", field, "a non-empty label")
     if isinstance(value, int) and not isinstance(value, bool):
         meta["label_int"] = True
         return str(value)

@@ -124,3 +124,17 @@ def test_parquet_datasets_and_plain_folders(tmp_path, shared_data):
     write_jsonl(folder / "1.jsonl", [{"text": "x"}])
     write_jsonl(folder / "2.jsonl", [{"text": "y"}])
     assert [r.text for r in iter_records(folder)] == ["x", "y"]
+
+
+def test_alpaca_csv_empty_cells_are_absent(tmp_path):
+    from mgtrainer.data import to_row
+
+    f = tmp_path / "a.csv"
+    f.write_text("instruction,input,output,system,history\nhi,,hello,,\nyo,,hey,be brief,\n")
+    first, second = iter_records(f)
+    assert [m.role for m in first.messages] == ["user", "assistant"]
+    assert [m.role for m in second.messages] == ["system", "user", "assistant"]
+    assert to_row(first) == {"instruction": "hi", "input": "", "output": "hello", "system": "", "history": ""}
+    with pytest.raises(MgtError, match=r"l.csv:2: empty label \(label\); expected a non-empty label"):
+        (tmp_path / "l.csv").write_text("text,label\nhello,\n")
+        next(iter_records(tmp_path / "l.csv", kind="classify"))
