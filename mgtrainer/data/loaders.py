@@ -10,7 +10,7 @@ from typing import Callable, Iterator, NamedTuple
 
 from mgtrainer.data.base import RowError, Spec
 from mgtrainer.data.formats import EXPECT, FORMATS, KindError, coerce, detect
-from mgtrainer.data.readers import read_rows
+from mgtrainer.data.readers import file_kind, folder_files, read_rows
 from mgtrainer.data.records import KINDS, Record
 from mgtrainer.data.registry import resolve
 from mgtrainer.errors import MgtError
@@ -51,6 +51,11 @@ def iter_records(path: str | Path, format: str | None = None, kind: str | None =
     format = format or (spec.format if spec else None) or None
     _check_names(format, kind)
     path = Path(path)
+    if path.is_dir() and file_kind(path) == "folder":  # each file of a plain folder detected on its own
+        for file in folder_files(path):
+            same = Spec(format or "", dict(spec.columns), dict(spec.tags), spec.ranking) if spec else None
+            yield from iter_records(file, format, kind, spec=same, on_error=on_error)
+        return
     spec = spec or Spec(format or "")
     if path.suffix.lower() in (".csv", ".tsv"):
         spec.cells = True

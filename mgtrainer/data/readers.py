@@ -207,8 +207,16 @@ def _datasets(path: Path) -> Rows:
         yield f"{path}:{row}", item
 
 
-def _folder(path: Path) -> Rows:
+def folder_files(path: Path) -> list[Path]:
+    """The data files of a plain folder, in name order (hidden files and dataset_info.json skipped)."""
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in EXTENSIONS and not p.name.startswith(".")
                    and p.name != "dataset_info.json")
-    for file in files:
+    if not files:
+        raise MgtError(f"{path}:1: no data files in this folder (path); expected files ending in "
+                       f"{', '.join(EXTENSIONS)}")
+    return files
+
+
+def _folder(path: Path) -> Rows:
+    for file in folder_files(path):
         yield from read_rows(file)

@@ -123,7 +123,9 @@ def test_parquet_datasets_and_plain_folders(tmp_path, shared_data):
     folder.mkdir()
     write_jsonl(folder / "1.jsonl", [{"text": "x"}])
     write_jsonl(folder / "2.jsonl", [{"text": "y"}])
-    assert [r.text for r in iter_records(folder)] == ["x", "y"]
+    (folder / "3.txt").write_text("z\n")
+    assert [r.text for r in iter_records(folder)] == ["x", "y", "z"]
+    assert [r.source for r in iter_records(folder)][-1] == f"{folder / '3.txt'}:1"
 
 
 def test_alpaca_csv_empty_cells_are_absent(tmp_path):
