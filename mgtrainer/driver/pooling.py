@@ -318,9 +318,40 @@ def write_sentence_transformers(model_dir: str | Path, *, dim: int, pooling: str
                 "similarity_fn_name": "cosine" if normalize else "dot"})
 
 
-def mark_cross_encoder(model) -> None:
-    """Before save_pretrained: make sentence_transformers.CrossEncoder return the raw logit (no sigmoid)."""
-    model.config.sentence_transformers = {"activation_fn": IDENTITY}
+def write_cross_encoder(model_dir: str | Path, max_length: int) -> None:
+    """Make a saved one-logit classifier loadable by sentence_transformers.CrossEncoder with the same scores.
+
+    Plain text pairs (not the chat-template "message" form sentence-transformers picks for decoders with a
+    chat template), the raw logit as score (Identity activation, no sigmoid), the same max length.
+    """
+    d = Path(model_dir)
+    write_json(d / "modules.json", [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}])
+    write_json(d / "sentence_bert_config.json", {
+        "max_seq_length": max_length, "transformer_task": "sequence-classification", "module_output_name": "scores",
+        "modality_config": {"text": {"method": "forward", "method_output_name": "logits"}}})
+    write_json(d / "config_sentence_transformers.json", {"model_type": "CrossEncoder", "activation_fn": IDENTITY,
+                                                         "prompts": {}, "default_prompt_name": None})
+    config = json.loads((d / "config.json").read_text())
+    write_json(d / "config.json", config | {"sentence_transformers": {"activation_fn": IDENTITY}})  # ST < 6 reads this
+
+
+def separate_pairs(tok) -> bool:
+    """Decoder tokenizers join a (query, passage) pair with nothing between; give them `A eos B eos`.
+
+    Set as the fast tokenizer's pair post-processor, so transformers, sentence-transformers and vLLM all
+    tokenise pairs the same way from final/. Returns whether it changed the tokenizer.
+    """
+    from tokenizers import processors
+
+    a, b = tok("a", add_special_tokens=False)["input_ids"], tok("b", add_special_tokens=False)["input_ids"]
+    if not tok.is_fast or tok.eos_token is None or tok("a", "b")["input_ids"] != a + b:
+        return False
+    eos = tok.eos_token
+    pair = processors.TemplateProcessing(single="$A", pair=f"$A {eos} $B:1 {eos}:1",
+                                         special_tokens=[(eos, tok.eos_token_id)])
+    old = tok.backend_tokenizer.post_processor
+    tok.backend_tokenizer.post_processor = processors.Sequence([old, pair]) if old else pair
+    return True
 
 
 # -------------------------------------------------------------------------------------- task glue

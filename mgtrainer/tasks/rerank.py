@@ -101,6 +101,7 @@ def _prepare(cfg, model_dir=None):
 
     splits = load_data(cfg, RECORD)
     tok, model = P.load(cfg, HEAD, model_dir)
+    P.separate_pairs(tok)
     return tok, model, splits, P.max_length(cfg, tok, model)
 
 
@@ -120,8 +121,9 @@ def run(cfg) -> dict:
     collator = P.RerankCollator(tok, max_len, cfg.task.group_size if listwise else 0, cfg.train.seed)
     trainer, metrics = P.fit(cfg, model, tok, train_rows, eval_rows, collator, loss_fn(cfg),
                              metrics_fn(cfg, tok, splits.eval, max_len), default_metric="ndcg@10")
-    P.mark_cross_encoder(trainer.accelerator.unwrap_model(trainer.model))
-    save.save_final(trainer, tok, cfg, HEAD, metrics)
+    final = save.save_final(trainer, tok, cfg, HEAD, metrics)
+    if trainer.is_world_process_zero():
+        P.write_cross_encoder(final, max_len)
     dr.finish(trainer, cfg, metrics)
     P.print_metrics("rerank", metrics)
     return metrics

@@ -1,0 +1,74 @@
+"""rerank on a tiny decoder (listwise, LoRA) and on MiniLM (pointwise, full): parameters change, final/
+reloads to the same metrics, and sentence-transformers' CrossEncoder gives the same scores."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from mgtrainer import manifest, tasks
+from mgtrainer.config import load_config
+
+WIKIQA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "wikiqa" / "wikiqa_dev_rerank.jsonl"
+
+
+def make_cfg(model, out, loss, finetuning):
+    return load_config({
+        "task": {"name": "rerank", "loss": loss, "group_size": 3},
+        "model": {"name_or_path": str(model)},
+        "data": {"train": [str(WIKIQA)], "max_samples": 24, "val_size": 8, "cutoff_len": 96},
+        "train": {"output_dir": str(out), "max_steps": 2, "per_device_train_batch_size": 4, "learning_rate": 1e-3,
+                  "logging_steps": 1, "save_steps": 100},
+        "lora": {"finetuning_type": finetuning, "rank": 4},
+    }, [])
+
+
+@pytest.fixture(scope="module", params=[("tiny_qwen2", "listwise", "lora"), ("minilm", "pointwise", "full")],
+                ids=["tiny_qwen2", "minilm"])
+def trained(request, tmp_path_factory):
+    name, loss, finetuning = request.param
+    base = request.getfixturevalue(name)
+    cfg = make_cfg(base, tmp_path_factory.mktemp("rerank") / name, loss, finetuning)
+    metrics = tasks.get("rerank").run(cfg)
+    return cfg, base, Path(cfg.train.output_dir) / "final", metrics
+
+
+def test_outputs_and_manifest(trained):
+    cfg, _, final, metrics = trained
+    assert (final.parent / "metrics.jsonl").is_file() and any((final.parent / "plots").glob("*.png"))
+    assert 0.0 <= metrics["eval_ndcg@10"] <= 1.0 and "eval_mrr@10" in metrics
+    m = manifest.read(final)
+    assert (m.task, m.head, m.finetuning_type) == ("rerank", "sequence_classification", cfg.lora.finetuning_type)
+
+
+def test_parameters_change(trained):
+    from transformers import AutoModel
+
+    _, base, final, _ = trained
+    before, after = AutoModel.from_pretrained(base).state_dict(), AutoModel.from_pretrained(final).state_dict()
+    assert [k for k in after if k in before and not torch.equal(before[k], after[k])], "no parameter changed"
+
+
+def test_reload_gives_same_metrics(trained):
+    cfg, _, final, metrics = trained
+    again = tasks.get("rerank").evaluate(cfg, final)
+    for key in ("eval_ndcg@10", "eval_mrr@10"):
+        assert again[key] == pytest.approx(metrics[key], abs=1e-6)
+
+
+def test_cross_encoder_and_automodel_give_same_scores(trained):
+    from sentence_transformers import CrossEncoder
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from mgtrainer.driver.pooling import score
+
+    cfg, _, final, _ = trained
+    pairs = [("how long was i love lucy on the air", "the series originally ran from october 15 , 1951 ."),
+             ("how big is bmc software", "bmc software , inc. is an american company ."),
+             ("what is amber", "amber is fossilized tree resin .")]
+    model = AutoModelForSequenceClassification.from_pretrained(final)
+    assert model.config.num_labels == 1
+    ours = score(model, AutoTokenizer.from_pretrained(final), [q for q, _ in pairs], [p for _, p in pairs],
+                 max_length=cfg.data.cutoff_len)
+    theirs = CrossEncoder(str(final), device="cpu", max_length=cfg.data.cutoff_len).predict(pairs, convert_to_tensor=True)
+    assert torch.allclose(ours, theirs.cpu().float(), atol=1e-5)
