@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from datahelp import BAD, run_cli
+from pathlib import Path
+
+BAD = Path(__file__).resolve().parent / "bad"
 
 CASES = json.loads((BAD / "expected.json").read_text(encoding="utf-8"))
 
@@ -18,10 +20,10 @@ def test_corpus_is_complete():
 
 
 @pytest.fixture(scope="module")
-def corpus_run():
+def corpus_run(cli):
     """One `mgtrainer data check` over every corpus file (each file's problems are prefixed by its name)."""
     plain = sorted(n for n, c in CASES.items() if not c["args"])
-    return run_cli("data", "check", *plain, cwd=BAD), plain
+    return cli("data", "check", *plain, cwd=BAD), plain
 
 
 def test_check_whole_corpus_in_one_run(corpus_run):
@@ -36,9 +38,9 @@ def test_check_whole_corpus_in_one_run(corpus_run):
 
 
 @pytest.mark.parametrize("name", ["malformed_line.jsonl", "classify_for_sft.jsonl"])
-def test_check_one_file_exact_message(name):
+def test_check_one_file_exact_message(name, cli):
     case = CASES[name]
-    proc = run_cli("data", "check", name, *case["args"], cwd=BAD)
+    proc = cli("data", "check", name, *case["args"], cwd=BAD)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.splitlines()
@@ -47,9 +49,9 @@ def test_check_one_file_exact_message(name):
     assert all(line.startswith(name + ":") for line in problems) and len(lines) - len(problems) <= 1
 
 
-def test_convert_stops_at_bad_row_and_leaves_no_output(tmp_path):
+def test_convert_stops_at_bad_row_and_leaves_no_output(tmp_path, cli):
     out = tmp_path / "out.jsonl"
-    proc = run_cli("data", "convert", "unknown_role_messages.jsonl", "--to", "sharegpt", "-o", str(out), cwd=BAD)
+    proc = cli("data", "convert", "unknown_role_messages.jsonl", "--to", "sharegpt", "-o", str(out), cwd=BAD)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == CASES["unknown_role_messages.jsonl"]["message"]
     assert list(tmp_path.iterdir()) == []  # neither output nor temp file

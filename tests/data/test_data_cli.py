@@ -8,7 +8,9 @@ import os
 import subprocess
 import sys
 
-from datahelp import REPO, run_cli
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import json, sys
@@ -35,26 +37,26 @@ def test_help_and_check_do_not_import_torch(shared_data):
     assert proc.stdout.strip().splitlines()[-1] == "HEAVY="
 
 
-def test_check_reports_format_rows_and_stats(shared_data):
-    proc = run_cli("data", "check", "dpo_en_demo", "--dataset-dir", str(shared_data / "llama-factory"))
+def test_check_reports_format_rows_and_stats(shared_data, cli):
+    proc = cli("data", "check", "dpo_en_demo", "--dataset-dir", str(shared_data / "llama-factory"))
     assert proc.returncode == 0, proc.stderr
     assert f"{shared_data / 'llama-factory/dpo_en_demo.json'}: format sharegpt, 300 rows (preference 300), 0 rejected" \
         in proc.stdout.splitlines()
     assert "chosen (chars)" in proc.stdout and "messages (turns)" in proc.stdout
 
 
-def test_check_with_task_coerces_kind(shared_data):
-    proc = run_cli("data", "check", str(shared_data / "flagembedding/reranker_normal_examples.jsonl"), "--task", "rerank")
+def test_check_with_task_coerces_kind(shared_data, cli):
+    proc = cli("data", "check", str(shared_data / "flagembedding/reranker_normal_examples.jsonl"), "--task", "rerank")
     assert proc.returncode == 0, proc.stderr
     assert "format embed, 10 rows (rerank 10)" in proc.stdout
-    proc = run_cli("data", "check", str(shared_data / "llama-factory/identity.json"), "--task", "classify")
+    proc = cli("data", "check", str(shared_data / "llama-factory/identity.json"), "--task", "classify")
     assert proc.returncode == 0 and "(classify 91)" in proc.stdout
 
 
-def test_convert_chain_and_refuse_overwrite(shared_data, tmp_path):
+def test_convert_chain_and_refuse_overwrite(shared_data, tmp_path, cli):
     src = shared_data / "llama-factory/glaive_toolcall_en_demo.json"
     msgs = tmp_path / "glaive.jsonl"
-    proc = run_cli("data", "convert", str(src), "--to", "messages", "-o", str(msgs))
+    proc = cli("data", "convert", str(src), "--to", "messages", "-o", str(msgs))
     assert proc.returncode == 0, proc.stderr
     assert "wrote 300 messages rows" in proc.stdout
     first = json.loads(msgs.read_text().splitlines()[0])

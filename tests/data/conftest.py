@@ -1,4 +1,4 @@
-"""Shared paths for the data-layer tests: the real public files live in ../shared/data beside the repo."""
+"""Data-layer test helpers: `cli` runs the real command line in a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
-BAD = Path(__file__).resolve().parent / "bad"
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -16,3 +17,8 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1", COLUMNS="200")
     return subprocess.run([sys.executable, "-m", "mgtrainer", *args], capture_output=True, text=True,
                           cwd=cwd or REPO, env=env, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def cli():
+    return run_cli
