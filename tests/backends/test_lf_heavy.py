@@ -154,3 +154,34 @@ def test_agreement_with_lf_converters(tmp_path, shared_data, lf_python):
         assert len(lf[f"x_{name}"]) == len(kept[name]) == len(theirs)
         for i, (orig, exported) in enumerate(zip(theirs, lf[f"x_{name}"])):
             assert lf_agree.diff(exported, orig) == [], (name, i)
+
+
+def test_rm_from_run_config_becomes_a_sequence_classifier(tmp_path, tiny_qwen2, shared_data, lf_python):
+    """LF's value-head reward model -> AutoModelForSequenceClassification giving LF's reward minus the
+    head's bias (a constant shift; rankings unchanged)."""
+    import torch
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    from mgtrainer import manifest
+    from mgtrainer.backends import llamafactory
+
+    out = tmp_path / "rm"
+    cfg = tmp_path / "rm.yaml"
+    cfg.write_text(f"""task: rm
+backend: llamafactory
+model: {{name_or_path: {tiny_qwen2}}}
+data: {{train: [{shared_data / 'llama-factory' / 'dpo_en_demo.json'}], max_samples: 6, cutoff_len: 64}}
+train: {{output_dir: {out}, max_steps: 2, per_device_train_batch_size: 2, learning_rate: 1.0e-2, logging_steps: 1}}
+""")
+    assert llamafactory.train(None, str(cfg), []) == 0
+    man = manifest.read(out)
+    assert (man.task, man.head, man.adapter_dir) == ("rm", "sequence_classification", "adapter")
+    ids = torch.tensor([[5, 17, 42, 99, 3, 8]])
+    decoder = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_qwen2), out).merge_and_unload()
+    head = load_file(str(out / "value_head.safetensors"))
+    with torch.no_grad():
+        hidden = decoder(ids, output_hidden_states=True).hidden_states[-1][0, -1]
+        reward = AutoModelForSequenceClassification.from_pretrained(out / "final")(ids).logits[0, 0]
+    assert abs(float(hidden @ head["v_head.summary.weight"][0]) - float(reward)) < 1e-4
