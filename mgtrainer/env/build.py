@@ -182,7 +182,9 @@ def write_dist_alias(site: Path, alias: str, real: str) -> None:
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {alias}\nVersion: {version}\n"
                                    f"Summary: alias of {real} {version}, written by mgtrainer\n")
     (info / "INSTALLER").write_text("mgtrainer\n")
-    (info / "RECORD").write_text("".join(f"{info.name}/{f},,\n" for f in ("METADATA", "INSTALLER", "RECORD")))
+    (info / "WHEEL").write_text("Wheel-Version: 1.0\nGenerator: mgtrainer\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+    files = ("METADATA", "INSTALLER", "WHEEL", "RECORD")
+    (info / "RECORD").write_text("".join(f"{info.name}/{f},,\n" for f in files))
 
 
 CHECK_IMPORTS = """import importlib, sys, traceback
