@@ -46,3 +46,23 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.fail(f"real test data missing: expected {path} (the shared/ folder beside the checkout)", pytrace=False)
     return path
+
+
+@pytest.fixture
+def make_cfg(tmp_path):
+    """make_cfg(task, model, train_files, eval_files, **sections) -> RunConfig for a tiny run in tmp_path."""
+    from mgtrainer.config import load_config
+
+    def make(task, model, train_files, eval_files=None, overrides=(), **sections):
+        data = {"train": [str(p) for p in train_files], "eval": [str(p) for p in eval_files or []],
+                "cutoff_len": 128}
+        train_cfg = {"output_dir": str(tmp_path / "out"), "max_steps": 3, "per_device_train_batch_size": 4,
+                     "per_device_eval_batch_size": 8, "logging_steps": 1, "save_steps": 100,
+                     "learning_rate": 1e-3, "preview_samples": 0, "report_to": "none"}
+        cfg = {"task": task, "model": {"name_or_path": str(model)}, "data": data, "train": train_cfg,
+               "lora": {"finetuning_type": "full"}}
+        for name, values in sections.items():
+            cfg.setdefault(name, {}).update(values)
+        return load_config(cfg, list(overrides))
+
+    return make

@@ -89,7 +89,8 @@ def add_lora(model, lora_cfg, head: str):
                  "encoder": TaskType.FEATURE_EXTRACTION}[head]
     target = lora_cfg.target
     if isinstance(target, str) and target != "all-linear":
-        re.compile(target)  # a regex: peft matches it against full module names
+        re.compile(target)  # a regex matched against the end of full module names (peft full-matches)
+        target = f".*(?:{target})"
     config = LoraConfig(r=lora_cfg.rank, lora_alpha=lora_cfg.alpha, lora_dropout=lora_cfg.dropout,
                         target_modules=target, task_type=task_type,
                         modules_to_save=head_module_names(model) or None)

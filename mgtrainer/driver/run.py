@@ -46,13 +46,10 @@ def evaluate(config, overrides=(), model_dir=None) -> dict:
 
 
 def load_data(cfg, kind: str, need_eval: bool = False):
-    """Splits(train, eval, rejected) from the data layer; rejected rows are reported, not fatal."""
+    """Splits(train, eval, rejected) from the data layer (which reports rejected rows on stderr)."""
     from mgtrainer.data import load_splits
 
     splits = load_splits(cfg.data, kind)
-    if splits.rejected:
-        src, why = splits.rejected[0]
-        print(f"data: {len(splits.rejected)} rows rejected (first: {src}: {why})")
     if not splits.train:
         raise MgtError(f"no usable {kind} rows in {cfg.data.train} (data.train); expected at least one")
     if need_eval and not splits.eval:
