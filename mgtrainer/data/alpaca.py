@@ -41,10 +41,13 @@ def _prompt(row: dict, cols: dict, meta: dict, cells: bool) -> list[Message]:
     pcol, qcol = cols["prompt"], cols["query"]
     if pcol not in row:
         raise RowError("missing required column", pcol or "instruction", "instruction (or prompt) with output")
-    p = need_str(row[pcol], pcol)
-    q = None
+    p, q = row[pcol], None
+    if type(p) is not str:
+        need_str(p, pcol)
     if qcol in row:
-        q = meta["query"] = need_str(row[qcol], qcol, allow_none=True)
+        q = meta["query"] = row[qcol]
+        if type(q) is not str:
+            need_str(q, qcol, allow_none=True)
         meta["plen"] = len(p)
     user = p + "\n" + q if p and q else p or q or ""  # LLaMA-Factory joins the non-empty parts with "\n"
     system, history = row.get(cols["system"]), row.get(cols["history"])
@@ -63,9 +66,13 @@ def _prompt(row: dict, cols: dict, meta: dict, cells: bool) -> list[Message]:
 def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
     cols, order, extra = layout(row, spec, columns)
     meta = {"format": "alpaca", "order": order, "columns": cols, "extra": {k: row[k] for k in extra} if extra else {}}
-    rec = Record("chat", meta=meta)
-    rec.messages = _prompt(row, cols, meta, spec.cells)
+    msgs = _prompt(row, cols, meta, spec.cells)
     r, c, x, k = cols["response"], cols["chosen"], cols["rejected"], cols["kto_tag"]
+    answer = row.get(r) if r else None
+    if type(answer) is str and kind is None and not (c or x or k or cols["tools"]):  # the common, fast case
+        msgs.append(Message("assistant", answer))
+        return Record("chat", msgs, meta=meta)
+    rec = Record("chat", msgs, meta=meta)
     if cols["tools"] in row:
         rec.tools = norm_tools(row[cols["tools"]], cols["tools"], meta)
     if kind == "classify" and r in row:
