@@ -19,6 +19,7 @@ from typing import Any, Iterator
 from mgtrainer.data.base import RowError
 from mgtrainer.errors import MgtError
 
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark some editors write at the start of a file
 EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".txt")
 Rows = Iterator[tuple[str, Any]]
 
@@ -68,7 +69,9 @@ def _jsonl(path: Path) -> Rows:
     name, loads = str(path), json.loads
     with open(path, "rb") as fh:
         for line, raw in enumerate(fh, 1):
-            if raw.isspace():
+            if line == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM):]
+            if raw.isspace() or not raw:
                 continue
             try:  # the hot loop of big files: one try, no helper calls on the good path
                 row = loads(raw.decode("utf-8"))
@@ -179,6 +182,8 @@ def _txt(path: Path) -> Rows:
     name = str(path)
     with open(path, "rb") as fh:
         for line, raw in enumerate(fh, 1):
+            if line == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM):]
             if raw.strip():
                 text = _decode(raw)
                 yield f"{name}:{line}", text if isinstance(text, RowError) else {"text": text.rstrip("\r\n")}

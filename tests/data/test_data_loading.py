@@ -140,3 +140,12 @@ def test_alpaca_csv_empty_cells_are_absent(tmp_path):
     with pytest.raises(MgtError, match=r"l.csv:2: empty label \(label\); expected a non-empty label"):
         (tmp_path / "l.csv").write_text("text,label\nhello,\n")
         next(iter_records(tmp_path / "l.csv", kind="classify"))
+
+
+def test_byte_order_mark_and_crlf(tmp_path):
+    f = tmp_path / "bom.jsonl"
+    f.write_bytes(b"\xef\xbb\xbf" + b'{"text": "a"}\r\n{"text": "b"}\r\n')
+    assert [r.text for r in iter_records(f)] == ["a", "b"]
+    t = tmp_path / "bom.txt"
+    t.write_bytes(b"\xef\xbb\xbfdoc one\r\ndoc two\r\n")
+    assert [r.text for r in iter_records(t)] == ["doc one", "doc two"]
