@@ -89,6 +89,14 @@ def _served_name(path) -> str:
 
 
 def _predict(args) -> int:
+    from pathlib import Path
+
+    from mgtrainer import manifest as mf
+    from mgtrainer.errors import MgtError
+
+    if Path(args.output).resolve() == Path(args.input).resolve():
+        raise MgtError(f"{args.output}:1: output is the input file; expected a new path (inputs are never overwritten)")
+    mf.read(args.output_dir)
     code = _reexec(["vllm"] if args.engine == "vllm" else ["torch", "transformers"])
     if code is not None:
         return code

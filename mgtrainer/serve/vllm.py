@@ -270,7 +270,7 @@ def banner(server: Server, key_source: str) -> str:
     lines = [f"mgtrainer: serving {m.task} model '{server.name}' ({mf.model_dir(server.path)}) at {server.url}",
              *(f"  POST {server.url}{e}" for e in endpoints),
              f"  api key ({key_source}): {opts.api_key}" if opts.api_key else "  api key: none (open server)",
-             f"  vLLM log: {server.log_path}",
+             f"  vLLM pid {server.proc.pid}, log: {server.log_path}",
              "try:", "  " + curl_line(server.url, endpoints[0], server.name, opts.api_key),
              "Ctrl-C stops the server."]
     return "\n".join(lines)
