@@ -20,14 +20,17 @@ class Format(NamedTuple):
 
 
 FORMATS: dict[str, Format] = {
-    "alpaca": Format(alpaca.parse, alpaca.write, "instruction/input/output (or prompt/query/response), system, history"),
+    "alpaca": Format(alpaca.parse, alpaca.write,
+                     "instruction/input/output (or prompt/query/response), system, history"),
     "sharegpt": Format(sharegpt.parse, sharegpt.write, "conversations: [{from, value}], system, tools"),
-    "messages": Format(messages.parse, messages.write, "OpenAI messages: [{role, content}], tools; TRL prompt/chosen/rejected"),
+    "messages": Format(messages.parse, messages.write,
+                       "OpenAI messages: [{role, content}], tools; TRL prompt/chosen/rejected"),
     "openai_preference": Format(messages.parse_openai_preference, messages.write_openai_preference,
                                 "input.messages, preferred_output, non_preferred_output"),
     "text": Format(flat.parse_text, flat.write_text, "{text} rows or .txt lines"),
     "classify": Format(flat.parse_classify, flat.write_classify, "text + label (str, int or list)"),
-    "embed": Format(flat.parse_embed, flat.write_embed, "query + pos/neg lists (or positive/negative_N), scores, prompt"),
+    "embed": Format(flat.parse_embed, flat.write_embed,
+                    "query + pos/neg lists (or positive/negative_N), scores, prompt"),
     "rerank": Format(flat.parse_rerank, flat.write_rerank, "query + passages: [{text, label}]"),
     "mdl": Format(flat.parse_mdl, flat.write_mdl, "MDL-Toolkit CSV: system_prompt, user_prompt, prediction"),
 }

@@ -106,7 +106,10 @@ def read_dataset(name: str, cfg, kind: str | None, rejected: list, field: str) -
         spec.format = fmt
     cap = getattr(cfg, "max_samples", None)
     out: list[Record] = []
-    for rec in iter_records(path, None if spec else fmt, kind, spec=spec, on_error=lambda s, r: rejected.append((s, r))):
+    def keep(source: str, reason: str) -> None:
+        rejected.append((source, reason))
+
+    for rec in iter_records(path, None if spec else fmt, kind, spec=spec, on_error=keep):
         if cap is not None and len(out) >= cap:
             break
         out.append(rec)

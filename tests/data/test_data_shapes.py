@@ -41,3 +41,9 @@ def test_ranked_and_numbered_negatives_content():
     assert (rec.chosen[0].content, rec.rejected[0].content) == ("best", "worse")
     rec = FORMATS["embed"].parse({"query": "q", "pos": ["p"], "negative_1": "n1", "negative_2": "n2"}, Spec("embed"))
     assert rec.neg == ["n1", "n2"]
+
+
+def test_cli_format_names_match_the_registry():
+    from mgtrainer.data.cli import FORMAT_NAMES
+
+    assert FORMAT_NAMES == tuple(FORMATS)
