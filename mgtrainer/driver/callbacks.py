@@ -11,17 +11,18 @@ from transformers import TrainerCallback
 
 
 class MetricsJsonl(TrainerCallback):
-    """Appends one JSON object per log/eval event: {"step", "epoch", **metrics} (+ perplexity)."""
+    """Appends one JSON object per log/eval event: {"step", "epoch", **metrics} (+ perplexity for LMs)."""
 
-    def __init__(self, output_dir: str):
+    def __init__(self, output_dir: str, perplexity: bool = False):
         self.path = Path(output_dir) / "metrics.jsonl"
+        self.perplexity = perplexity
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
         row = {"step": state.global_step, "epoch": state.epoch, **logs}
-        for key in ("loss", "eval_loss"):
-            if key in logs and "perplexity" not in key:
+        for key in ("loss", "eval_loss") if self.perplexity else ():
+            if key in logs:
                 name = "perplexity" if key == "loss" else "eval_perplexity"
                 row.setdefault(name, math.exp(min(logs[key], 50.0)))
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,8 @@
 Chat: the whole conversation is rendered once with the tokenizer's chat template; each assistant turn's
 character span is found by rendering the prefix before it (with the generation prompt) and through it,
 so every assistant turn of a multi-turn conversation is trained in one forward pass (MiniCPM's
-loss_mask convention) and system/user/tool tokens are not (unless train_on_prompt).
+loss_mask convention) and system/user/tool tokens are not (unless train_on_prompt). A token that
+overlaps an assistant span is trained (e.g. " Sure" after "Assistant:": the model must emit it).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def encode_chat(tok, record, cutoff_len: int, train_on_prompt: bool = False) -> 
     enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = enc["input_ids"]
     labels = [
-        tid if train_on_prompt or any(s <= off[0] < e for s, e in spans) else IGNORE
+        tid if train_on_prompt or any(off[1] > s and off[0] < e for s, e in spans) else IGNORE
         for tid, off in zip(ids, enc["offset_mapping"])
     ]
     truncated = len(ids) > cutoff_len

@@ -61,10 +61,10 @@ class BudgetTrainer(Trainer):
 
 
 def build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, compute_metrics=None,
-                  default_metric: str = "loss", trainer_cls=None, **extra_args):
+                  default_metric: str = "loss", trainer_cls=None, perplexity: bool = False, **extra_args):
     """The Trainer with metrics.jsonl, SIGTERM checkpointing and early stopping wired in."""
     args = training_args(cfg, default_metric, **extra_args)
-    callbacks = [MetricsJsonl(cfg.train.output_dir), SigtermCheckpoint()]
+    callbacks = [MetricsJsonl(cfg.train.output_dir, perplexity), SigtermCheckpoint()]
     if cfg.train.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(cfg.train.early_stopping_patience))
     cls = trainer_cls or BudgetTrainer

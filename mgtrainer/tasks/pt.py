@@ -33,7 +33,8 @@ def run(cfg) -> dict:
     train_set, eval_set = encode(cfg, tok, splits.train), encode(cfg, tok, splits.eval)
     print(train_set.summary("train") + (f"; {eval_set.summary('eval')}" if splits.eval else ""))
     preview.show(tok, train_set, cfg.train.preview_samples)
-    trainer = dt.build_trainer(cfg, model, tok, train_set.rows, eval_set.rows, collate.collator(tok, HEAD))
+    trainer = dt.build_trainer(cfg, model, tok, train_set.rows, eval_set.rows, collate.collator(tok, HEAD),
+                               perplexity=True)
     dt.train(trainer, cfg)
     metrics = _evaluate(trainer, eval_set.rows)
     save.save_final(trainer, tok, cfg, HEAD, metrics, template=cfg.model.template or "model")
@@ -61,5 +62,6 @@ def evaluate(cfg, model_dir) -> dict:
     splits = dr.load_data(cfg, RECORD)
     tok = dm.load_tokenizer(src, HEAD)
     rows = encode(cfg, tok, splits.eval or splits.train).rows
-    trainer = dt.build_trainer(cfg, dm.load_model(src, HEAD, tok), tok, None, rows, collate.collator(tok, HEAD))
+    trainer = dt.build_trainer(cfg, dm.load_model(src, HEAD, tok), tok, None, rows, collate.collator(tok, HEAD),
+                               perplexity=True)
     return _evaluate(trainer, rows)

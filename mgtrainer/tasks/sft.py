@@ -41,7 +41,8 @@ def run(cfg) -> dict:
     train_set, eval_set = encode(cfg, tok, splits.train), encode(cfg, tok, splits.eval)
     print(train_set.summary("train") + (f"; {eval_set.summary('eval')}" if splits.eval else ""))
     preview.show(tok, train_set, cfg.train.preview_samples)
-    trainer = dt.build_trainer(cfg, model, tok, train_set.rows, eval_set.rows, collate.collator(tok, HEAD))
+    trainer = dt.build_trainer(cfg, model, tok, train_set.rows, eval_set.rows, collate.collator(tok, HEAD),
+                               perplexity=True)
     dt.train(trainer, cfg)
     metrics = _evaluate(cfg, trainer, tok, eval_set.rows, splits.eval)
     save.save_final(trainer, tok, cfg, HEAD, metrics, template=template)
@@ -76,5 +77,6 @@ def evaluate(cfg, model_dir) -> dict:
     tok, _ = _tokenizer(cfg, src)
     records = splits.eval or splits.train
     rows = encode(cfg, tok, records).rows
-    trainer = dt.build_trainer(cfg, dm.load_model(src, HEAD, tok), tok, None, rows, collate.collator(tok, HEAD))
+    trainer = dt.build_trainer(cfg, dm.load_model(src, HEAD, tok), tok, None, rows, collate.collator(tok, HEAD),
+                               perplexity=True)
     return _evaluate(cfg, trainer, tok, rows, records)
