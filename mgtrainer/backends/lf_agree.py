@@ -76,7 +76,7 @@ def compare_dataset(dataset_dir: Path, name: str, lf_rows: list[dict]) -> dict:
         result["differences"].append((-1, str(path), f"{len(sources)} rows read here, {len(lf_rows)} by LLaMA-Factory"))
         return result
     for i, (src, theirs) in enumerate(zip(sources, lf_rows)):
-        lf_dropped = not theirs["_prompt"] or not theirs["_response"] and name_needs_response(spec)
+        lf_dropped = not theirs["_prompt"] or (not theirs["_response"] and _needs_response(spec))
         if src in rejected:
             why = None if lf_dropped else f"rejected here ({rejected[src]}), kept by LLaMA-Factory"
         else:
@@ -89,7 +89,8 @@ def compare_dataset(dataset_dir: Path, name: str, lf_rows: list[dict]) -> dict:
     return result
 
 
-def name_needs_response(spec) -> bool:
+def _needs_response(spec) -> bool:
+    """LF drops rows without a response, except pretraining text (prompt only)."""
     return spec is None or spec.format != "text"
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from mgtrainer.errors import MgtError
 
-STAGES = {"sft": "chat", "pt": "text", "rm": "preference", "dpo": "preference", "kto": "kto",
-          "orpo": "preference", "simpo": "preference"}  # LF stage -> record kind it trains on
+# LF stage -> the record kind it trains on (orpo/simpo are dpo's pref_loss; ppo reads sft-style prompts)
+STAGES = {"sft": "chat", "pt": "text", "rm": "preference", "dpo": "preference", "kto": "kto", "ppo": "chat"}
 NONE_WORDS = ("", "none", "null", "false")
 TRAIN_KEYS = ("output_dir", "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
               "per_device_eval_batch_size", "gradient_accumulation_steps", "warmup_ratio", "weight_decay", "optim",
