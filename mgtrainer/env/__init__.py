@@ -58,8 +58,8 @@ def ensure(profile: str, modules: list[str], argv: list[str]) -> int | None:
     for name in modules:
         try:
             importlib.import_module(name)
-        except ImportError as err:
-            missing.append(f"{name} ({err})")
+        except Exception as err:  # noqa: BLE001 - ImportError, or a broken build (OSError, RuntimeError)
+            missing.append(f"{name} ({type(err).__name__}: {err})")
     if not missing:
         return None
     if os.environ.get("MGT_ENV") == Path(str(profile)).name:
