@@ -109,20 +109,22 @@ def last_checkpoint(output_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def check_resume(args: dict, where: str) -> dict:
+def check_resume(args: dict, where: str, fresh: bool = True) -> dict:
     """Resolve resume_from_checkpoint before launch (LF would fail after loading model and data:
     `FileNotFoundError: ... 'None/trainer_state.json'` in older transformers, "Can't find a valid
     checkpoint at None" / "No valid checkpoint found" in newer ones).
 
-    None / "None" / "null" / "" / false -> start fresh (overwrite_output_dir, so LF does not resume on its
-    own); true / "auto" -> the last checkpoint in output_dir, fresh when there is none ("auto") or an
+    None / "None" / "null" / "" / false -> the key is dropped; with `fresh` (our RunConfig: None means a
+    fresh start) overwrite_output_dir is set so LF does not resume on its own, without it (an LF YAML) LF's
+    own rule applies (resume from output_dir's last checkpoint if any); true / "auto" -> the last checkpoint in output_dir, fresh when there is none ("auto") or an
     error (true); a path -> must be a checkpoint folder with trainer_state.json."""
     args = dict(args)
     value = args.pop("resume_from_checkpoint", None)
     text = str(value).strip().lower() if value is not None else ""
     output_dir = Path(str(args.get("output_dir") or "."))
     if value is None or value is False or text in NONE_WORDS:
-        args["overwrite_output_dir"] = True
+        if fresh:
+            args["overwrite_output_dir"] = True
         return args
     if value is True or text in ("auto", "true", "last"):
         found = last_checkpoint(output_dir)

@@ -47,7 +47,7 @@ def train(lf_yaml: str | Path | None = None, cfg=None, overrides=()) -> int:
             raise MgtError("<command line>:1: nothing to train (config); expected a config or --llamafactory LF.yaml")
         args, spec, where = from_run_config(cfg, list(overrides))
     args["output_dir"] = spec["output_dir"] = str(Path(args["output_dir"]).expanduser().resolve())
-    args = lf_config.check_resume(args, where)
+    args = lf_config.check_resume(args, where, fresh=not lf_yaml)
     out = Path(args["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
     code = launch(write_yaml(args, out / ARGS_FILE))

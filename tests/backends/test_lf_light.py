@@ -33,6 +33,12 @@ def test_resume_unset_starts_fresh(tmp_path, value):
     assert "resume_from_checkpoint" not in args and args["overwrite_output_dir"] is True
 
 
+@pytest.mark.parametrize("value", ["None", None])
+def test_resume_unset_in_an_lf_yaml_keeps_lf_rule(tmp_path, value):
+    args = lf_config.check_resume({"output_dir": str(tmp_path), "resume_from_checkpoint": value}, "lf:1", fresh=False)
+    assert "resume_from_checkpoint" not in args and "overwrite_output_dir" not in args
+
+
 def test_resume_true_without_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(MgtError, match=r"resume_from_checkpoint is True but .* has no checkpoint-N"):
         lf_config.check_resume({"output_dir": str(tmp_path), "resume_from_checkpoint": True}, "cfg:1")
