@@ -7,7 +7,17 @@ Names from transformers TrainingArguments, TRL, PEFT and LLaMA-Factory are accep
 one canonical field each (mgtrainer/config/aliases.py); see references/config.md.
 """
 
-from mgtrainer.config.load import load_config, parse_value
-from mgtrainer.config.run import RunConfig
-
 __all__ = ["RunConfig", "load_config", "parse_value"]
+
+
+def __getattr__(name: str):
+    # Lazy: `mgtrainer --help` imports mgtrainer.config.cli, which must not pay for pydantic models.
+    if name == "RunConfig":
+        from mgtrainer.config.run import RunConfig
+
+        return RunConfig
+    if name in ("load_config", "parse_value"):
+        from mgtrainer.config import load
+
+        return getattr(load, name)
+    raise AttributeError(name)
