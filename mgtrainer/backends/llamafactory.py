@@ -32,20 +32,11 @@ def train(lf_yaml: str | Path | None = None, cfg=None, overrides=()) -> int:
     """Run LLaMA-Factory from an LF YAML (+ overrides) or from a RunConfig / config path; the exit code.
 
     Also accepts train(run_config, overrides) (overrides already applied) and train(lf_yaml, overrides)."""
-    if hasattr(lf_yaml, "task") and hasattr(lf_yaml, "train"):  # train(RunConfig, ...)
-        lf_yaml, cfg, overrides = None, lf_yaml, ()
-    if isinstance(cfg, (list, tuple)) and not overrides:  # called as train(lf_yaml, overrides)
-        cfg, overrides = None, cfg
-    if lf_yaml and isinstance(cfg, str) and "=" in cfg and not Path(cfg).exists():
-        cfg, overrides = None, [cfg, *overrides]  # argparse put the first override in the config slot
+    lf_yaml, cfg, overrides = _call_forms(lf_yaml, cfg, list(overrides))
     if lf_yaml:
-        if cfg is not None:
-            raise MgtError(f"{cfg}:1: a config and --llamafactory {lf_yaml} were both given (config); expected one")
-        args, spec, where = from_lf_yaml(Path(lf_yaml), list(overrides))
+        args, spec, where = from_lf_yaml(Path(lf_yaml), overrides)
     else:
-        if cfg is None:
-            raise MgtError("<command line>:1: nothing to train (config); expected a config or --llamafactory LF.yaml")
-        args, spec, where = from_run_config(cfg, list(overrides))
+        args, spec, where = from_run_config(cfg, overrides)
     args["output_dir"] = spec["output_dir"] = str(Path(args["output_dir"]).expanduser().resolve())
     args = lf_config.check_resume(args, where, fresh=not lf_yaml)
     out = Path(args["output_dir"])
@@ -55,6 +46,21 @@ def train(lf_yaml: str | Path | None = None, cfg=None, overrides=()) -> int:
         print(f"mgtrainer: llamafactory-cli train exited with {code}", file=sys.stderr)
         return code
     return finalize(spec)
+
+
+def _call_forms(lf_yaml, cfg, overrides: list) -> tuple:
+    """(lf_yaml, cfg, overrides) from the ways the CLI and the driver call train()."""
+    if hasattr(lf_yaml, "task") and hasattr(lf_yaml, "train"):  # train(RunConfig, overrides): already applied
+        return None, lf_yaml, []
+    if isinstance(cfg, (list, tuple)) and not overrides:  # train(lf_yaml, overrides)
+        cfg, overrides = None, list(cfg)
+    if lf_yaml and isinstance(cfg, str) and "=" in cfg and not Path(cfg).exists():
+        cfg, overrides = None, [cfg, *overrides]  # argparse put the first override in the config slot
+    if lf_yaml and cfg is not None:
+        raise MgtError(f"{cfg}:1: a config and --llamafactory {lf_yaml} were both given (config); expected one")
+    if not lf_yaml and cfg is None:
+        raise MgtError("<command line>:1: nothing to train (config); expected a config or --llamafactory LF.yaml")
+    return lf_yaml, cfg, overrides
 
 
 # -- LF YAML passthrough ---------------------------------------------------------------------------
