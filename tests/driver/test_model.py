@@ -1,0 +1,77 @@
+"""Fine-tuning types: LoRA targets (names, regex, all-linear), freeze globs / last-N layers, full; dtype."""
+
+import pytest
+from pydantic import BaseModel
+
+from mgtrainer.driver import model as dm
+from mgtrainer.errors import MgtError
+
+
+class Lora(BaseModel):
+    finetuning_type: str = "lora"
+    rank: int = 4
+    alpha: int = 8
+    dropout: float = 0.0
+    target: list[str] | str = "all-linear"
+    merge: bool = True
+    freeze_include: list[str] | None = None
+    freeze_exclude: list[str] | None = None
+    freeze_layers: int | None = None
+
+
+class Model(BaseModel):
+    name_or_path: str
+    trust_remote_code: bool = False
+    dtype: str = "auto"
+    template: str | None = None
+
+
+def _trainable(model):
+    return {n for n, p in model.named_parameters() if p.requires_grad}
+
+
+@pytest.mark.parametrize("target,hit,miss", [
+    (["q_proj"], "q_proj", "v_proj"), ("(q|k)_proj", "k_proj", "o_proj"), ("all-linear", "down_proj", "embed"),
+])
+def test_lora_targets(tiny_qwen2, target, hit, miss):
+    model = dm.apply_finetuning(dm.load_model(Model(name_or_path=str(tiny_qwen2)), "causal_lm"), Lora(target=target),
+                                "causal_lm")
+    names = _trainable(model)
+    assert names and all("lora_" in n for n in names)
+    assert any(hit in n for n in names) and not any(miss in n for n in names)
+
+
+def test_lora_unknown_target_is_a_user_error(tiny_qwen2):
+    model = dm.load_model(Model(name_or_path=str(tiny_qwen2)), "causal_lm")
+    with pytest.raises(MgtError, match="lora.target"):
+        dm.apply_finetuning(model, Lora(target=["no_such_module"]), "causal_lm")
+
+
+def test_freeze_globs_and_layers(tiny_llama, minilm):
+    model = dm.load_model(Model(name_or_path=str(tiny_llama)), "causal_lm")
+    dm.apply_finetuning(model, Lora(finetuning_type="freeze", freeze_include=["*mlp*"], freeze_exclude=["*gate*"]),
+                        "causal_lm")
+    names = _trainable(model)
+    assert names and all("mlp" in n and "gate" not in n for n in names)
+    dm.apply_finetuning(model, Lora(finetuning_type="freeze", freeze_layers=1), "causal_lm")
+    assert _trainable(model) and all(".layers.1." in n for n in _trainable(model))
+    cls = dm.load_model(Model(name_or_path=str(minilm)), "sequence_classification", labels=["a", "b"])
+    dm.apply_finetuning(cls, Lora(finetuning_type="freeze", freeze_layers=-1), "sequence_classification")
+    assert {n.split(".")[0] for n in _trainable(cls)} == {"bert", "classifier"}
+    assert all("layer.0." in n or n.startswith("classifier") for n in _trainable(cls))
+    with pytest.raises(MgtError, match="freeze_include"):
+        dm.apply_finetuning(model, Lora(finetuning_type="freeze", freeze_include=["*nothing*"]), "causal_lm")
+
+
+def test_dtype_per_machine_and_heads(tiny_qwen2, minilm):
+    import torch
+
+    assert dm.pick_dtype(Model(name_or_path="x")) == (torch.bfloat16 if dm.gpu_bf16() else torch.float32)
+    assert dm.pick_dtype(Model(name_or_path="x", dtype="bfloat16")) == torch.bfloat16
+    enc = dm.load_model(Model(name_or_path="sentence-transformers/all-MiniLM-L6-v2"), "encoder")
+    assert type(enc).__name__ == "BertModel"
+    cls = dm.load_model(Model(name_or_path=str(tiny_qwen2)), "sequence_classification",
+                        tokenizer=dm.load_tokenizer(Model(name_or_path=str(tiny_qwen2))), labels=["x", "y", "z"])
+    assert cls.config.num_labels == 3 and cls.config.pad_token_id is not None
+    with pytest.raises(MgtError, match="model.name_or_path"):
+        dm.load_model(Model(name_or_path="/no/such/model"), "causal_lm")

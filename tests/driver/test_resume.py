@@ -1,0 +1,69 @@
+"""SIGTERM saves a checkpoint and stops; resume_from_checkpoint=auto continues to the same final loss."""
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from transformers import TrainerCallback
+
+from mgtrainer.driver import trainer as dt
+
+
+class KillAt(TrainerCallback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _losses(out: Path) -> dict[int, float]:
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in rows if "loss" in r}
+
+
+def test_sigterm_checkpoint_then_auto_resume_matches_uninterrupted(tiny_qwen2, make_cfg, shared_data, monkeypatch,
+                                                                    tmp_path):
+    from mgtrainer.tasks import sft
+
+    data = [shared_data / "llama-factory" / "alpaca_en_demo.json"]
+    sections = dict(data={"max_samples": 24, "cutoff_len": 96},
+                    train={"max_steps": 6, "per_device_train_batch_size": 2, "save_steps": 100})
+    plain = make_cfg("sft", tiny_qwen2, data, overrides=[f"train.output_dir={tmp_path / 'a'}"], **sections)
+    sft.run(plain)
+
+    cfg = make_cfg("sft", tiny_qwen2, data, overrides=[f"train.output_dir={tmp_path / 'b'}"], **sections)
+    build = dt.build_trainer
+
+    def with_kill(*args, **kwargs):
+        trainer = build(*args, **kwargs)
+        trainer.add_callback(KillAt(3))
+        return trainer
+
+    monkeypatch.setattr(dt, "build_trainer", with_kill)
+    with pytest.raises(SystemExit) as stop:
+        sft.run(cfg)
+    assert stop.value.code == 143
+    out = Path(cfg.train.output_dir)
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-4"] and not (out / "final").exists()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))
+
+    monkeypatch.setattr(dt, "build_trainer", build)
+    sft.run(cfg.model_copy(update={"train": cfg.train.model_copy(update={"resume_from_checkpoint": "auto"})}))
+    a, b = _losses(Path(plain.train.output_dir)), _losses(out)
+    assert sorted(b) == [1, 2, 3, 4, 5, 6]  # 1-4 before the stop, 5-6 after resuming
+    assert b[6] == pytest.approx(a[6], rel=1e-5) and b[5] == pytest.approx(a[5], rel=1e-5)
+    assert (out / "final" / "mgtrainer.json").is_file()
+
+
+def test_resume_from_missing_checkpoint_is_a_user_error(tiny_qwen2, make_cfg, tmp_path):
+    from mgtrainer.errors import MgtError
+
+    cfg = make_cfg("sft", tiny_qwen2, [tmp_path / "x.jsonl"], train={"resume_from_checkpoint": str(tmp_path / "no")})
+    with pytest.raises(MgtError, match="train.resume_from_checkpoint"):
+        dt.resume_path(cfg)
+    auto = make_cfg("sft", tiny_qwen2, [tmp_path / "x.jsonl"], train={"resume_from_checkpoint": "auto"})
+    assert dt.resume_path(auto) is None  # nothing to resume yet: start fresh
