@@ -282,3 +282,14 @@ def banner(server: Server, key_source: str) -> str:
              "try:", "  " + curl_line(server.url, endpoints[0], server.name, opts.api_key),
              "Ctrl-C stops the server."]
     return "\n".join(lines)
+
+
+def smoke() -> int:
+    """`python -m mgtrainer.serve.vllm`: `vllm serve --help` with the serve layer's environment (the
+    serve profile's smoke test: on CPU it needs VLLM_TARGET_DEVICE, see vllm_env)."""
+    cmd = [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve", "--help"]
+    return subprocess.run(cmd, env=vllm_env(), stdout=subprocess.DEVNULL).returncode
+
+
+if __name__ == "__main__":
+    raise SystemExit(smoke())
