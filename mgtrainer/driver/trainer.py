@@ -13,6 +13,13 @@ from mgtrainer.driver.model import gpu_bf16
 from mgtrainer.errors import MgtError
 
 
+def has_accelerator() -> bool:
+    """CUDA/MPS present; without one, use_cpu=True makes torchrun/accelerate launch use gloo DDP on CPU."""
+    import torch
+
+    return torch.cuda.is_available() or torch.backends.mps.is_available()
+
+
 def training_args(cfg, default_metric: str = "loss", **extra) -> TrainingArguments:
     """transformers TrainingArguments from cfg.train (names are the same)."""
     t = cfg.train
@@ -37,7 +44,7 @@ def training_args(cfg, default_metric: str = "loss", **extra) -> TrainingArgumen
         max_grad_norm=t.max_grad_norm,
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         remove_unused_columns=False,
-        dataloader_pin_memory=False, disable_tqdm=False, save_only_model=False,
+        dataloader_pin_memory=False, disable_tqdm=False, save_only_model=False, use_cpu=not has_accelerator(),
     )
     if t.gradient_checkpointing:
         kwargs["gradient_checkpointing"] = True
