@@ -39,3 +39,21 @@ def serve_env() -> Path:
 
     return env.python("serve")
 
+
+
+@pytest.fixture(scope="session")
+def trained_sft(tiny_qwen2, shared_data, tmp_path_factory) -> Path:
+    """A real `mgtrainer train` sft output (LoRA on the tiny Qwen2, 2 steps on alpaca demo rows)."""
+    import yaml
+
+    from mgtrainer.driver.run import train
+
+    repo = Path(__file__).resolve().parents[2]
+    cfg = yaml.safe_load((repo / "script/examples/sft/sft_tiny.yaml").read_text())
+    out = tmp_path_factory.mktemp("trained") / "sft_tiny"
+    cfg["model"]["name_or_path"] = str(tiny_qwen2)
+    cfg["data"].update(train=[str(shared_data / "llama-factory/alpaca_en_demo.json")], max_samples=24, val_size=4)
+    cfg["train"].update(output_dir=str(out), max_steps=2, eval_steps=100, save_steps=100, preview_samples=0)
+    cfg["eval"]["generation_samples"] = 0
+    train(cfg)
+    return out

