@@ -129,7 +129,10 @@ def pair_metrics(chosen: torch.Tensor, rejected: torch.Tensor) -> dict[str, floa
 
 # ---------------------------------------------------------------------------------------- encoding
 def tokenize(tokenizer, texts, pairs=None, max_length: int | None = None) -> dict:
-    """Tokenise texts (or text pairs) to a padded batch, truncating to max_length."""
+    """Tokenise texts (or text pairs) to a padded batch, truncating to max_length; token-id lists are
+    only padded (they were cut by the task, e.g. rm's prompt/answer budget)."""
+    if texts and not isinstance(texts[0], str):
+        return tokenizer.pad({"input_ids": list(texts)}, return_tensors="pt")
     return tokenizer(texts, pairs, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
 
 
@@ -168,7 +171,7 @@ def sample(items: list, k: int, rng: random.Random) -> list:
 
 @dataclass
 class PairCollator:
-    """rm rows {"chosen": text, "rejected": text} -> one batch: B chosen then B rejected sequences."""
+    """rm rows {"chosen", "rejected"} (texts or token ids) -> one batch: B chosen then B rejected sequences."""
 
     tokenizer: object
     max_length: int | None = None
@@ -243,7 +246,8 @@ def _trainer_class():
         """A transformers Trainer whose loss and eval metrics come from the task.
 
         loss_fn(model, inputs, gather: bool) -> scalar loss; metrics_fn(model) -> {name: value} over the
-        whole eval set (retrieval / ranking / pairwise metrics). evaluate() logs eval_loss + those metrics
+        whole eval set (retrieval / ranking / pairwise metrics; "loss" too when it can be had from the same
+        forward passes, else it is the mean loss_fn over the eval batches). evaluate() logs eval_loss + those metrics
         and fires the callbacks, so best-checkpoint selection and early stopping work as for other tasks.
         """
 
@@ -258,7 +262,7 @@ def _trainer_class():
 
         def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval") -> dict[str, float]:
             metrics = self.metrics_fn(self.model) if self.metrics_fn else {}
-            if eval_dataset is not None or self.eval_dataset is not None:
+            if "loss" not in metrics and (eval_dataset is not None or self.eval_dataset is not None):
                 metrics["loss"] = self.eval_loss(eval_dataset)
             metrics = {f"{metric_key_prefix}_{k}": v for k, v in metrics.items()}
             self.log(metrics)
@@ -378,8 +382,11 @@ def fit(cfg, model, tok, train_rows, eval_rows, collator, loss_fn, metrics_fn, d
     trainer = dt.build_trainer(cfg, model, tok, train_rows, eval_rows, collator, default_metric=default_metric,
                                trainer_cls=cls)
     dt.train(trainer, cfg)
-    metrics = dr.scalar_metrics(trainer.evaluate()) if eval_rows else {}
-    return trainer, metrics
+    last = trainer.state.log_history[-2:]  # [.., last eval, train summary] when training ended with an eval
+    done = [h for h in last if "eval_loss" in h and h.get("step") == trainer.state.global_step]
+    if done and not trainer.args.load_best_model_at_end:  # the final model was just evaluated
+        return trainer, dr.scalar_metrics({k: v for k, v in done[-1].items() if k.startswith("eval_")})
+    return trainer, dr.scalar_metrics(trainer.evaluate()) if eval_rows else {}
 
 
 def print_metrics(task: str, metrics: dict) -> None:

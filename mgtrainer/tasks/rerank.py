@@ -78,8 +78,25 @@ def loss_fn(cfg):
     return fn
 
 
+def eval_loss(cfg, records, scores: list[list[float]]) -> float:
+    """The training loss on the eval queries from their scores: BCE over all pairs (pointwise), or each
+    positive against all the query's negatives (listwise)."""
+    import torch
+
+    from mgtrainer.driver.pooling import listwise_loss, pointwise_loss
+
+    if cfg.task.loss == "pointwise":
+        targets = torch.tensor([r["target"] for r in pointwise_rows(cfg, records)])
+        return float(pointwise_loss(torch.tensor([x for s in scores for x in s]), targets))
+    losses = []
+    for r, s in zip(records, scores):
+        neg = [x for x, label in zip(s, r.labels) if label <= 0]
+        losses += [listwise_loss(torch.tensor([x] + neg), len(neg) + 1) for x, label in zip(s, r.labels) if label > 0 and neg]
+    return float(torch.stack(losses).mean()) if losses else float("nan")
+
+
 def metrics_fn(cfg, tok, records, max_len: int):
-    """MRR@10 and NDCG@10 (and Recall@k) of each eval query's passages ranked by the model."""
+    """MRR@10 and NDCG@10 (and Recall@k, loss) of each eval query's passages ranked by the model."""
     from mgtrainer.driver.pooling import ranking_metrics, score
 
     def fn(model):
@@ -90,7 +107,7 @@ def metrics_fn(cfg, tok, records, max_len: int):
         for r in records:
             scores.append(flat[start : start + len(r.passages)])
             start += len(r.passages)
-        return ranking_metrics(scores, [r.labels for r in records])
+        return ranking_metrics(scores, [r.labels for r in records]) | {"loss": eval_loss(cfg, records, scores)}
 
     return fn
 

@@ -6,6 +6,7 @@ chosen and a rejected answer; each side is rendered with the chat template into 
 logit of the head on it is the reward. Encoders (MiniLM) and decoders (last non-pad token) both work.
 """
 
+import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,9 +24,6 @@ class Config(BaseModel):
     name: Literal["rm"] = "rm"
     margin: float = Field(0.0, description="Bradley-Terry margin: loss = -log sigmoid(r_chosen - r_rejected - "
                           "margin); > 0 asks for a clear gap.")
-    truncation_side: Literal["left", "right"] = Field(
-        "left", description="Which end of a too-long conversation is cut: left keeps the answers (the part "
-        "that differs between chosen and rejected).")
 
 
 def set_template(tok, name: str | None) -> str:
@@ -48,6 +46,35 @@ def pair_texts(tok, rec) -> dict:
     return {"chosen": render(rec.chosen), "rejected": render(rec.rejected)}
 
 
+def pair_ids(tok, texts: dict, max_len: int) -> dict:
+    """Token ids of both sides cut to max_len so that the answers survive.
+
+    The shared start of the two texts (up to its last newline) is the prompt; when too long, the prompt
+    loses its beginning and the answer its end, the answer keeping at least half the budget. Cutting
+    either text from one end only would make both sides equal for long prompts (right) or drop the
+    opening of the answers (left).
+    """
+    c, r = texts["chosen"], texts["rejected"]
+    cut = c[: len(os.path.commonprefix([c, r]))].rfind("\n") + 1
+    prompt = tok(c[:cut], add_special_tokens=False)["input_ids"]
+    first, last = special_ends(tok)
+    budget = max_len - len(first) - len(last)
+    out = {}
+    for side, text in texts.items():
+        answer = tok(text[cut:], add_special_tokens=False)["input_ids"]
+        keep = min(len(answer), max(budget - len(prompt), budget // 2))
+        head = prompt[max(0, len(prompt) - (budget - keep)) :] if budget > keep else []
+        out[side] = first + head + answer[:keep] + last
+    return out
+
+
+def special_ends(tok) -> tuple[list[int], list[int]]:
+    """The special tokens the tokenizer puts before and after one sequence (e.g. [CLS] ... [SEP])."""
+    bare, full = tok("a", add_special_tokens=False)["input_ids"], tok("a")["input_ids"]
+    i = next(i for i in range(len(full) - len(bare) + 1) if full[i : i + len(bare)] == bare)
+    return full[:i], full[i + len(bare) :]
+
+
 def loss_fn(margin: float):
     from mgtrainer.driver.pooling import bradley_terry_loss
 
@@ -58,14 +85,14 @@ def loss_fn(margin: float):
     return fn
 
 
-def metrics_fn(tok, rows: list[dict], max_len: int, batch_size: int):
-    """Pairwise accuracy and mean reward margin of chosen over rejected on the eval pairs."""
-    from mgtrainer.driver.pooling import pair_metrics, score
+def metrics_fn(tok, rows: list[dict], max_len: int, batch_size: int, margin: float = 0.0):
+    """Pairwise accuracy, mean reward margin of chosen over rejected and the BT loss on the eval pairs."""
+    from mgtrainer.driver.pooling import bradley_terry_loss, pair_metrics, score
 
     def fn(model):
         chosen = score(model, tok, [r["chosen"] for r in rows], max_length=max_len, batch_size=batch_size)
         rejected = score(model, tok, [r["rejected"] for r in rows], max_length=max_len, batch_size=batch_size)
-        return pair_metrics(chosen, rejected)
+        return pair_metrics(chosen, rejected) | {"loss": float(bradley_terry_loss(chosen, rejected, margin))}
 
     return fn
 
@@ -77,9 +104,9 @@ def _prepare(cfg, model_dir=None):
     splits = load_data(cfg, RECORD)
     tok, model = P.load(cfg, HEAD, model_dir)
     template = set_template(tok, cfg.model.template)
-    tok.truncation_side = cfg.task.truncation_side
-    rows = [pair_texts(tok, r) for r in splits.train], [pair_texts(tok, r) for r in splits.eval]
-    return tok, model, template, rows, P.max_length(cfg, tok, model)
+    max_len = P.max_length(cfg, tok, model)
+    rows = [[pair_ids(tok, pair_texts(tok, r), max_len) for r in recs] for recs in (splits.train, splits.eval)]
+    return tok, model, template, rows, max_len
 
 
 def run(cfg) -> dict:
@@ -93,7 +120,7 @@ def run(cfg) -> dict:
     print(f"rm: {len(train_rows)} train pairs, {len(eval_rows)} eval pairs, max_length {max_len}")
     trainer, metrics = P.fit(cfg, model, tok, train_rows, eval_rows, P.PairCollator(tok, max_len),
                              loss_fn(cfg.task.margin),
-                             metrics_fn(tok, eval_rows, max_len, cfg.train.per_device_eval_batch_size),
+                             metrics_fn(tok, eval_rows, max_len, cfg.train.per_device_eval_batch_size, cfg.task.margin),
                              default_metric="accuracy")
     save.save_final(trainer, tok, cfg, HEAD, metrics, template=template)
     dr.finish(trainer, cfg, metrics)
@@ -106,7 +133,7 @@ def evaluate(cfg, model_dir) -> dict:
     from mgtrainer.driver import pooling as P
 
     tok, model, _, (train_rows, eval_rows), max_len = _prepare(cfg, model_dir)
-    fn = metrics_fn(tok, eval_rows or train_rows, max_len, cfg.train.per_device_eval_batch_size)
+    fn = metrics_fn(tok, eval_rows or train_rows, max_len, cfg.train.per_device_eval_batch_size, cfg.task.margin)
     metrics = {f"eval_{k}": v for k, v in fn(model).items()}
     P.print_metrics("rm", metrics)
     return metrics

@@ -53,18 +53,19 @@ def test_logit_is_the_reward_and_reload_matches(trained):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from mgtrainer.data import load_splits
-    from mgtrainer.driver.pooling import pair_metrics
-    from mgtrainer.tasks.rm import pair_texts
+    from mgtrainer.driver.pooling import max_length, pair_metrics
+    from mgtrainer.tasks.rm import pair_ids, pair_texts
 
     cfg, _, final, metrics = trained
     model = AutoModelForSequenceClassification.from_pretrained(final).eval()
     tok = AutoTokenizer.from_pretrained(final)
     assert model.config.num_labels == 1 and tok.chat_template
-    rows = [pair_texts(tok, r) for r in load_splits(cfg.data, "preference").eval]
+    cut = max_length(cfg, tok, model)
+    rows = [pair_ids(tok, pair_texts(tok, r), cut) for r in load_splits(cfg.data, "preference").eval]
 
-    def reward(text):
+    def reward(ids):
         with torch.no_grad():
-            return model(**tok(text, truncation=True, max_length=cfg.data.cutoff_len, return_tensors="pt")).logits[0, 0]
+            return model(input_ids=torch.tensor([ids])).logits[0, 0]
 
     chosen = torch.stack([reward(r["chosen"]) for r in rows])
     rejected = torch.stack([reward(r["rejected"]) for r in rows])
@@ -72,3 +73,17 @@ def test_logit_is_the_reward_and_reload_matches(trained):
     assert got["accuracy"] == pytest.approx(metrics["eval_accuracy"], abs=1e-6)
     assert got["margin"] == pytest.approx(metrics["eval_margin"], abs=1e-4)
     assert tasks.get("rm").evaluate(cfg, final)["eval_margin"] == pytest.approx(metrics["eval_margin"], abs=1e-5)
+
+
+def test_pair_ids_keep_both_answers_apart(minilm):
+    """Long shared prompts lose their start, answers keep their opening: the two sides stay different."""
+    from transformers import AutoTokenizer
+
+    from mgtrainer.tasks.rm import pair_ids
+
+    tok = AutoTokenizer.from_pretrained(minilm)
+    prompt = "User: " + "background words " * 200 + "\nAssistant: "
+    ids = pair_ids(tok, {"chosen": prompt + "yes it is blue " * 50, "rejected": prompt + "sure happy to help " * 50}, 64)
+    assert len(ids["chosen"]) == len(ids["rejected"]) == 64 and ids["chosen"] != ids["rejected"]
+    assert ids["chosen"][0] == tok.cls_token_id and ids["chosen"][-1] == tok.sep_token_id
+    assert tok.decode(ids["chosen"][1:-1]).split("assistant :")[1].split()[:3] == ["yes", "it", "is"]
