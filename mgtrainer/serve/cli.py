@@ -7,6 +7,7 @@ parity check and `predict` re-run themselves there when this interpreter lacks w
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
@@ -64,7 +65,7 @@ def _check(args) -> int:
 
     task = mf.read(args.output_dir).task
     if args.url:
-        key = args.api_key or resolve_api_key(None)[0]
+        key = args.api_key or os.environ.get("MGT_API_KEY")  # the running server's key, if it has one
         name = args.served_model_name or _served_name(args.output_dir)
         result = check(args.output_dir, args.url.rstrip("/"), name, key)
     else:

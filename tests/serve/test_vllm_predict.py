@@ -15,6 +15,14 @@ pytestmark = [pytest.mark.heavy, pytest.mark.serve]
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
+def predict_hf(model, src, out, **kw):
+    """The transformers reference, in this process (the CLI path of --engine hf is tested in test_serve_light)."""
+    from mgtrainer.serve.predict import predict as run
+
+    run(model, src, out, engine="hf", progress=False, **kw)
+    return R.read_rows(out)
+
+
 def predict(model, src, out, *extra):
     proc = subprocess.run([sys.executable, "-m", "mgtrainer", "predict", str(model), "--input", str(src),
                            "--output", str(out), *extra], cwd=REPO, capture_output=True, text=True)
@@ -29,7 +37,7 @@ def test_sft_vllm_generations_equal_transformers(tmp_path, final_dir, serve_env)
         {"id": 2, "messages": [{"role": "user", "content": "Give three tips for staying healthy."}]},
         {"id": 3, "instruction": "Translate the sentence into French.", "input": "The cat sleeps."}]))
     got = predict(final_dir("sft"), src, tmp_path / "vllm.jsonl", "--max-new-tokens", "32")
-    ref = predict(final_dir("sft"), src, tmp_path / "hf.jsonl", "--max-new-tokens", "32", "--engine", "hf")
+    ref = predict_hf(final_dir("sft"), src, tmp_path / "hf.jsonl", max_new_tokens=32)
     assert [r["id"] for r in got] == [1, 2, 3]
     assert [r["prediction"] for r in got] == [r["prediction"] for r in ref]
     assert all(r["prediction"] for r in got)
@@ -39,7 +47,7 @@ def test_embed_vllm_vectors_from_csv_match_transformers(tmp_path, final_dir, ser
     src = tmp_path / "texts.csv"
     src.write_text("query,note\ncapital of France,a\nhow to stay healthy,b\n")
     got = predict(final_dir("embed"), src, tmp_path / "vllm.csv")
-    ref = predict(final_dir("embed"), src, tmp_path / "hf.csv", "--engine", "hf")
+    ref = predict_hf(final_dir("embed"), src, tmp_path / "hf.csv")
     assert [r["note"] for r in got] == ["a", "b"]
     for a, b in zip(got, ref):
         u, v = json.loads(a["prediction"]), json.loads(b["prediction"])
