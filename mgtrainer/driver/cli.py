@@ -24,8 +24,8 @@ def _train(args) -> int:
         return code
     from mgtrainer.driver.run import train
 
-    train(args.config, args.overrides)
-    return 0
+    result = train(args.config, args.overrides)
+    return result if isinstance(result, int) else 0  # an int is the llamafactory backend's exit code
 
 
 def _eval(args) -> int:

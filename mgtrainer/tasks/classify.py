@@ -80,14 +80,22 @@ def metrics_fn(cfg, labels: list[str], details: dict):
     return compute
 
 
+def _trained_labels(model_dir) -> list[str]:
+    """A trained classifier's own label order (config.json id2label)."""
+    from transformers import AutoConfig
+
+    conf = AutoConfig.from_pretrained(model_dir)
+    return [conf.id2label[i] for i in range(conf.num_labels)]
+
+
 def _model_and_data(cfg, model_dir=None):
     from mgtrainer.driver import model as dm
     from mgtrainer.driver.run import load_data
 
     splits = load_data(cfg, RECORD)
-    labels = labels_of(cfg, splits.train)
     src = cfg.model if model_dir is None else cfg.model.model_copy(update={"name_or_path": str(model_dir)})
     tok = dm.load_tokenizer(src, HEAD)
+    labels = labels_of(cfg, splits.train) if model_dir is None else _trained_labels(model_dir)
     model = dm.load_model(src, HEAD, tok, labels, cfg.task.multi_label)
     return splits, labels, tok, model
 

@@ -39,7 +39,8 @@ def run(cfg) -> dict:
     metrics = _evaluate(trainer, eval_set.rows)
     save.save_final(trainer, tok, cfg, HEAD, metrics, template=cfg.model.template or "model")
     dr.finish(trainer, cfg, metrics)
-    print({k: round(v, 4) for k, v in metrics.items() if k in ("eval_loss", "eval_perplexity")})
+    if trainer.is_world_process_zero():
+        print({k: round(v, 4) for k, v in metrics.items() if k in ("eval_loss", "eval_perplexity")})
     return metrics
 
 

@@ -47,7 +47,8 @@ def run(cfg) -> dict:
     metrics = _evaluate(cfg, trainer, tok, eval_set.rows, splits.eval)
     save.save_final(trainer, tok, cfg, HEAD, metrics, template=template)
     dr.finish(trainer, cfg, metrics)
-    print({k: round(v, 4) for k, v in metrics.items() if k.startswith("eval_")})
+    if trainer.is_world_process_zero():
+        print({k: round(v, 4) for k, v in metrics.items() if k.startswith("eval_")})
     return metrics
 
 
