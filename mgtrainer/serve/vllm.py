@@ -181,7 +181,8 @@ class Server:
         cmd = self.command()
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env=vllm_env(self.opts), start_new_session=True)
+                                         env=vllm_env(self.opts), start_new_session=True,
+                                         preexec_fn=_die_with_parent)
         try:
             self.wait_healthy(timeout)
         except BaseException:
@@ -234,6 +235,16 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child (Linux): SIGTERM when the process that started it dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _group_gone(proc: subprocess.Popen, timeout: float) -> bool:

@@ -39,9 +39,13 @@ def cli_server(trained_sft, serve_env):
     banner = "".join(lines)
     info = {"proc": proc, "url": f"http://127.0.0.1:{port}", "banner": banner, "model": model}
     yield info
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    if proc.poll() is None:  # a test failed before the SIGTERM test: stop it the same way
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # vLLM then gets SIGTERM through PR_SET_PDEATHSIG
+            proc.wait()
 
 
 def test_banner_lists_endpoints_key_and_a_working_curl_line(cli_server):
@@ -105,6 +109,28 @@ def test_sigterm_stops_server_and_leaves_no_process(cli_server):
     with pytest.raises(ProcessLookupError):
         os.killpg(vllm_pid, 0)  # vLLM's whole process group is gone
     assert not _port_open(cli_server["url"])
+
+
+def test_sigkill_of_the_launcher_still_stops_vllm(final_dir, serve_env):
+    """Even a SIGKILLed `mgtrainer serve` leaves no vLLM behind (PR_SET_PDEATHSIG in the child)."""
+    code = ("import sys, time; from mgtrainer.serve.vllm import Server, ServeOptions; "
+            "s = Server(sys.argv[1], ServeOptions(port=0)); s.start(timeout=900); "
+            "print(s.proc.pid, flush=True); time.sleep(600)")
+    launcher = subprocess.Popen([sys.executable, "-c", code, str(final_dir("sft"))], cwd=REPO, text=True,
+                                stdout=subprocess.PIPE)
+    vllm_pid = int(launcher.stdout.readline())
+    launcher.kill()
+    launcher.wait()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(vllm_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(1)
+    else:
+        os.killpg(vllm_pid, signal.SIGKILL)
+        pytest.fail("vLLM outlived its SIGKILLed launcher")
 
 
 def _port_open(url: str) -> bool:
