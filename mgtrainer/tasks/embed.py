@@ -120,10 +120,24 @@ def run(cfg) -> dict:
     return metrics
 
 
+def with_manifest(cfg, model_dir):
+    """A trained model_dir is evaluated with the pooling, normalisation and instructions it was trained with."""
+    from pathlib import Path
+
+    from mgtrainer import manifest
+
+    if not (Path(model_dir) / manifest.FILENAME).is_file():
+        return cfg
+    m = manifest.read(model_dir)
+    keys = ("pooling", "normalize", "query_instruction", "passage_instruction")
+    return cfg.model_copy(update={"task": cfg.task.model_copy(update={k: getattr(m, k) for k in keys})})
+
+
 def evaluate(cfg, model_dir) -> dict:
     """Retrieval metrics of model_dir over the eval rows' corpus (train rows if there is no eval)."""
     from mgtrainer.driver import pooling as P
 
+    cfg = with_manifest(cfg, model_dir)
     tok, model, train_rows, eval_rows, max_len = _prepare(cfg, model_dir)
     fn = metrics_fn(cfg, tok, eval_rows or train_rows, pooling_of(cfg, model), max_len)
     metrics = {f"eval_{k}": v for k, v in fn(model).items()}
