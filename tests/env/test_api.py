@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, make_profile
+from envkit import REPO, make_profile
 from mgtrainer import env as mgt_env
 from mgtrainer.env.profiles import read_pins
 
@@ -44,7 +44,7 @@ def test_ensure_runs_here_or_in_the_env(mgt_home, selfprof, capfd):
 
 
 def test_doctor_runs_inside_and_catches_drift_from_the_lock(mgt_home, selfprof):
-    from conftest import env_cmd
+    from envkit import env_cmd
 
     wide = {"COLUMNS": "200"}
     proc = env_cmd("doctor", str(selfprof), env=wide)
@@ -59,7 +59,7 @@ def test_doctor_runs_inside_and_catches_drift_from_the_lock(mgt_home, selfprof):
 
 
 def test_status_lists_built_and_stale(mgt_home, selfprof, monkeypatch):
-    from conftest import env_cmd
+    from envkit import env_cmd
 
     monkeypatch.setenv("MGT_PROFILES", str(selfprof.parent))
     wide = {"COLUMNS": "250"}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, env_cmd, make_profile
+from envkit import REPO, env_cmd, make_profile
 
 
 def _built(proc) -> Path:

@@ -4,7 +4,7 @@
 import re
 import shlex
 
-from conftest import REPO
+from envkit import REPO
 
 INSTRUCTIONS = {"FROM", "ARG", "ENV", "WORKDIR", "COPY", "ADD", "RUN", "ENTRYPOINT", "CMD", "LABEL",
                 "EXPOSE", "USER", "VOLUME", "SHELL", "HEALTHCHECK", "STOPSIGNAL", "ONBUILD"}

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, env_cmd
+from envkit import REPO, env_cmd
 
 pytestmark = pytest.mark.heavy
 
@@ -27,7 +27,7 @@ def test_real_profile_builds_and_doctor_passes(profile):
 
 def test_bootstrap_script_needs_only_python(tmp_path):
     """A fresh MGT_HOME: _bootstrap.sh pip-installs the light core, then builds a tiny profile."""
-    from conftest import make_profile
+    from envkit import make_profile
 
     prof = make_profile(tmp_path / "profiles")
     env = {**os.environ, "MGT_HOME": str(tmp_path / "home")}
