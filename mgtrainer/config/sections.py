@@ -162,6 +162,12 @@ class TrainConfig(Section):
         value = comma_list(value)
         return [] if value in (["none"], ["None"]) else value
 
+    @field_validator("eval_strategy", "save_strategy", mode="before")
+    @classmethod
+    def _strategy(cls, value):
+        # YAML 1.1 reads a bare `no` as False: `eval_strategy: no` means the strategy "no".
+        return "no" if value is False else value
+
     @field_validator("resume_from_checkpoint", mode="before")
     @classmethod
     def _resume(cls, value):

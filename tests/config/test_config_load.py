@@ -323,3 +323,13 @@ def test_overrides_dotted_and_flat_agree(lr, rank, names):
     flat = load_config(BASE, [f"lr={lr!r}", f"lora_rank={rank}", f"dataset={','.join(names)}"])
     assert dotted == flat
     assert (dotted.train.learning_rate, dotted.lora.rank, dotted.data.train) == (lr, rank, names)
+
+
+def test_strategy_no_survives_yaml_booleans(tmp_path):
+    # YAML 1.1 reads `no` as False; the strategy fields take it as the string "no".
+    from mgtrainer.config import load_config
+
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("task: sft\nmodel: m\ndata: {train: [a.json]}\neval_strategy: no\n")
+    cfg = load_config(cfg_file, ["train.save_strategy=no"])
+    assert (cfg.train.eval_strategy, cfg.train.save_strategy) == ("no", "no")
