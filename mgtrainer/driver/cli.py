@@ -15,10 +15,18 @@ def _reexec(modules: list[str]) -> int | None:
 
 
 def _train(args) -> int:
-    if args.llamafactory:
-        from mgtrainer.backends import llamafactory
+    from mgtrainer.backends import llamafactory
 
-        return int(llamafactory.train(args.llamafactory, args.overrides) or 0)
+    if args.llamafactory:
+        # argparse puts the first k=v after --llamafactory in the config slot: the backend takes it back.
+        return int(llamafactory.train(args.llamafactory, args.config, args.overrides) or 0)
+    from mgtrainer.config import load_config
+
+    if args.config and load_config(args.config, args.overrides).backend == "llamafactory":
+        # decided here, before any train env is built: LLaMA-Factory runs in its own env
+        from mgtrainer.driver.run import load_run
+
+        return int(llamafactory.train(load_run(args.config, args.overrides), []) or 0)
     code = _reexec(["torch", "transformers", "peft"])
     if code is not None:
         return code

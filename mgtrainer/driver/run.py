@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from mgtrainer.errors import MgtError
@@ -17,7 +18,10 @@ def load_run(config, overrides=()):
         return config
     if config is None:
         raise MgtError("no config given; expected `mgtrainer train CONFIG.yaml [k=v ...]`")
-    return load_config(config, list(overrides))
+    cfg = load_config(config, list(overrides))
+    for note in cfg.notes:  # keys accepted but ignored: say so rather than drop them silently
+        print(f"note: {note}", file=sys.stderr)
+    return cfg
 
 
 def train(config, overrides=()) -> dict:
