@@ -5,12 +5,5 @@
 # Prints eval accuracy and macro-F1; leaves OUTPUT_DIR/final (+ mgtrainer.json), metrics.jsonl,
 # eval_report.json (per-class scores, confusion matrix) and plots/*.png.
 # Extra arguments are config overrides, e.g. `bash train_classify.sh train.num_train_epochs=1`.
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../../.."
-source script/env/_bootstrap.sh
-export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-
-OUT=outputs/classify_intents
-mgt env build train
-time mgt train script/examples/classify/intents_minilm.yaml train.output_dir="$OUT" "$@"
-echo "final model: $OUT/final   metrics: $OUT/metrics.jsonl   plots: $OUT/plots/"
+source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
+train_example script/examples/classify/intents_minilm.yaml outputs/classify_intents "$@"

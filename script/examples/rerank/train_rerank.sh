@@ -4,12 +4,5 @@
 # on a fresh machine with only Python >= 3.11: the train env is built on first use.
 # Prints the eval metrics; leaves OUTPUT_DIR/final (+ mgtrainer.json), metrics.jsonl, eval_report.json, plots/.
 # Extra arguments are config overrides, e.g. `bash train_rerank.sh train.num_train_epochs=2`.
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../../.."
-source script/env/_bootstrap.sh
-export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-
-OUT=outputs/rerank_qa
-mgt env build train
-time mgt train script/examples/rerank/qa_minilm.yaml train.output_dir="$OUT" "$@"
-echo "final model: $OUT/final   metrics: $OUT/metrics.jsonl   plots: $OUT/plots/"
+source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
+train_example script/examples/rerank/qa_minilm.yaml outputs/rerank_qa "$@"
