@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    return dispatch(args)
+
+
+def dispatch(args) -> int:
+    """Run a parsed command: a user mistake (MgtError) is one line on stderr and its exit code."""
     try:
         return int(args.func(args) or 0)
     except MgtError as err:
