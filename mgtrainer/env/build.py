@@ -117,7 +117,7 @@ def _lap(clock: list[float]) -> float:
 def derived_requirements(profile: P.Profile, lock_file: Path, build: str) -> tuple[str, list[str]]:
     """The lock as installed on this machine: torch-family pins get +cpu on CPU machines and lose it on
     CUDA ones; excluded packages are dropped on CPU. Returns (text, extra uv args)."""
-    excluded = {P.canonical(n) for n in profile.exclude} if build == "cpu" else set()
+    excluded = profile.excluded(build)
     out, extra = [], []
     for line in lock_file.read_text().splitlines():
         m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#+]+)(\+[A-Za-z0-9.]+)?(.*)$", line)
@@ -199,13 +199,13 @@ sys.exit(1 if bad else 0)
 def check(profile: P.Profile, env: Path, quiet: bool = False) -> None:
     """`requires` must import and each `smoke` command must exit 0 (env's bin/ first on PATH).
 
-    They run with bytecode writing on: the .pyc of everything the backend imports lands in the env, so
-    later processes never compile torch/transformers again, even under PYTHONDONTWRITEBYTECODE (common
-    in containers; 20 s -> 8 s CPU to import trl here). Cheaper than `--compile-bytecode` on the whole
-    site-packages, most of which is never imported."""
+    `requires` names what proves the machine-specific parts load (torch and the other native extensions,
+    the backend's entry modules); heavy pure-Python stacks go in `doctor_requires`, imported by
+    `env doctor` (and CI) instead: importing peft + sentence-transformers + evaluate cold costs ~15 s
+    here, more than the whole uv install. The imports run with bytecode writing on, so their .pyc land in
+    the env and later processes never compile torch again, even under PYTHONDONTWRITEBYTECODE."""
     lock_file = profile.dir / "profile.toml"
     run = run_env(env, profile.name)
-    run.pop("PYTHONDONTWRITEBYTECODE", None)
     if profile.requires:
         _step([str(python_of(env)), "-c", CHECK_IMPORTS, *profile.requires], lock_file,
               "import " + ", ".join(profile.requires), quiet, env=run)
@@ -215,9 +215,12 @@ def check(profile: P.Profile, env: Path, quiet: bool = False) -> None:
 
 
 def run_env(env: Path, profile_name: str) -> dict[str, str]:
-    """os.environ as `activate` would set it for this env, plus MGT_ENV=<profile>."""
+    """os.environ as `activate` would set it for this env, plus MGT_ENV=<profile>, and bytecode writing
+    on: the env is mgtrainer's cache, and under PYTHONDONTWRITEBYTECODE (common in containers) every run
+    would compile the modeling stacks again (~15 s here); with it off only the first run does."""
     out = dict(os.environ)
     out.pop("PYTHONHOME", None)
+    out.pop("PYTHONDONTWRITEBYTECODE", None)
     out["PATH"] = f"{env / 'bin'}{os.pathsep}{out.get('PATH', '')}"
     out["VIRTUAL_ENV"] = str(env)
     out["MGT_ENV"] = profile_name

@@ -42,7 +42,7 @@ def checks(prof: P.Profile | None) -> list[tuple[str, str, str]]:
             ("env", f"{prof.name if prof else '(no profile)'} at {sys.prefix}", OK)]
     build = P.machine_torch_build()
     rows.append(("GPU", _gpus() or "none seen (CPU machine)", OK))
-    excluded = {P.canonical(n) for n in prof.exclude} if prof and build == "cpu" else set()
+    excluded = prof.excluded(build) if prof else set()
     rows += _torch(build) + _vllm() + _conflicts(build) + _uv_check(excluded)
     if prof:
         rows += _requires(prof) + _versions(prof, build)
@@ -125,13 +125,14 @@ def _uv_check(excluded: set[str]) -> list[tuple[str, str, str]]:
 
 
 def _requires(prof: P.Profile) -> list[tuple[str, str, str]]:
-    bad = []
-    for name in prof.requires:
+    """`requires` (imported at build too) and `doctor_requires` (heavy stacks only the doctor imports)."""
+    bad, names = [], prof.requires + prof.doctor_requires
+    for name in names:
         try:
             importlib.import_module(name)
         except Exception as err:  # noqa: BLE001
             bad.append(f"{name} ({type(err).__name__}: {str(err)[:120]})")
-    return [("requires", "cannot import " + ", ".join(bad) if bad else f"{len(prof.requires)} modules import",
+    return [("requires", "cannot import " + ", ".join(bad) if bad else f"{len(names)} modules import",
              FAIL if bad else OK)]
 
 

@@ -22,7 +22,7 @@ from mgtrainer.errors import MgtError
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RECIPE_VERSION = "2"  # bump when the build recipe changes what a built env contains
 KNOBS = {
-    "description": str, "requires": list, "smoke": list, "exclude": list,
+    "description": str, "requires": list, "doctor_requires": list, "smoke": list, "exclude": list,
     "dist_aliases": dict, "stub_modules": list, "install_self": bool,
 }
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
@@ -34,6 +34,7 @@ class Profile:
     dir: Path
     description: str = ""
     requires: list[str] = field(default_factory=list)
+    doctor_requires: list[str] = field(default_factory=list)
     smoke: list[list[str]] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     dist_aliases: dict[str, str] = field(default_factory=dict)
@@ -46,6 +47,10 @@ class Profile:
         if (torch_build or machine_torch_build()) == "cuda" and cuda.is_file():
             return cuda
         return self.dir / "requirements.txt"
+
+    def excluded(self, torch_build: str) -> set[str]:
+        """Canonical names of the packages left out on purpose on this machine (exclude applies on CPU)."""
+        return {canonical(n) for n in self.exclude} if torch_build == "cpu" else set()
 
 
 def profiles_dir() -> Path:

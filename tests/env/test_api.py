@@ -69,3 +69,33 @@ def test_status_lists_built_and_stale(mgt_home, selfprof, monkeypatch):
     assert "withself" in out and "built" in out and "python3" in out
     (selfprof / "profile.toml").write_text((selfprof / "profile.toml").read_text() + "# changed\n")
     assert "stale" in env_cmd("status", env=wide).stdout
+
+
+def test_doctor_imports_doctor_requires_which_the_build_leaves_out(mgt_home, selfprof):
+    """Heavy stacks in doctor_requires do not slow the build (and cannot fail it); the doctor imports them."""
+    from envkit import env_cmd
+
+    toml = selfprof / "profile.toml"
+    toml.write_text(toml.read_text() + 'doctor_requires = ["tqdm.contrib", "no_such_module_xyz"]\n')
+    env = mgt_env.env_path(str(selfprof), quiet=True)
+    assert (env / ".mgt" / "ready.json").is_file()
+    proc = env_cmd("doctor", str(selfprof), env={"COLUMNS": "200"}, check=False)
+    assert proc.returncode == 1
+    assert "cannot import no_such_module_xyz" in proc.stdout and "tqdm.contrib" not in proc.stdout
+    toml.write_text(toml.read_text().replace(', "no_such_module_xyz"', ""))
+    proc = env_cmd("doctor", str(selfprof), env={"COLUMNS": "200"})
+    assert "3 modules import" in proc.stdout  # requires tqdm, fakecuda + doctor_requires tqdm.contrib
+
+
+def test_processes_in_an_env_write_bytecode(mgt_home, tiny, monkeypatch):
+    """PYTHONDONTWRITEBYTECODE (set in many containers) would make every run in an env recompile its
+    imports; `env run` turns it off so the first run leaves the .pyc in the env."""
+    from envkit import env_cmd
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    env = mgt_env.env_path(str(tiny), quiet=True)
+    pyc = "lib/python*/site-packages/tqdm/contrib/__pycache__/itertools.*.pyc"
+    assert not list(env.glob(pyc))  # neither requires nor smoke import it
+    code = "import sys, tqdm.contrib.itertools; assert not sys.dont_write_bytecode"
+    env_cmd("run", str(tiny), "--", "python", "-c", code)
+    assert list(env.glob(pyc))
