@@ -39,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # `train CFG --flag X k=v`: argparse leaves overrides that come after an option
+        if not (hasattr(args, "overrides") and all("=" in a and not a.startswith("-") for a in extra)):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = [*(args.overrides or []), *extra]
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -107,3 +107,16 @@ def test_config_schema_writes_file(tmp_path):
     assert result.returncode == 0, result.stderr
     schema = json.loads(out.read_text())
     assert schema["title"] == "mgtrainer RunConfig" and "lora" in schema["properties"]
+
+
+def test_overrides_may_follow_an_option(cfg_file):
+    """`config show CFG --format json k=v` (and train/eval with --model/--llamafactory) keep k=v overrides
+    that argparse alone would reject after an option; anything else after it is still an error."""
+    proc = run_cli("config", "show", str(cfg_file), "lora.rank=8", "--format", "json", "train.seed=7")
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads(proc.stdout)
+    assert cfg["lora"]["rank"] == 8 and cfg["train"]["seed"] == 7
+    proc = run_cli("config", "show", str(cfg_file), "--format", "json", "--bogus")
+    assert proc.returncode == 2 and "unrecognized arguments: --bogus" in proc.stderr
+    proc = run_cli("config", "schema", "x=1")
+    assert proc.returncode == 2 and "unrecognized arguments: x=1" in proc.stderr
