@@ -1,4 +1,12 @@
-"""final/: merged weights (LoRA adapter kept in final/adapter/), tokenizer, and the manifest."""
+"""final/: the trained model, its tokenizer and the manifest.
+
+full / freeze       the weights (AutoModel*.from_pretrained-loadable), adapter_dir None
+lora, merge: true   the merged weights; the adapter kept in final/adapter/, adapter_dir "adapter"
+lora, merge: false  only the adapter in PEFT's layout (adapter_config.json names the base model),
+                    adapter_dir "." - the layout LLaMA-Factory's backend writes too. No config.json:
+                    transformers would then take final/ for a complete model and look for weights.
+                    Loaders read the labels from mgtrainer.json (see references/driver.md).
+"""
 
 from __future__ import annotations
 
@@ -28,16 +36,15 @@ def save_final(trainer, tok, cfg, head: str, metrics: dict, template: str | None
     shutil.rmtree(tmp, ignore_errors=True)
     model = trainer.accelerator.unwrap_model(trainer.model)
     adapter_dir = None
-    if _is_peft(model):
+    if _is_peft(model) and not cfg.lora.merge:
+        model.save_pretrained(tmp)  # the adapter alone: serving/loading pairs it with the base model
+        adapter_dir = "."
+    elif _is_peft(model):
         model.save_pretrained(tmp / "adapter")
         adapter_dir = "adapter"
-        if cfg.lora.merge:
-            model = model.merge_and_unload()
-    if not _is_peft(model) or cfg.lora.merge:
+        model.merge_and_unload().save_pretrained(tmp)
+    else:
         model.save_pretrained(tmp)
-    else:  # unmerged: the adapter is the model (AutoModel* loads it through peft)
-        for f in (tmp / "adapter").iterdir():
-            shutil.copy2(f, tmp / f.name)
     tok.save_pretrained(tmp)
     manifest = mf.Manifest(
         task=cfg.task.name, base_model=cfg.model.name_or_path, head=head,

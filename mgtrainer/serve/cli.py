@@ -98,6 +98,10 @@ def _predict(args) -> int:
     if Path(args.output).resolve() == Path(args.input).resolve():
         raise MgtError(f"{args.output}:1: output is the input file; expected a new path (inputs are never overwritten)")
     mf.read(args.output_dir)
+    if args.engine == "vllm":  # a model vLLM cannot load fails here, before the serve env starts
+        from mgtrainer.serve.vllm import ServeOptions, vllm_args
+
+        vllm_args(args.output_dir, ServeOptions())
     code = _reexec(["vllm"] if args.engine == "vllm" else ["torch", "transformers"])
     if code is not None:
         return code

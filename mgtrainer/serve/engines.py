@@ -57,8 +57,24 @@ class HFEngine:
             cls = {"causal_lm": transformers.AutoModelForCausalLM, "encoder": transformers.AutoModel,
                    "sequence_classification": transformers.AutoModelForSequenceClassification}[kind]
             dtype = torch.float32 if self.device == "cpu" else "auto"
-            self._model = cls.from_pretrained(self.model_dir, dtype=dtype).to(self.device).eval()
+            self._model = self._load(cls, dtype).to(self.device).eval()
         return self._model
+
+    def _load(self, cls, dtype):
+        """final/ itself, or (lora.merge: false) its base model with the adapter merged in."""
+        from mgtrainer.serve import vllm as sv
+
+        if not sv.adapter_only(self.model_dir):
+            return cls.from_pretrained(self.model_dir, dtype=dtype)
+        from peft import PeftModel
+
+        labels = self.manifest.labels or ["score"]  # rm / rerank: one raw logit
+        extra = {"num_labels": len(labels), "id2label": dict(enumerate(labels))} \
+            if self.manifest.head == "sequence_classification" else {}
+        base = cls.from_pretrained(sv.adapter_base(self.model_dir), dtype=dtype, **extra)
+        if base.config.pad_token_id is None:
+            base.config.pad_token_id = self.tokenizer.pad_token_id
+        return PeftModel.from_pretrained(base, self.model_dir).merge_and_unload()
 
     def _batches(self, items: list, desc: str):
         chunks = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
@@ -152,6 +168,11 @@ class VLLMEngine:
         if "pooler_config" in settings:
             settings["pooler_config"] = PoolerConfig(**settings["pooler_config"])
         self.llm = LLM(**settings, seed=0)
+        self.lora = None
+        if settings.get("enable_lora"):  # lora.merge: false: the adapter on its base model, per request
+            from vllm.lora.request import LoRARequest
+
+            self.lora = LoRARequest(sv.model_name(path), 1, str(self.model_dir.resolve()))
         self.tokenizer = load_tokenizer(self.model_dir)
         self.progress = progress
 
@@ -159,7 +180,8 @@ class VLLMEngine:
         from vllm import SamplingParams
 
         params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens)
-        outs = self.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=self.progress)
+        outs = self.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=self.progress,
+                                 lora_request=self.lora)
         return [list(o.outputs[0].token_ids) for o in outs]
 
     def classify(self, texts: list[str]) -> list[list[float]]:

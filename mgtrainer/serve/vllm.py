@@ -28,6 +28,7 @@ from mgtrainer.errors import MgtError
 CPU_KV_CACHE_GIB = 1  # vLLM alone would reserve ~13 GiB on CPU (whole GiB: vLLM reads an int)
 CPU_MAX_MODEL_LEN = 4096
 POOLING = {"mean": "MEAN", "cls": "CLS", "last": "LAST"}
+LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # vLLM's accepted max_lora_rank values
 
 
 @dataclass
@@ -74,6 +75,33 @@ def hf_overrides(m: mf.Manifest) -> dict:
     return {}
 
 
+def adapter_only(model_dir: str | Path) -> bool:
+    """final/ holds an unmerged LoRA adapter (lora.merge: false): adapter_config.json, no config.json."""
+    d = Path(model_dir)
+    return (d / "adapter_config.json").is_file() and not (d / "config.json").is_file()
+
+
+def adapter_base(model_dir: str | Path) -> str:
+    """The base model an unmerged adapter was trained on (adapter_config.json, as PEFT recorded it)."""
+    from mgtrainer.driver.tiny import resolve_model
+
+    conf = json.loads((Path(model_dir) / "adapter_config.json").read_text())
+    return resolve_model(conf.get("base_model_name_or_path") or mf.read(model_dir).base_model)
+
+
+def lora_settings(model_dir: Path, task: str, runner: str) -> dict:
+    """Engine arguments for an unmerged adapter: vLLM loads the base model and applies the adapter per
+    request (generate models only; vLLM has no LoRA for pooling models)."""
+    if runner != "generate":
+        raise MgtError(f"{model_dir}/adapter_config.json:1: an unmerged LoRA adapter of a {task} model "
+                       f"(lora.merge: false); vLLM serves LoRA adapters only for generate models (sft, pt); "
+                       "expected a merged final/: train with lora.merge: true, or use "
+                       "`mgtrainer predict --engine hf`")
+    rank = json.loads((model_dir / "adapter_config.json").read_text()).get("r", 16)
+    return {"model": adapter_base(model_dir), "tokenizer": str(model_dir), "enable_lora": True,
+            "max_lora_rank": min((r for r in LORA_RANKS if r >= rank), default=LORA_RANKS[-1])}
+
+
 def _max_positions(model_dir: Path) -> int | None:
     try:
         cfg = json.loads((model_dir / "config.json").read_text())
@@ -91,7 +119,9 @@ def engine_settings(path: str | Path, opts: ServeOptions) -> dict:
     out = {"model": str(model_dir), "runner": spec["runner"], "convert": spec.get("convert"),
            "pooler_config": pooler_config(m) or None, "hf_overrides": hf_overrides(m) or None,
            "dtype": opts.dtype or (None if gpu else "float32")}
-    positions = _max_positions(model_dir)
+    if adapter_only(model_dir):
+        out.update(lora_settings(model_dir, m.task, spec["runner"]))
+    positions = _max_positions(Path(out["model"]))
     if opts.max_model_len:
         out["max_model_len"] = opts.max_model_len
     elif not gpu and positions and positions > CPU_MAX_MODEL_LEN:
@@ -107,6 +137,10 @@ def vllm_args(path: str | Path, opts: ServeOptions) -> list[str]:
     settings = engine_settings(path, opts)
     args = [settings.pop("model"), "--host", opts.host, "--port", str(opts.port),
             "--served-model-name", opts.served_model_name or model_name(path)]
+    if settings.get("enable_lora"):  # the adapter answers to the model's name; the bare base to NAME-base
+        name = args[-1]
+        args[-1] = name + "-base"
+        args += ["--lora-modules", f"{name}={mf.model_dir(path).resolve()}"]
     for key, value in settings.items():
         flag = "--" + key.replace("_", "-")
         args += [flag] if value is True else [flag, json.dumps(value) if isinstance(value, dict) else str(value)]
@@ -166,6 +200,7 @@ class Server:
         self.path, self.opts = Path(path), opts
         self.manifest = mf.read(path)
         self.name = opts.served_model_name or model_name(path)
+        vllm_args(path, opts)  # a model vLLM cannot serve is a one-line error before anything starts
         self.log_path = Path(log) if log else Path(tempfile.gettempdir()) / f"mgtrainer-vllm-{opts.port}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -288,6 +323,8 @@ def banner(server: Server, key_source: str) -> str:
     endpoints = tasks.get(m.task).SERVE["endpoints"]
     lines = [f"mgtrainer: serving {m.task} model '{server.name}' ({mf.model_dir(server.path)}) at {server.url}",
              *(f"  POST {server.url}{e}" for e in endpoints),
+             *([f"  LoRA adapter (lora.merge: false) on {adapter_base(mf.model_dir(server.path))}; "
+                f"model '{server.name}-base' answers without it"] if adapter_only(mf.model_dir(server.path)) else []),
              f"  api key ({key_source}): {opts.api_key}" if opts.api_key else "  api key: none (open server)",
              f"  vLLM pid {server.proc.pid}, log: {server.log_path}",
              "try:", "  " + curl_line(server.url, endpoints[0], server.name, opts.api_key),
