@@ -11,11 +11,24 @@ from transformers import TrainerCallback
 
 
 class MetricsJsonl(TrainerCallback):
-    """Appends one JSON object per log/eval event: {"step", "epoch", **metrics} (+ perplexity for LMs)."""
+    """Appends one JSON object per log/eval event: {"step", "epoch", **metrics} (+ perplexity for LMs).
+
+    A training run starts the file afresh, keeping only the rows up to the step it resumes from: a
+    second run in the same output_dir does not mix its curve with the first's, a resumed one continues it.
+    """
 
     def __init__(self, output_dir: str, perplexity: bool = False):
         self.path = Path(output_dir) / "metrics.jsonl"
         self.perplexity = perplexity
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero or not self.path.is_file():
+            return
+        rows = [line for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= state.global_step]
+        tmp = self.path.with_name(".metrics.jsonl.tmp")
+        tmp.write_text("".join(row + "\n" for row in rows))
+        tmp.replace(self.path)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:

@@ -4,11 +4,7 @@
 # is the small set shipped in script/examples/llamafactory/data. Result: outputs/lf_sft_lora/final
 # (LoRA merged, adapter in final/adapter, mgtrainer.json), ready for `mgtrainer serve` / `predict`.
 # Extra arguments are LF key=value overrides, e.g. `bash train_lf_sft_lora.sh max_steps=5`.
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../../.."
-source script/env/_bootstrap.sh
-export HF_HUB_OFFLINE=1
-
+source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
 MODEL=outputs/tiny-qwen2
 [ -f "$MODEL/config.json" ] || mgt env run llamafactory -- python -m mgtrainer model tiny "$MODEL"
 mgt train --llamafactory script/examples/llamafactory/sft_lora.yaml "$@"

@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
-# LoRA SFT of a tiny local Qwen2-style model (made here, no hub) on alpaca + tool-call demo data from
-# ../shared/data: only assistant turns trained, eval loss/perplexity/ROUGE/BLEU-4, final/ with the LoRA
+# LoRA SFT of a tiny local Qwen2-style model (made here, no hub) on the alpaca + tool-call data in
+# script/examples/sft/data: only assistant turns trained, eval loss/perplexity/ROUGE/BLEU-4, final/ with the LoRA
 # merged and the adapter kept. Extra arguments are config overrides, e.g. train.max_steps=10.
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../../.."
-source script/env/_bootstrap.sh
-export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-
+source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
 [ -f outputs/tiny-qwen2/config.json ] || mgt model tiny outputs/tiny-qwen2 --arch qwen2
 mgt train script/examples/sft/sft_tiny.yaml "$@"
