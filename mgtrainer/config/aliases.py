@@ -140,7 +140,6 @@ IGNORED: dict[str, str] = {
     "run_name": "the run is named by output_dir",
     "mix_strategy": "datasets are concatenated, or sampled by data.mix weights",
     "tokenized_path": "mgtrainer does not cache tokenized data",
-    "buffer_size": "streaming uses the data layer's own buffer",
     "infer_backend": "`mgtrainer serve` uses vLLM, `predict --engine` picks",
     "push_to_hub": "false: nothing is pushed",
 }

@@ -79,7 +79,11 @@ class DataConfig(Section):
     max_samples: int | None = Field(None, description="Use at most this many rows per dataset.")
     cutoff_len: int = Field(1024, gt=0, description="Maximum tokens per example; longer ones are cut.")
     seed: int | None = Field(None, description="Shuffle/split seed; None = train.seed.")
-    streaming: bool = Field(False, description="Stream the train data instead of loading it.")
+    streaming: bool = Field(False, description="pt and sft: read the train data lazily (constant memory) "
+                            "instead of loading it; needs train.max_steps > 0, and eval rows from data.eval "
+                            "or an integer val_size (the first N rows). As LLaMA-Factory's streaming.")
+    buffer_size: int = Field(1000, gt=0, description="streaming: rows in the seeded shuffle buffer (1 = file "
+                             "order). As LLaMA-Factory's buffer_size.")
 
     @field_validator("train", "eval", mode="before")
     @classmethod

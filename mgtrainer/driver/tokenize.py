@@ -84,14 +84,20 @@ def encode_chat(tok, record, cutoff_len: int, train_on_prompt: bool = False) -> 
 
 def encode_chats(tok, records, cutoff_len: int, train_on_prompt: bool = False) -> Encoded:
     out = Encoded()
+    out.rows = list(chat_stream(tok, records, cutoff_len, train_on_prompt, out))
+    return out
+
+
+def chat_stream(tok, records, cutoff_len: int, train_on_prompt: bool = False, stats: Encoded | None = None):
+    """encode_chat over an iterator, lazily; rows with nothing left to train are skipped (and tallied)."""
     for rec in records:
         row, cut = encode_chat(tok, rec, cutoff_len, train_on_prompt)
-        out.truncated += cut
-        if row is None:
-            out.dropped.append((rec.source, "no assistant token left after truncation"))
-        else:
-            out.rows.append(row)
-    return out
+        if stats is not None:
+            stats.truncated += cut
+            if row is None:
+                stats.dropped.append((rec.source, "no assistant token left after truncation"))
+        if row is not None:
+            yield row
 
 
 def record_text(tok, record) -> str:
@@ -118,18 +124,29 @@ def encode_texts(tok, records, cutoff_len: int, label_fn=None) -> Encoded:
 
 def pack_texts(tok, records, block: int, packing: bool = True) -> Encoded:
     """pt: documents + eos, concatenated and cut into blocks of `block` tokens (no packing: one per doc)."""
-    eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
     out = Encoded()
-    docs = [tok(record_text(tok, r), add_special_tokens=True)["input_ids"] + eos for r in records]
-    if not packing:
-        for ids in docs:
-            out.truncated += len(ids) > block
-            out.rows.append({"input_ids": ids[:block], "labels": ids[:block]})
-        return out
-    stream = [t for ids in docs for t in ids]
-    for i in range(0, len(stream) - block + 1, block):
-        chunk = stream[i : i + block]
-        out.rows.append({"input_ids": chunk, "labels": list(chunk)})
-    if not out.rows and stream:  # less than one block of text: one short block
-        out.rows.append({"input_ids": stream, "labels": list(stream)})
+    out.rows = list(pack_stream(tok, records, block, packing, out))
     return out
+
+
+def pack_stream(tok, records, block: int, packing: bool = True, stats: Encoded | None = None):
+    """pack_texts over an iterator, lazily: holds at most one document plus one block of tokens.
+    The tail shorter than a block is dropped, unless the whole stream is shorter than one block."""
+    eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
+    buf, done = [], False
+    for rec in records:
+        ids = tok(record_text(tok, rec), add_special_tokens=True)["input_ids"] + eos
+        if not packing:
+            if stats is not None:
+                stats.truncated += len(ids) > block
+            yield {"input_ids": ids[:block], "labels": ids[:block]}
+            continue
+        buf += ids
+        start = 0
+        while len(buf) - start >= block:
+            chunk = buf[start : start + block]
+            start, done = start + block, True
+            yield {"input_ids": chunk, "labels": list(chunk)}
+        buf = buf[start:]
+    if packing and buf and not done:  # less than one block of text: one short block
+        yield {"input_ids": buf, "labels": list(buf)}

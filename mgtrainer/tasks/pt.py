@@ -22,47 +22,33 @@ def encode(cfg, tok, records, labels=None):
     return pack_texts(tok, records, cfg.data.cutoff_len, cfg.task.packing)
 
 
+def encode_rows(cfg, tok, records):
+    """encode() over a record stream, lazily (data.streaming): packing works across the stream."""
+    from mgtrainer.driver.tokenize import pack_stream
+
+    return pack_stream(tok, records, cfg.data.cutoff_len, cfg.task.packing)
+
+
+def tokenizer(cfg, model_cfg):
+    from mgtrainer.driver.model import load_tokenizer
+
+    return load_tokenizer(model_cfg, HEAD), cfg.model.template or "model"
+
+
+def extra_metrics(cfg, trainer, tok, eval_records) -> dict:
+    return {}  # eval loss and perplexity only
+
+
 def run(cfg) -> dict:
     """Train on packed text; eval loss and perplexity; final/ + manifest, metrics.jsonl, plots."""
-    from mgtrainer.driver import collate, model as dm, preview, run as dr, save, trainer as dt
+    from mgtrainer.driver.run import fit_causal_lm
 
-    dr.start(cfg)
-    splits = dr.load_data(cfg, RECORD)
-    tok = dm.load_tokenizer(cfg.model, HEAD)
-    model = dm.apply_finetuning(dm.load_model(cfg.model, HEAD, tok), cfg.lora, HEAD)
-    train_set, eval_set = encode(cfg, tok, splits.train), encode(cfg, tok, splits.eval)
-    print(train_set.summary("train") + (f"; {eval_set.summary('eval')}" if splits.eval else ""))
-    preview.show(tok, train_set, cfg.train.preview_samples)
-    trainer = dt.build_trainer(cfg, model, tok, train_set.rows, eval_set.rows, collate.collator(tok, HEAD),
-                               perplexity=True)
-    dt.train(trainer, cfg)
-    metrics = _evaluate(trainer, eval_set.rows)
-    save.save_final(trainer, tok, cfg, HEAD, metrics, template=cfg.model.template or "model")
-    dr.finish(trainer, cfg, metrics)
-    if trainer.is_world_process_zero():
-        print({k: round(v, 4) for k, v in metrics.items() if k in ("eval_loss", "eval_perplexity")})
-    return metrics
-
-
-def _evaluate(trainer, rows) -> dict:
-    from mgtrainer.driver.metrics import perplexity
-    from mgtrainer.driver.run import scalar_metrics
-
-    if not rows:
-        return {}
-    metrics = scalar_metrics(trainer.evaluate())
-    metrics["eval_perplexity"] = perplexity(metrics["eval_loss"])
-    return metrics
+    return fit_causal_lm(cfg)
 
 
 def evaluate(cfg, model_dir) -> dict:
     """Eval loss and perplexity of model_dir on the (packed) eval split."""
-    from mgtrainer.driver import collate, model as dm, run as dr, trainer as dt
+    from mgtrainer.driver.run import evaluate_causal_lm
 
-    src = cfg.model.model_copy(update={"name_or_path": str(model_dir)})
-    splits = dr.load_data(cfg, RECORD)
-    tok = dm.load_tokenizer(src, HEAD)
-    rows = encode(cfg, tok, splits.eval or splits.train).rows
-    trainer = dt.build_trainer(cfg, dm.load_model(src, HEAD, tok), tok, None, rows, collate.collator(tok, HEAD),
-                               perplexity=True)
-    return _evaluate(trainer, rows)
+    return evaluate_causal_lm(cfg, model_dir)
+

@@ -22,7 +22,15 @@ def encode(cfg, tok, records, labels=None):
     return encode_chats(tok, records, cfg.data.cutoff_len, cfg.task.train_on_prompt)
 
 
-def _tokenizer(cfg, model_cfg):
+def encode_rows(cfg, tok, records):
+    """encode() over a record stream, lazily (data.streaming): one row per conversation, with loss masks."""
+    from mgtrainer.driver.tokenize import chat_stream
+
+    return chat_stream(tok, records, cfg.data.cutoff_len, cfg.task.train_on_prompt)
+
+
+def tokenizer(cfg, model_cfg):
+    """The tokenizer (with a fallback chat template if it has none) and the template's name."""
     from mgtrainer.driver.model import load_tokenizer
     from mgtrainer.driver.templates import template_name
 
@@ -30,54 +38,27 @@ def _tokenizer(cfg, model_cfg):
     return tok, template_name(tok, cfg.model.template)
 
 
+def extra_metrics(cfg, trainer, tok, eval_records) -> dict:
+    """ROUGE/BLEU-4 of generations on eval prompts (main process), also logged to metrics.jsonl."""
+    from mgtrainer.driver.generate import generation_eval
+
+    if not trainer.is_world_process_zero():
+        return {}
+    gen = generation_eval(trainer.model, tok, eval_records, cfg.eval.generation_samples, cfg.eval.max_new_tokens)
+    if gen:
+        trainer.log(gen)
+    return gen
+
+
 def run(cfg) -> dict:
     """Fine-tune on chat records; eval loss, perplexity, ROUGE/BLEU-4 of generations; final/ + manifest."""
-    from mgtrainer.driver import collate, model as dm, preview, run as dr, save, trainer as dt
+    from mgtrainer.driver.run import fit_causal_lm
 
-    dr.start(cfg)
-    splits = dr.load_data(cfg, RECORD)
-    tok, template = _tokenizer(cfg, cfg.model)
-    model = dm.apply_finetuning(dm.load_model(cfg.model, HEAD, tok), cfg.lora, HEAD)
-    train_set, eval_set = encode(cfg, tok, splits.train), encode(cfg, tok, splits.eval)
-    print(train_set.summary("train") + (f"; {eval_set.summary('eval')}" if splits.eval else ""))
-    preview.show(tok, train_set, cfg.train.preview_samples)
-    trainer = dt.build_trainer(cfg, model, tok, train_set.rows, eval_set.rows, collate.collator(tok, HEAD),
-                               perplexity=True)
-    dt.train(trainer, cfg)
-    metrics = _evaluate(cfg, trainer, tok, eval_set.rows, splits.eval)
-    save.save_final(trainer, tok, cfg, HEAD, metrics, template=template)
-    dr.finish(trainer, cfg, metrics)
-    if trainer.is_world_process_zero():
-        print({k: round(v, 4) for k, v in metrics.items() if k.startswith("eval_")})
-    return metrics
-
-
-def _evaluate(cfg, trainer, tok, eval_rows, eval_records) -> dict:
-    from mgtrainer.driver import run as dr
-    from mgtrainer.driver.generate import generation_eval
-    from mgtrainer.driver.metrics import perplexity
-
-    if not eval_rows:
-        return {}
-    metrics = dr.scalar_metrics(trainer.evaluate())
-    metrics["eval_perplexity"] = perplexity(metrics["eval_loss"])
-    if trainer.is_world_process_zero():
-        gen = generation_eval(trainer.model, tok, eval_records, cfg.eval.generation_samples, cfg.eval.max_new_tokens)
-        metrics.update(gen)
-        if gen:
-            trainer.log(gen)
-    return metrics
+    return fit_causal_lm(cfg)
 
 
 def evaluate(cfg, model_dir) -> dict:
     """Eval loss, perplexity and generation metrics of model_dir on the eval split."""
-    from mgtrainer.driver import collate, model as dm, run as dr, trainer as dt
+    from mgtrainer.driver.run import evaluate_causal_lm
 
-    src = cfg.model.model_copy(update={"name_or_path": str(model_dir)})
-    splits = dr.load_data(cfg, RECORD)
-    tok, _ = _tokenizer(cfg, src)
-    records = splits.eval or splits.train
-    rows = encode(cfg, tok, records).rows
-    trainer = dt.build_trainer(cfg, dm.load_model(src, HEAD, tok), tok, None, rows, collate.collator(tok, HEAD),
-                               perplexity=True)
-    return _evaluate(cfg, trainer, tok, rows, records)
+    return evaluate_causal_lm(cfg, model_dir)
