@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mgtrainer.backends import lf_agree, lf_data
-from mgtrainer.data import iter_records
-from mgtrainer.data.registry import load_info, resolve
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lfrun  # noqa: E402
+from mgtrainer.backends import lf_agree, lf_data  # noqa: E402
+from mgtrainer.data import iter_records  # noqa: E402
+from mgtrainer.data.registry import load_info, resolve  # noqa: E402
 
 pytestmark = [pytest.mark.heavy, pytest.mark.llamafactory]
 REPO = Path(__file__).resolve().parents[2]
@@ -23,11 +25,7 @@ def lf_python() -> Path:
     return env.python("llamafactory")
 
 
-def mgtrainer(*args, timeout=900) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "mgtrainer", *map(str, args)], cwd=REPO, timeout=timeout,
-                          capture_output=True, text=True)
-    print(proc.stdout[-3000:], proc.stderr[-6000:])
-    return proc
+mgtrainer = lfrun.mgtrainer
 
 
 def logits(model_dir, ids, adapter=None):
@@ -43,35 +41,13 @@ def logits(model_dir, ids, adapter=None):
         return model(input_ids=ids).logits
 
 
-def test_lora_sft_passthrough_then_load(tmp_path, tiny_qwen2, shared_data, lf_python):
+def test_lora_sft_passthrough_then_load(tmp_path_factory, tiny_qwen2, shared_data, lf_python):
     from transformers import AutoTokenizer
 
     from mgtrainer import manifest
 
-    msgs = shared_data / "microsoft-foundry" / "stock_toolcall_validation.jsonl"  # not LF format: converted
-    out = tmp_path / "out"
-    cfg = tmp_path / "lf.yaml"
-    cfg.write_text(f"""model_name_or_path: {tiny_qwen2}
-stage: sft
-do_train: true
-finetuning_type: lora
-lora_rank: 4
-lora_target: all
-dataset: alpaca_en_demo,{msgs}
-dataset_dir: {shared_data / 'llama-factory'}
-template: qwen
-cutoff_len: 128
-max_samples: 8
-output_dir: {out}
-logging_steps: 1
-save_steps: 1
-per_device_train_batch_size: 2
-learning_rate: 1.0e-2
-max_steps: 2
-report_to: none
-""")
-    proc = mgtrainer("train", "--llamafactory", cfg)
-    assert proc.returncode == 0
+    code, out = lfrun.lora_sft(tmp_path_factory.getbasetemp(), tiny_qwen2, shared_data)  # shared with tests/serve
+    assert code == 0
     final = out / "final"
     man = manifest.read(out)
     assert (man.backend, man.task, man.head, man.finetuning_type, man.adapter_dir) == \
