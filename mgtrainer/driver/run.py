@@ -108,7 +108,7 @@ def scalar_metrics(metrics: dict) -> dict:
     return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
-# -- pt and sft: one run flow; the task module (tasks.get(cfg.task.name)) gives what differs --------------------------------------
+# -- pt and sft: one run flow; the task module (tasks.get(cfg.task.name)) gives what differs -----------
 # task.RECORD, task.HEAD; task.tokenizer(cfg, model_cfg) -> (tok, template name for the manifest);
 # task.encode(cfg, tok, records) -> Encoded; task.encode_rows(cfg, tok, records) -> lazy rows (streaming);
 # task.extra_metrics(cfg, trainer, tok, eval_records) -> dict added to eval loss and perplexity.
