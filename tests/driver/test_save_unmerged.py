@@ -147,6 +147,18 @@ def test_eval_classify_adapter_reproduces_the_training_accuracy(cls_out, cls_cfg
     assert abs(metrics["eval_accuracy"] - manifest.read(cls_out).metrics["eval_accuracy"]) < 1e-6
 
 
+def test_vllm_args_for_the_sft_adapter(sft_out, tiny_qwen2):
+    from mgtrainer.serve.vllm import ServeOptions, vllm_args
+
+    args = vllm_args(sft_out, ServeOptions(port=8123))
+    final = str((sft_out / "final").resolve())
+    assert args[0] == str(tiny_qwen2)  # vLLM loads the base weights ...
+    assert args[args.index("--lora-modules") + 1] == f"sft={final}"  # ... and the adapter answers to 'sft'
+    assert args[args.index("--served-model-name") + 1] == "sft-base"
+    assert "--enable-lora" in args and args[args.index("--max-lora-rank") + 1] == "8"  # rank 4 -> vLLM's 8
+    assert args[args.index("--tokenizer") + 1] == final  # the trained tokenizer and chat template
+
+
 @pytest.mark.parametrize("verb", [["serve"], ["serve", "--check"], ["predict", "--input", "x.jsonl", "--output", "y.jsonl"]])
 def test_vllm_refuses_a_pooling_adapter_in_one_line(cls_out, verb):
     args = [verb[0], cls_out, *verb[1:]]
@@ -175,5 +187,11 @@ def test_vllm_serves_the_sft_adapter_on_its_base(sft_out):
         answer = client.chat.completions.create(model="sft", messages=[{"role": "user", "content": "Hi"}],
                                                 max_tokens=8, temperature=0)
         assert answer.choices[0].message.content is not None
+        first = {name: client.completions.create(model=name, prompt="The capital of France is", max_tokens=1,
+                                                 temperature=0, logprobs=5).choices[0].logprobs.top_logprobs[0]
+                 for name in ("sft", "sft-base")}
+        shared = set(first["sft"]) & set(first["sft-base"])
+        moved = max((abs(first["sft"][t] - first["sft-base"][t]) for t in shared), default=1.0)
+        assert moved > 1e-3, first  # the adapter is applied, not just loaded
         result = check(sft_out, server.url, server.name, "k")
         assert result.ok, result
