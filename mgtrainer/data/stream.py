@@ -51,8 +51,17 @@ class RecordStream:
             resolve(name, getattr(data_cfg, "dataset_dir", None), f"data.train[{i}]")
 
     def records(self, on_error: OnError) -> Iterator[Record]:
-        parts = (self._one(i, name, on_error) for i, name in enumerate(self.names))
-        return islice(chain.from_iterable(parts), self.skip, None)
+        """One pass; rows rejected among the skipped (eval) rows are not reported again."""
+        seen = 0
+
+        def report(source: str, reason: str) -> None:
+            if seen >= self.skip:
+                on_error(source, reason)
+
+        for rec in chain.from_iterable(self._one(i, name, report) for i, name in enumerate(self.names)):
+            seen += 1
+            if seen > self.skip:
+                yield rec
 
     def _one(self, i: int, name: str, on_error: OnError) -> Iterator[Record]:
         path, spec = resolve(name, getattr(self.cfg, "dataset_dir", None), f"data.train[{i}]")

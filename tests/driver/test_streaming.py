@@ -2,10 +2,13 @@
 
 import json
 import math
+import os
 import random
+import signal
 from pathlib import Path
 
 import pytest
+from transformers import TrainerCallback
 
 from mgtrainer import manifest as mf
 from mgtrainer.data.stream import RecordStream, shuffled, stream_splits
@@ -16,17 +19,27 @@ STREAM = {"streaming": True, "buffer_size": 8}
 
 @pytest.fixture(scope="module")
 def big_text(tmp_path_factory) -> Path:
-    """6000 short documents; line 2 and line 5000 are malformed JSON."""
+    """6000 short documents; lines 2, 10 and 5000 are malformed JSON."""
     path = tmp_path_factory.mktemp("stream") / "big.jsonl"
     with open(path, "w") as fh:
         for i in range(1, 6001):
-            fh.write("{broken\n" if i in (2, 5000) else json.dumps({"text": f"doc {i} on topic {i % 13}. " * 4}) + "\n")
+            row = {"text": f"doc {i} on topic {i % 13}. " * 4}
+            fh.write("{broken\n" if i in (2, 10, 5000) else json.dumps(row) + "\n")
     return path
 
 
 def _losses(out: Path) -> list[float]:
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return [r["loss"] for r in rows if "loss" in r]
+
+
+class KillAt(TrainerCallback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _changed(base_dir, final) -> bool:
@@ -62,7 +75,9 @@ def test_streaming_pt_is_lazy_trains_and_reports_rows_it_meets(tiny_llama, make_
     cfg = make_cfg("pt", tiny_llama, [big_text], data={**STREAM, "val_size": 4, "cutoff_len": 32})
     metrics = pt.run(cfg)
     err = capfd.readouterr().err
-    assert f"{big_text}:2: malformed JSON" in err  # met in the stream: reported, training goes on
+    assert err.count(f"{big_text}:2: malformed JSON") == 1  # among the eval rows: reported once, not per read
+    assert f"{big_text}:10: malformed JSON" in err  # met in the train stream: reported, training goes on
+    assert "1 rows rejected in the first pass" in err
     assert f"{big_text}:5000:" not in err  # 3 steps x 4 blocks never reach line 5000
     out = Path(cfg.train.output_dir)
     losses = _losses(out)
@@ -128,3 +143,31 @@ def test_streaming_refusals(tiny_llama, make_cfg, minilm, big_text):
         dr.train(make_cfg("sft", tiny_llama, [big_text], data=STREAM, train={"max_tokens_per_batch": 512}))
     with pytest.raises(MgtError, match=r"nope.jsonl"):  # a missing file fails before any training
         RecordStream(make_cfg("pt", tiny_llama, [big_text.parent / "nope.jsonl"], data=STREAM).data, "text")
+
+
+def test_streaming_resume_continues_the_stream(tiny_qwen2, make_cfg, shared_data, monkeypatch, tmp_path):
+    """SIGTERM at step 3 then resume_from_checkpoint=auto: Trainer skips the batches already trained
+    (reading them again from the stream), so steps 5-6 match an uninterrupted streaming run."""
+    from mgtrainer.driver import trainer as dt
+    from mgtrainer.tasks import sft
+
+    data = [shared_data / "llama-factory" / "alpaca_en_demo.json"]
+    sections = dict(data={**STREAM, "cutoff_len": 96},
+                    train={"max_steps": 6, "per_device_train_batch_size": 2, "save_steps": 100})
+    plain = make_cfg("sft", tiny_qwen2, data, overrides=[f"train.output_dir={tmp_path / 'a'}"], **sections)
+    sft.run(plain)
+    cfg = make_cfg("sft", tiny_qwen2, data, overrides=[f"train.output_dir={tmp_path / 'b'}"], **sections)
+    build = dt.build_trainer
+
+    def with_kill(*args, **kwargs):
+        trainer = build(*args, **kwargs)
+        trainer.add_callback(KillAt(3))
+        return trainer
+
+    monkeypatch.setattr(dt, "build_trainer", with_kill)
+    with pytest.raises(SystemExit):
+        sft.run(cfg)
+    monkeypatch.setattr(dt, "build_trainer", build)
+    sft.run(cfg.model_copy(update={"train": cfg.train.model_copy(update={"resume_from_checkpoint": "auto"})}))
+    a, b = _losses(Path(plain.train.output_dir)), _losses(Path(cfg.train.output_dir))
+    assert len(b) == 6 and b[-1] == pytest.approx(a[-1], rel=1e-5) and b[-2] == pytest.approx(a[-2], rel=1e-5)
