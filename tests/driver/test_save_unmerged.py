@@ -88,8 +88,9 @@ def test_sft_adapter_loads_with_transformers_and_peft(sft_out, tiny_qwen2):
     ids = torch.tensor([[5, 17, 42, 99, 3, 8]])
     with torch.no_grad():
         direct = AutoModelForCausalLM.from_pretrained(sft_out / "final")(ids).logits  # transformers' peft route
-        peft = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_qwen2), sft_out / "final")(ids).logits
-        base = AutoModelForCausalLM.from_pretrained(tiny_qwen2)(ids).logits
+        base_model = AutoModelForCausalLM.from_pretrained(tiny_qwen2)
+        peft = PeftModel.from_pretrained(base_model, sft_out / "final")(ids).logits
+        base = AutoModelForCausalLM.from_pretrained(tiny_qwen2)(ids).logits  # a fresh copy: peft wrapped the first
     assert (direct - peft).abs().max() < 1e-5
     assert (direct - base).abs().max() > 1e-3  # the adapter is trained, not empty
 
@@ -159,7 +160,8 @@ def test_vllm_args_for_the_sft_adapter(sft_out, tiny_qwen2):
     assert args[args.index("--tokenizer") + 1] == final  # the trained tokenizer and chat template
 
 
-@pytest.mark.parametrize("verb", [["serve"], ["serve", "--check"], ["predict", "--input", "x.jsonl", "--output", "y.jsonl"]])
+@pytest.mark.parametrize("verb", [["serve"], ["serve", "--check"],
+                                  ["predict", "--input", "x.jsonl", "--output", "y.jsonl"]])
 def test_vllm_refuses_a_pooling_adapter_in_one_line(cls_out, verb):
     args = [verb[0], cls_out, *verb[1:]]
     proc = cli(*args, timeout=120)
