@@ -81,9 +81,16 @@ def metrics_fn(cfg, labels: list[str], details: dict):
 
 
 def _trained_labels(model_dir) -> list[str]:
-    """A trained classifier's own label order (config.json id2label)."""
+    """A trained classifier's own label order: the manifest's (an unmerged LoRA final/ has no
+    config.json), else config.json's id2label."""
+    from pathlib import Path
+
     from transformers import AutoConfig
 
+    from mgtrainer import manifest
+
+    if (Path(model_dir) / manifest.FILENAME).is_file() and manifest.read(model_dir).labels:
+        return list(manifest.read(model_dir).labels)
     conf = AutoConfig.from_pretrained(model_dir)
     return [conf.id2label[i] for i in range(conf.num_labels)]
 

@@ -138,8 +138,6 @@ def test_eval_sft_adapter_reproduces_the_training_eval_loss(sft_out, sft_cfg):
     assert abs(metrics["eval_loss"] - manifest.read(sft_out).metrics["eval_loss"]) < 1e-4
 
 
-@pytest.mark.xfail(strict=True, reason="tasks/classify.py _trained_labels reads config.json, which an unmerged "
-                   "final/ cannot have; fix: prefer the manifest's labels (asked of the tasks' owner)")
 def test_eval_classify_adapter_reproduces_the_training_accuracy(cls_out, cls_cfg):
     from mgtrainer import manifest
     from mgtrainer.driver.run import evaluate
