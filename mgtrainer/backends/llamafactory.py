@@ -156,6 +156,10 @@ def from_run_config(cfg, overrides: list[str]) -> tuple[dict, dict, str]:
         cfg = load_config(cfg, overrides)
     where = f"{cfg.source or '<config>'}:1"
     stage = lf_config.stage_of(cfg)
+    if cfg.data.streaming:  # the rows are selected and written for LLaMA-Factory: that is a full read
+        raise MgtError(f"{where}: data.streaming is not supported with backend: llamafactory (mgtrainer writes "
+                       "the selected rows for it); expected backend: native (streams pt and sft), or LLaMA-Factory's "
+                       "own streaming through `mgtrainer train --llamafactory LF.yaml` with streaming: true")
     splits = load_splits(cfg.data, lf_config.STAGES[stage])
     out = Path(cfg.train.output_dir)
     train_name, eval_name = lf_data.write_dataset_dir(out / DATA_DIR, lf_config.STAGES[stage], splits.train, splits.eval)

@@ -113,6 +113,16 @@ def test_translation_refuses_what_lf_cannot_do(tmp_path):
         lf_config.to_lf_args(run_config(tmp_path, task={"name": "classify"}), tmp_path, "t", None)
 
 
+def test_streaming_is_refused_before_any_data_is_read(tmp_path):
+    """mgtrainer selects and writes the rows for LLaMA-Factory, a full read: data.streaming cannot hold
+    (x.jsonl does not exist: the refusal comes first)."""
+    from mgtrainer.backends import llamafactory
+
+    cfg = run_config(tmp_path, data={"streaming": True}, train={"max_steps": 5})
+    with pytest.raises(MgtError, match="data.streaming is not supported with backend: llamafactory"):
+        llamafactory.from_run_config(cfg, [])
+
+
 # -- records -> what LLaMA-Factory reads --------------------------------------------------------------
 
 def tool_record() -> Record:
