@@ -199,7 +199,8 @@ class LoraConfig(Section):
         "(LLaMA-Factory's 'all'). A comma string is split into names.",
     )
     merge: bool = Field(True, description="Merge adapters into final/ (the adapter is kept in "
-                        "final/adapter/).")
+                        "final/adapter/); false: final/ is only the LoRA adapter (PEFT layout, base model named "
+                        "in adapter_config.json), which vLLM serves for sft/pt only.")
     freeze_include: list[str] | None = Field(None, description="finetuning_type=freeze: glob "
                                              "patterns of parameter names to train.")
     freeze_exclude: list[str] | None = Field(None, description="finetuning_type=freeze: glob "
