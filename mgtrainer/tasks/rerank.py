@@ -67,10 +67,11 @@ def listwise_rows(records) -> list[dict]:
 
 
 def loss_fn(cfg):
-    from mgtrainer.driver.pooling import listwise_loss, pointwise_loss
+    from mgtrainer.driver.pooling import forward_chunks, listwise_loss, pointwise_loss
 
     def fn(model, inputs, gather=True):
-        logits = model(**{k: v for k, v in inputs.items() if k != "targets"}).logits[:, 0]
+        pairs = {k: v for k, v in inputs.items() if k != "targets"}
+        logits = forward_chunks(pairs, lambda b: model(**b).logits[:, 0])
         if "targets" in inputs:
             return pointwise_loss(logits, inputs["targets"])
         return listwise_loss(logits, cfg.task.group_size)

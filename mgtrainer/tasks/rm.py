@@ -76,10 +76,10 @@ def special_ends(tok) -> tuple[list[int], list[int]]:
 
 
 def loss_fn(margin: float):
-    from mgtrainer.driver.pooling import bradley_terry_loss
+    from mgtrainer.driver.pooling import bradley_terry_loss, forward_chunks
 
     def fn(model, inputs, gather=True):
-        chosen, rejected = model(**inputs).logits[:, 0].chunk(2)
+        chosen, rejected = forward_chunks(inputs, lambda b: model(**b).logits[:, 0]).chunk(2)
         return bradley_terry_loss(chosen, rejected, margin)
 
     return fn

@@ -67,3 +67,40 @@ def test_pool_matches_sentence_transformers(mode, st_mode, side):
             mask[i, 5 - n :] = 1
     theirs = Pooling(4, pooling_mode=st_mode)({"token_embeddings": hidden, "attention_mask": mask})["sentence_embedding"]
     assert torch.allclose(P.pool(hidden, mask, mode), theirs, atol=1e-6)
+
+
+def test_length_groups_cover_rows_and_cut_padding():
+    lengths = [3, 40, 4, 41, 3, 39, 5]
+    groups = P.length_groups(lengths, cost=8)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    assert [sorted(lengths[i] for i in g) for g in groups] == [[3, 3, 4, 5], [39, 40, 41]]
+    assert P.length_groups(lengths, cost=10_000) == [sorted(range(7), key=lengths.__getitem__)]  # one group
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_forward_chunks_same_vectors_scores_and_gradients(side, monkeypatch):
+    """Length-grouped sub-batches give what one padded batch gives (MiniLM, eval mode, both padding sides)."""
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
+    from mgtrainer.driver.tiny import minilm_path
+
+    tok = AutoTokenizer.from_pretrained(minilm_path(), padding_side=side)
+    long = "a much longer sentence about pooling, padding and sub-batches of similar length " * 3
+    texts = ["a", long, "b c", long[:150], "d"]
+    batch = P.tokenize(tok, texts, max_length=64)
+    assert len(P.length_groups(batch["attention_mask"].sum(1).tolist(), P.CHUNK_COST["cpu"])) == 2
+    enc = AutoModel.from_pretrained(minilm_path()).eval()
+    cls = AutoModelForSequenceClassification.from_pretrained(minilm_path(), num_labels=1).eval()
+
+    def outputs():
+        enc.zero_grad()
+        vec = P.embed(enc, batch, "mean", True)
+        vec.sum().backward()
+        scores = P.score(cls, tok, texts[:3], texts[2:], max_length=64)
+        return vec.detach(), enc.embeddings.word_embeddings.weight.grad.clone(), scores
+
+    grouped = outputs()
+    monkeypatch.delitem(P.CHUNK_COST, "cpu")  # one padded batch
+    single = outputs()
+    for a, b in zip(grouped, single):
+        assert torch.allclose(a, b, atol=1e-5)
