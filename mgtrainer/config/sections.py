@@ -127,7 +127,8 @@ class TrainConfig(Section):
     warmup_ratio: float = Field(0.0, ge=0, le=1, description="Fraction of steps spent warming up.")
     warmup_steps: int = Field(0, ge=0, description="Warm-up steps; overrides warmup_ratio when > 0.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
-    optim: str = Field("adamw_torch", description="transformers optimizer name.")
+    optim: str = Field("adamw_torch_fused", description="transformers optimizer name (default: transformers' own, "
+                       "one fused step for all tensors; adamw_torch steps them one by one, ~10% of a CPU step).")
     lr_scheduler_type: str = Field("linear", description="linear, cosine, constant, ... (transformers).")
     bf16: bool = Field(False, description="Train in bfloat16 mixed precision.")
     fp16: bool = Field(False, description="Train in float16 mixed precision.")
