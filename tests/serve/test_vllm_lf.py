@@ -8,16 +8,13 @@ openai client and checked for parity with transformers (the lifecycle is test_vl
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import servehelp
 from servehelp import API_KEY
 
-from mgtrainer.serve.vllm import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backends"))
 import lfrun  # noqa: E402
@@ -38,23 +35,8 @@ def lf_out(tmp_path_factory, tiny_qwen2, shared_data) -> Path:
 
 @pytest.fixture(scope="module")
 def lf_server(lf_out, serve_env):
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mgtrainer", "serve", str(lf_out), "--port", str(port)],
-                            cwd=REPO, env=dict(os.environ, MGT_API_KEY=API_KEY), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    lines = []
-    for line in proc.stdout:  # until the banner's last line, or mgtrainer exits
-        lines.append(line)
-        if line.startswith("Ctrl-C stops the server"):
-            break
-    yield {"proc": proc, "url": f"http://127.0.0.1:{port}", "banner": "".join(lines), "out": lf_out}
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    with servehelp.cli_server(lf_out) as info:
+        yield info | {"out": lf_out}
 
 
 def test_lf_model_answers_chat_completions_with_the_openai_client(lf_server):

@@ -16,9 +16,9 @@ import sys
 import time
 
 import pytest
+import servehelp
 from servehelp import API_KEY, assert_guarded
 
-from mgtrainer.serve.vllm import free_port
 
 pytestmark = [pytest.mark.heavy, pytest.mark.serve]
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -26,26 +26,8 @@ REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def cli_server(trained_sft, serve_env):
-    model, port = trained_sft, free_port()  # the OUTPUT_DIR itself: serve finds final/
-    env = dict(os.environ, MGT_API_KEY=API_KEY)
-    proc = subprocess.Popen([sys.executable, "-m", "mgtrainer", "serve", str(model), "--port", str(port),
-                             "--", "--max-num-seqs", "8"], cwd=REPO, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    lines = []
-    for line in proc.stdout:  # until the banner's last line, or mgtrainer exits
-        lines.append(line)
-        if line.startswith("Ctrl-C stops the server"):
-            break
-    banner = "".join(lines)
-    info = {"proc": proc, "url": f"http://127.0.0.1:{port}", "banner": banner, "model": model}
-    yield info
-    if proc.poll() is None:  # a test failed before the SIGTERM test: stop it the same way
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # vLLM then gets SIGTERM through PR_SET_PDEATHSIG
-            proc.wait()
+    with servehelp.cli_server(trained_sft, "--max-num-seqs", "8") as info:  # OUTPUT_DIR: serve finds final/
+        yield info | {"model": trained_sft}
 
 
 def test_banner_lists_endpoints_key_and_a_working_curl_line(cli_server):
