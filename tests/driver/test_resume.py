@@ -1,23 +1,12 @@
 """SIGTERM saves a checkpoint and stops; resume_from_checkpoint=auto continues to the same final loss."""
 
 import json
-import os
 import signal
 from pathlib import Path
 
 import pytest
-from transformers import TrainerCallback
 
 from mgtrainer.driver import trainer as dt
-
-
-class KillAt(TrainerCallback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _losses(out: Path) -> dict[int, float]:
@@ -25,7 +14,7 @@ def _losses(out: Path) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in rows if "loss" in r}
 
 
-def test_sigterm_checkpoint_then_auto_resume_matches_uninterrupted(tiny_qwen2, make_cfg, shared_data, monkeypatch,
+def test_sigterm_checkpoint_then_auto_resume_matches_uninterrupted(tiny_qwen2, make_cfg, shared_data, sigterm_at,
                                                                     tmp_path):
     from mgtrainer.tasks import sft
 
@@ -36,22 +25,11 @@ def test_sigterm_checkpoint_then_auto_resume_matches_uninterrupted(tiny_qwen2, m
     sft.run(plain)
 
     cfg = make_cfg("sft", tiny_qwen2, data, overrides=[f"train.output_dir={tmp_path / 'b'}"], **sections)
-    build = dt.build_trainer
-
-    def with_kill(*args, **kwargs):
-        trainer = build(*args, **kwargs)
-        trainer.add_callback(KillAt(3))
-        return trainer
-
-    monkeypatch.setattr(dt, "build_trainer", with_kill)
-    with pytest.raises(SystemExit) as stop:
-        sft.run(cfg)
-    assert stop.value.code == 143
+    assert sigterm_at(sft.run, cfg, 3) == 143
     out = Path(cfg.train.output_dir)
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-4"] and not (out / "final").exists()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))
 
-    monkeypatch.setattr(dt, "build_trainer", build)
     sft.run(cfg.model_copy(update={"train": cfg.train.model_copy(update={"resume_from_checkpoint": "auto"})}))
     a, b = _losses(Path(plain.train.output_dir)), _losses(out)
     assert sorted(b) == [1, 2, 3, 4, 5, 6]  # 1-4 before the stop, 5-6 after resuming

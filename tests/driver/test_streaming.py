@@ -2,13 +2,10 @@
 
 import json
 import math
-import os
 import random
-import signal
 from pathlib import Path
 
 import pytest
-from transformers import TrainerCallback
 
 from mgtrainer import manifest as mf
 from mgtrainer.data.stream import RecordStream, shuffled, stream_splits
@@ -31,15 +28,6 @@ def big_text(tmp_path_factory) -> Path:
 def _losses(out: Path) -> list[float]:
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return [r["loss"] for r in rows if "loss" in r]
-
-
-class KillAt(TrainerCallback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _changed(base_dir, final) -> bool:
@@ -145,10 +133,9 @@ def test_streaming_refusals(tiny_llama, make_cfg, minilm, big_text):
         RecordStream(make_cfg("pt", tiny_llama, [big_text.parent / "nope.jsonl"], data=STREAM).data, "text")
 
 
-def test_streaming_resume_continues_the_stream(tiny_qwen2, make_cfg, shared_data, monkeypatch, tmp_path):
+def test_streaming_resume_continues_the_stream(tiny_qwen2, make_cfg, shared_data, sigterm_at, tmp_path):
     """SIGTERM at step 3 then resume_from_checkpoint=auto: Trainer skips the batches already trained
     (reading them again from the stream), so steps 5-6 match an uninterrupted streaming run."""
-    from mgtrainer.driver import trainer as dt
     from mgtrainer.tasks import sft
 
     data = [shared_data / "llama-factory" / "alpaca_en_demo.json"]
@@ -157,17 +144,7 @@ def test_streaming_resume_continues_the_stream(tiny_qwen2, make_cfg, shared_data
     plain = make_cfg("sft", tiny_qwen2, data, overrides=[f"train.output_dir={tmp_path / 'a'}"], **sections)
     sft.run(plain)
     cfg = make_cfg("sft", tiny_qwen2, data, overrides=[f"train.output_dir={tmp_path / 'b'}"], **sections)
-    build = dt.build_trainer
-
-    def with_kill(*args, **kwargs):
-        trainer = build(*args, **kwargs)
-        trainer.add_callback(KillAt(3))
-        return trainer
-
-    monkeypatch.setattr(dt, "build_trainer", with_kill)
-    with pytest.raises(SystemExit):
-        sft.run(cfg)
-    monkeypatch.setattr(dt, "build_trainer", build)
+    assert sigterm_at(sft.run, cfg, 3) == 143
     sft.run(cfg.model_copy(update={"train": cfg.train.model_copy(update={"resume_from_checkpoint": "auto"})}))
     a, b = _losses(Path(plain.train.output_dir)), _losses(Path(cfg.train.output_dir))
     assert len(b) == 6 and b[-1] == pytest.approx(a[-1], rel=1e-5) and b[-2] == pytest.approx(a[-2], rel=1e-5)
