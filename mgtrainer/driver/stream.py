@@ -16,6 +16,7 @@ from torch.utils.data import IterableDataset
 from mgtrainer.data.stream import Rejects, RecordStream, shuffled
 from mgtrainer.errors import MgtError
 
+
 class RowStream(IterableDataset):
     """Token rows of a RecordStream: encode_rows(records) -> rows, shuffled with a seeded buffer."""
 

