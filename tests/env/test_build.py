@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from envkit import REPO, env_cmd, make_profile
 
