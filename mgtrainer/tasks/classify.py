@@ -89,8 +89,9 @@ def _trained_labels(model_dir) -> list[str]:
 
     from mgtrainer import manifest
 
-    if (Path(model_dir) / manifest.FILENAME).is_file() and manifest.read(model_dir).labels:
-        return list(manifest.read(model_dir).labels)
+    labels = manifest.read(model_dir).labels if (Path(model_dir) / manifest.FILENAME).is_file() else None
+    if labels:
+        return list(labels)
     conf = AutoConfig.from_pretrained(model_dir)
     return [conf.id2label[i] for i in range(conf.num_labels)]
 
