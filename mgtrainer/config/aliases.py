@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from mgtrainer.tasks import TASKS
+
 SKIP = object()
-STAGES = {"pt": "pt", "sft": "sft", "rm": "rm"}
-LATER_STAGES = ("dpo", "kto", "ppo", "orpo", "simpo")
+LATER_STAGES = ("dpo", "kto", "ppo", "orpo", "simpo")  # LLaMA-Factory stages with no task yet
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,10 @@ class Alias:
 
 
 def convert_stage(value):
+    """LLaMA-Factory's `stage` names the task (its pt, sft and rm stages are tasks of the same name)."""
     if value in LATER_STAGES:
-        raise ValueError(f"stage {value!r} is not supported yet; expected one of pt, sft, rm, "
-                         "classify, embed, rerank")
-    return STAGES.get(value, value)
+        raise ValueError(f"stage {value!r} is not supported yet; expected one of {', '.join(TASKS)}")
+    return value
 
 
 def _negate(value):

@@ -43,9 +43,9 @@ def add_convert_args(parser: argparse.ArgumentParser) -> None:
 def _task_kind(task: str | None) -> str | None:
     if task is None:
         return None
-    from mgtrainer.tasks import get
+    from mgtrainer.app.runs import record_kind
 
-    return get(task).RECORD
+    return record_kind(task)
 
 
 def cmd_check(args) -> int:
@@ -109,6 +109,6 @@ def cmd_convert(args) -> int:
 
 
 def cmd_preview(args) -> int:
-    from mgtrainer.driver.preview import main as preview
+    from mgtrainer.app.preview import main as preview
 
     return preview(args)

@@ -1,4 +1,4 @@
-"""Verbs of the driver: `train`, `eval`, `model tiny`, `report`. Heavy imports stay in the handlers."""
+"""Verbs `train`, `eval` (flows in mgtrainer.app), `model tiny`, `report`. Heavy imports stay in the handlers."""
 
 from __future__ import annotations
 
@@ -20,19 +20,15 @@ def _train(args) -> int:
     if args.llamafactory:
         # argparse puts the first k=v after --llamafactory in the config slot: the backend takes it back.
         return int(llamafactory.train(args.llamafactory, args.config, args.overrides) or 0)
-    from mgtrainer.config import load_config
+    from mgtrainer.app.runs import load_run, say_notes, train
 
-    if args.config and load_config(args.config, args.overrides).backend == "llamafactory":
-        # decided here, before any train env is built: LLaMA-Factory runs in its own env
-        from mgtrainer.driver.run import load_run
-
-        return int(llamafactory.train(load_run(args.config, args.overrides), []) or 0)
-    code = _reexec(["torch", "transformers", "peft"])
-    if code is not None:
-        return code
-    from mgtrainer.driver.run import train
-
-    result = train(args.config, args.overrides)
+    cfg = load_run(args.config, args.overrides, notes=False)  # the one load; the backend is decided here
+    if cfg.backend == "native":  # LLaMA-Factory runs in its own env; the native trainer in the train env
+        code = _reexec(["torch", "transformers", "peft"])
+        if code is not None:
+            return code
+    say_notes(cfg)
+    result = train(cfg)
     return result if isinstance(result, int) else 0  # an int is the llamafactory backend's exit code
 
 
@@ -40,7 +36,7 @@ def _eval(args) -> int:
     code = _reexec(["torch", "transformers", "peft"])
     if code is not None:
         return code
-    from mgtrainer.driver.run import evaluate
+    from mgtrainer.app.runs import evaluate
 
     evaluate(args.config, args.overrides, args.model)
     return 0

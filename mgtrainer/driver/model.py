@@ -45,6 +45,14 @@ def load_tokenizer(model_cfg, head: str = "causal_lm"):
     return tok
 
 
+def auto_class(head: str):
+    """The transformers Auto class that loads a `head` (training and `serve --check` share it)."""
+    import transformers as tf
+
+    return {"causal_lm": tf.AutoModelForCausalLM, "sequence_classification": tf.AutoModelForSequenceClassification,
+            "encoder": tf.AutoModel}[head]
+
+
 def load_model(model_cfg, head: str, tokenizer=None, labels: list[str] | None = None, multi_label: bool = False):
     """AutoModelForCausalLM / AutoModelForSequenceClassification / AutoModel for `head`."""
     import transformers as tf
@@ -56,8 +64,7 @@ def load_model(model_cfg, head: str, tokenizer=None, labels: list[str] | None = 
         kwargs.update(num_labels=len(labels), id2label=dict(enumerate(labels)),
                       label2id={name: i for i, name in enumerate(labels)},
                       problem_type="multi_label_classification" if multi_label else None)
-    cls = {"causal_lm": tf.AutoModelForCausalLM, "sequence_classification": tf.AutoModelForSequenceClassification,
-           "encoder": tf.AutoModel}[head]
+    cls = auto_class(head)
     try:
         model = cls.from_pretrained(path, **{k: v for k, v in kwargs.items() if v is not None})
     except OSError as err:

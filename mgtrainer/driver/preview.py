@@ -1,6 +1,6 @@
 """Preview: N rendered train samples with the trained tokens highlighted, and a length histogram.
 
-Printed before training (train.preview_samples) and by `mgtrainer data preview CFG` (main(args)).
+Printed before training (train.preview_samples) and by `mgtrainer data preview CFG` (mgtrainer.app.preview).
 """
 
 from __future__ import annotations
@@ -56,20 +56,3 @@ def show(tok, encoded, n: int, title: str = "train", console: Console | None = N
     console.print(histogram(lengths), markup=False)
     console.print(encoded.summary(title))
 
-
-def main(args) -> int:
-    """`mgtrainer data preview CFG [k=v ...] [--num N]`: tokenise like training would, show, don't train."""
-    from mgtrainer import tasks
-    from mgtrainer.driver.model import load_tokenizer
-    from mgtrainer.driver.run import load_data, load_run
-    from mgtrainer.errors import MgtError
-
-    cfg = load_run(args.config, getattr(args, "overrides", None) or [])
-    task = tasks.get(cfg.task.name)
-    if not hasattr(task, "encode"):
-        raise MgtError(f"task '{cfg.task.name}' has no token preview; expected one of pt, sft, classify")
-    tok = load_tokenizer(cfg.model, task.HEAD)
-    splits = load_data(cfg, task.RECORD)
-    encoded = task.encode(cfg, tok, splits.train)
-    show(tok, encoded, getattr(args, "num", None) or cfg.train.preview_samples or 2)
-    return 0

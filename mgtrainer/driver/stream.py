@@ -3,7 +3,8 @@
 Like LLaMA-Factory's `streaming: true`: the length is unknown, so training is bounded by train.max_steps;
 Trainer re-iterates the dataset when a pass ends (each pass reopens the files, reshuffled with seed +
 pass). Memory holds the shuffle buffer (data.buffer_size token rows), not the file. What streaming
-refuses is checked by mgtrainer.driver.run.check_streaming.
+refuses is checked by mgtrainer.app.runs.check_streaming. The record stream, its buffer shuffle and its
+rejected-row counter come from the data layer, handed down by the app (the driver never imports data).
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ from itertools import islice
 
 from torch.utils.data import IterableDataset
 
-from mgtrainer.data.stream import Rejects, RecordStream, shuffled
 from mgtrainer.errors import MgtError
 
 
 class RowStream(IterableDataset):
-    """Token rows of a RecordStream: encode_rows(records) -> rows, shuffled with a seeded buffer."""
+    """Token rows of a record stream: encode_rows(records) -> rows, shuffled with a seeded buffer.
 
-    def __init__(self, records: RecordStream, encode_rows, buffer_size: int, seed: int):
+    records: the data layer's RecordStream; shuffle(items, buffer_size, rng): its buffer shuffle;
+    rejects(source, reason): its counter of rejected rows (reported on the first pass only).
+    """
+
+    def __init__(self, records, encode_rows, buffer_size: int, seed: int, shuffle, rejects):
         self.records, self.encode_rows = records, encode_rows
         self.buffer_size, self.seed, self.epoch = buffer_size, seed, 0
-        self.rejects = Rejects()
+        self.shuffle, self.rejects = shuffle, rejects
 
     def set_epoch(self, epoch: int) -> None:  # Trainer/accelerate call this before each pass
         self.epoch = epoch
@@ -32,7 +36,7 @@ class RowStream(IterableDataset):
         on_error = self.rejects if self.epoch == 0 else (lambda source, reason: None)
         rows = self.encode_rows(self.records.records(on_error))
         n = 0
-        for n, row in enumerate(shuffled(rows, self.buffer_size, random.Random(self.seed + self.epoch)), 1):
+        for n, row in enumerate(self.shuffle(rows, self.buffer_size, random.Random(self.seed + self.epoch)), 1):
             yield row
         if n == 0:
             raise MgtError(f"no usable rows in {self.records.describe()} (data.train); expected at least one "

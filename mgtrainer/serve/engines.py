@@ -6,7 +6,7 @@
     embed(texts) -> per text: the pooled (and, as trained, normalised) vector
 
 The transformers engine is what `serve --check` compares the server against: the same forward the
-training tasks use (AutoModelForCausalLM / ...ForSequenceClassification / AutoModel + pooling).
+training tasks use (mgtrainer.driver.model.auto_class, mgtrainer.driver.pooling.pool: the same code).
 torch, transformers and vllm are imported only when an engine is made.
 """
 
@@ -51,11 +51,11 @@ class HFEngine:
 
     def model(self, kind: str):
         import torch
-        import transformers
+
+        from mgtrainer.driver.model import auto_class
 
         if self._model is None:
-            cls = {"causal_lm": transformers.AutoModelForCausalLM, "encoder": transformers.AutoModel,
-                   "sequence_classification": transformers.AutoModelForSequenceClassification}[kind]
+            cls = auto_class(kind)
             dtype = torch.float32 if self.device == "cpu" else "auto"
             self._model = self._load(cls, dtype).to(self.device).eval()
         return self._model
@@ -124,24 +124,13 @@ class HFEngine:
     def embed(self, texts: list[str]) -> list[list[float]]:
         import torch.nn.functional as F
 
+        from mgtrainer.driver.pooling import pool
+
         m, rows = self.manifest, []
         for out, mask in self._encode(texts, None, "encoder"):
             vec = pool(out.last_hidden_state, mask, m.pooling or "mean").float()
             rows += (F.normalize(vec, dim=-1) if m.normalize is not False else vec).cpu().tolist()
         return rows
-
-
-def pool(hidden, mask, mode: str):
-    """hidden (B, L, H), mask (B, L) -> (B, H): mean of attended tokens, first or last attended token."""
-    import torch
-
-    if mode == "mean":
-        m = mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-    rows = torch.arange(hidden.shape[0], device=hidden.device)
-    if mode == "cls":
-        return hidden[rows, mask.int().argmax(1)]
-    return hidden[rows, mask.shape[1] - 1 - mask.int().flip(1).argmax(1)]
 
 
 def _until_eos(ids: list[int], eos: set[int]) -> list[int]:

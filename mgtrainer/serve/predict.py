@@ -1,8 +1,8 @@
 """`mgtrainer predict OUTPUT_DIR --input F --output F`: batch inference, the same rows plus predictions.
 
-Added columns: `prediction` (sft/pt: the generated text; classify: the label, or the list of labels at
-or above 0.5 when multi-label; rm/rerank: the raw score; embed: the vector) and, for classify,
-`probabilities` ({label: probability}). See mgtrainer.serve.rows for the columns each task reads.
+The trained task (the manifest's) says what each row becomes (task.request), which engine call runs
+(task.call) and which columns come back (task.response): e.g. `prediction` (generated text, label(s),
+score or vector) and, for classifiers, `probabilities`. See each task module for the columns it reads.
 """
 
 from __future__ import annotations
@@ -12,58 +12,13 @@ import time
 from pathlib import Path
 
 from mgtrainer import manifest as mf
+from mgtrainer import tasks
 from mgtrainer.serve import rows as R
 
 
-def task_inputs(manifest, tok, rows: list[R.Row]):
-    """What the engine gets for these rows: prompt token ids, texts, or (queries, passages)."""
-    task = manifest.task
-    if task == "sft":
-        return [chat_ids(tok, R.chat_prompt(r)) for r in rows]
-    if task == "pt":
-        return [tok(R.first(r, ("text", "prompt"), "text")).input_ids for r in rows]
-    if task == "classify":
-        return [R.first(r, R.TEXT_KEYS, "text") for r in rows]
-    if task == "rm":
-        return [R.reward_text(r, tok) for r in rows]
-    if task == "embed":
-        return [R.embed_text(r, manifest) for r in rows]
-    pairs = [R.rerank_pair(r) for r in rows]
-    return [q for q, _ in pairs], [p for _, p in pairs]
-
-
-def chat_ids(tok, messages: list[dict]) -> list[int]:
-    text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    return tok(text, add_special_tokens=False).input_ids
-
-
-def run_engine(engine, manifest, inputs, max_new_tokens: int) -> list:
-    """Raw outputs per row: generated ids, probabilities, scores or vectors."""
-    task = manifest.task
-    if task in ("sft", "pt"):
-        return engine.generate(inputs, max_new_tokens)
-    if task == "classify":
-        return engine.classify(inputs)
-    if task == "rm":
-        return engine.score(inputs)
-    if task == "embed":
-        return engine.embed(inputs)
-    return engine.score(*inputs)
-
-
-def columns(manifest, tok, output) -> dict:
-    """The prediction columns for one row's raw output."""
-    if manifest.task in ("sft", "pt"):
-        return {"prediction": tok.decode(output, skip_special_tokens=True)}
-    if manifest.task == "classify":
-        labels = manifest.labels or [str(i) for i in range(len(output))]
-        probs = {label: round(float(p), 6) for label, p in zip(labels, output)}
-        if manifest.multi_label:
-            return {"prediction": [lab for lab, p in probs.items() if p >= 0.5], "probabilities": probs}
-        return {"prediction": max(probs, key=probs.get), "probabilities": probs}
-    if manifest.task == "embed":
-        return {"prediction": [float(x) for x in output]}
-    return {"prediction": float(output)}
+def requests(task, manifest, tok, rows: list[R.Row]) -> list:
+    """What the engine gets for these rows: one request per row (prompt ids, a text, a pair)."""
+    return [task.request(row, manifest, tok) for row in rows]
 
 
 def predict(path: str | Path, input_path: str | Path, output_path: str | Path, engine: str = "vllm",
@@ -75,15 +30,16 @@ def predict(path: str | Path, input_path: str | Path, output_path: str | Path, e
     if Path(output_path).resolve() == Path(input_path).resolve():
         raise MgtError(f"{output_path}:1: output is the input file; expected a new path (inputs are never overwritten)")
     manifest, rows = mf.read(path), R.read_rows(input_path)
+    task = tasks.get(manifest.task)
     eng = engines.make(engine, path, batch_size=batch_size, progress=progress)
-    inputs = task_inputs(manifest, eng.tokenizer, rows)
+    inputs = requests(task, manifest, eng.tokenizer, rows)
     started = time.perf_counter()
-    outputs = run_engine(eng, manifest, inputs, max_new_tokens) if rows else []
+    outputs = task.call(eng, inputs, max_new_tokens) if rows else []
     seconds = time.perf_counter() - started
-    out_rows = [dict(row) | columns(manifest, eng.tokenizer, o) for row, o in zip(rows, outputs)]
+    out_rows = [dict(row) | task.response(o, manifest, eng.tokenizer) for row, o in zip(rows, outputs)]
     R.write_rows(output_path, out_rows)
     stats = {"rows": len(rows), "seconds": seconds, "engine": engine}
-    if manifest.task in ("sft", "pt"):
+    if task.SERVE.runner == "generate":
         stats["generated_tokens"] = sum(len(o) for o in outputs)
     print(f"mgtrainer: {len(rows)} rows -> {output_path} ({engine}, {seconds:.1f} s)", file=sys.stderr)
     return stats

@@ -1,7 +1,7 @@
 """`vllm serve` for a trained model: the argv per task, the process, its health, a clean stop.
 
-The task module's SERVE dict says the runner/convert/endpoints; the manifest says the rest (labels,
-pooling, normalisation, raw reward logits). vLLM runs in the serve env (mgtrainer.env) in its own
+The task module's SERVE says the runner/convert/endpoints; its serve_settings(manifest) the rest (the
+trained pooling, normalisation, raw reward logits, activation). vLLM runs in the serve env (mgtrainer.env) in its own
 process group, so a stop takes its engine processes with it. No torch or vllm import here.
 """
 
@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mgtrainer import manifest as mf
+from mgtrainer import tasks
 from mgtrainer.errors import MgtError
 
 CPU_KV_CACHE_GIB = 1  # vLLM alone would reserve ~13 GiB on CPU (whole GiB: vLLM reads an int)
 CPU_MAX_MODEL_LEN = 4096
-POOLING = {"mean": "MEAN", "cls": "CLS", "last": "LAST"}
 LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # vLLM's accepted max_lora_rank values
 
 
@@ -56,25 +56,6 @@ def model_name(path: str | Path) -> str:
     return d.parent.name if d.name == "final" else d.name
 
 
-def pooler_config(m: mf.Manifest) -> dict:
-    """vLLM --pooler-config: the trained pooling/normalisation; raw logits for rm and rerank."""
-    if m.task == "embed":
-        out = {"use_activation": bool(m.normalize if m.normalize is not None else True)}
-        if m.pooling:
-            out["pooling_type"] = POOLING[m.pooling]
-        return out
-    if m.task in ("rm", "rerank"):
-        return {"use_activation": False}  # the reward / relevance is the head's raw logit
-    return {}
-
-
-def hf_overrides(m: mf.Manifest) -> dict:
-    """Config overrides: classify's activation follows problem_type (softmax vs per-label sigmoid)."""
-    if m.task == "classify":
-        return {"problem_type": "multi_label_classification" if m.multi_label else "single_label_classification"}
-    return {}
-
-
 def adapter_only(model_dir: str | Path) -> bool:
     """final/ holds an unmerged LoRA adapter (lora.merge: false): adapter_config.json, no config.json."""
     d = Path(model_dir)
@@ -93,8 +74,9 @@ def lora_settings(model_dir: Path, task: str, runner: str) -> dict:
     """Engine arguments for an unmerged adapter: vLLM loads the base model and applies the adapter per
     request (generate models only; vLLM has no LoRA for pooling models)."""
     if runner != "generate":
+        generate = ", ".join(name for name in tasks.TASKS if tasks.get(name).SERVE.runner == "generate")
         raise MgtError(f"{model_dir}/adapter_config.json:1: an unmerged LoRA adapter of a {task} model "
-                       f"(lora.merge: false); vLLM serves LoRA adapters only for generate models (sft, pt); "
+                       f"(lora.merge: false); vLLM serves LoRA adapters only for generate models ({generate}); "
                        "expected a merged final/: train with lora.merge: true, or use "
                        "`mgtrainer predict --engine hf`")
     rank = json.loads((model_dir / "adapter_config.json").read_text()).get("r", 16)
@@ -112,15 +94,12 @@ def _max_positions(model_dir: Path) -> int | None:
 
 def engine_settings(path: str | Path, opts: ServeOptions) -> dict:
     """vLLM engine arguments (EngineArgs field names) for the trained model at path; serve and predict share them."""
-    from mgtrainer import tasks
-
     m, model_dir = mf.read(path), mf.model_dir(path)
-    spec, gpu = tasks.get(m.task).SERVE, on_gpu()
-    out = {"model": str(model_dir), "runner": spec["runner"], "convert": spec.get("convert"),
-           "pooler_config": pooler_config(m) or None, "hf_overrides": hf_overrides(m) or None,
-           "dtype": opts.dtype or (None if gpu else "float32")}
+    task, gpu = tasks.get(m.task), on_gpu()
+    out = {"model": str(model_dir), "runner": task.SERVE.runner, "convert": task.SERVE.convert,
+           **task.serve_settings(m), "dtype": opts.dtype or (None if gpu else "float32")}
     if adapter_only(model_dir):
-        out.update(lora_settings(model_dir, m.task, spec["runner"]))
+        out.update(lora_settings(model_dir, m.task, task.SERVE.runner))
     positions = _max_positions(Path(out["model"]))
     if opts.max_model_len:
         out["max_model_len"] = opts.max_model_len
@@ -317,10 +296,8 @@ def curl_line(url: str, endpoint: str, name: str, api_key: str | None) -> str:
 
 def banner(server: Server, key_source: str) -> str:
     """What `mgtrainer serve` prints once the server answers /health."""
-    from mgtrainer import tasks
-
     m, opts = server.manifest, server.opts
-    endpoints = tasks.get(m.task).SERVE["endpoints"]
+    endpoints = tasks.get(m.task).SERVE.endpoints
     lines = [f"mgtrainer: serving {m.task} model '{server.name}' ({mf.model_dir(server.path)}) at {server.url}",
              *(f"  POST {server.url}{e}" for e in endpoints),
              *([f"  LoRA adapter (lora.merge: false) on {adapter_base(mf.model_dir(server.path))}; "

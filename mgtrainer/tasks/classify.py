@@ -4,9 +4,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mgtrainer.tasks.contract import Serve, Verdict
+from mgtrainer.tasks.serving import TEXT_KEYS, classify_probs, first, max_abs_diff
+
 HEAD = "sequence_classification"
 RECORD = "classify"
-SERVE = {"runner": "pooling", "convert": "classify", "endpoints": ["/classify", "/pooling"]}
+SERVE = Serve(runner="pooling", convert="classify", endpoints=("/classify", "/pooling"))
+STREAMING = False
+PROBE = [{"text": "Play the latest album on the kitchen speaker."}, {"text": "Will it rain in Boston tomorrow?"},
+         {"text": "Book a table for two tonight."}, {"text": "Rate this book five stars."}]
 
 
 class Config(BaseModel):
@@ -96,11 +102,9 @@ def _trained_labels(model_dir) -> list[str]:
     return [conf.id2label[i] for i in range(conf.num_labels)]
 
 
-def _model_and_data(cfg, model_dir=None):
+def _model_and_data(cfg, splits, model_dir=None):
     from mgtrainer.driver import model as dm
-    from mgtrainer.driver.run import load_data
 
-    splits = load_data(cfg, RECORD)
     src = cfg.model if model_dir is None else cfg.model.model_copy(update={"name_or_path": str(model_dir)})
     tok = dm.load_tokenizer(src, HEAD)
     labels = labels_of(cfg, splits.train) if model_dir is None else _trained_labels(model_dir)
@@ -108,13 +112,13 @@ def _model_and_data(cfg, model_dir=None):
     return splits, labels, tok, model
 
 
-def run(cfg) -> dict:
+def run(cfg, data) -> dict:
     """Fine-tune a classifier; write final/ + manifest, eval_report.json, metrics.jsonl and plots."""
     from mgtrainer.driver import collate, preview, run as dr, save, trainer as dt
     from mgtrainer.driver.model import apply_finetuning
 
     dr.start(cfg)
-    splits, labels, tok, model = _model_and_data(cfg)
+    splits, labels, tok, model = _model_and_data(cfg, data)
     model = apply_finetuning(model, cfg.lora, HEAD)
     train_set, eval_set = encode(cfg, tok, splits.train, labels), encode(cfg, tok, splits.eval, labels)
     print(train_set.summary("train") + (f"; {eval_set.summary('eval')}" if splits.eval else ""))
@@ -135,11 +139,11 @@ def _print_result(metrics: dict) -> None:
         print(f"eval accuracy {metrics['eval_accuracy']:.4f}  macro-F1 {metrics['eval_macro_f1']:.4f}")
 
 
-def evaluate(cfg, model_dir) -> dict:
+def evaluate(cfg, data, model_dir) -> dict:
     """Accuracy, macro-F1, per-class report and confusion matrix of model_dir on the eval split."""
     from mgtrainer.driver import collate, run as dr, trainer as dt
 
-    splits, labels, tok, model = _model_and_data(cfg, model_dir)
+    splits, labels, tok, model = _model_and_data(cfg, data, model_dir)
     eval_set = encode(cfg, tok, splits.eval or splits.train, labels)
     details: dict = {}
     trainer = dt.build_trainer(cfg, model, tok, None, eval_set.rows, collate.collator(tok, HEAD),
@@ -147,3 +151,38 @@ def evaluate(cfg, model_dir) -> dict:
     metrics = dr.scalar_metrics(trainer.evaluate())
     _print_result(metrics)
     return {**metrics, **details}
+
+
+# -- serving: vLLM's classify runner; predict adds the label(s) and {label: probability} ---------------
+def serve_settings(manifest) -> dict:
+    """The activation follows problem_type (softmax vs per-label sigmoid)."""
+    kind = "multi_label_classification" if manifest.multi_label else "single_label_classification"
+    return {"hf_overrides": {"problem_type": kind}}
+
+
+def request(row, manifest, tok) -> str:
+    return first(row, TEXT_KEYS, "text")
+
+
+def call(engine, requests: list, max_new_tokens: int) -> list:
+    return engine.classify(requests)
+
+
+def response(output, manifest, tok) -> dict:
+    labels = manifest.labels or [str(i) for i in range(len(output))]
+    probs = {label: round(float(p), 6) for label, p in zip(labels, output)}
+    if manifest.multi_label:
+        return {"prediction": [lab for lab, p in probs.items() if p >= 0.5], "probabilities": probs}
+    return {"prediction": max(probs, key=probs.get), "probabilities": probs}
+
+
+def probe(manifest) -> list[dict]:
+    return PROBE
+
+
+def served(post, rows: list, requests: list) -> tuple[str, list]:
+    return "/classify", classify_probs(post, requests)
+
+
+def compare(endpoint: str, ref: list, got: list, eos: set[int]) -> Verdict:
+    return max_abs_diff(endpoint, ref, got, "max |prob diff|")

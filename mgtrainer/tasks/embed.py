@@ -10,9 +10,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mgtrainer.tasks.contract import Serve
+from mgtrainer.tasks.serving import first, min_cosine as compare  # noqa: F401 (contract names)
+
 HEAD = "encoder"
 RECORD = "embed"
-SERVE = {"runner": "pooling", "convert": "embed", "endpoints": ["/v1/embeddings", "/pooling"]}
+SERVE = Serve(runner="pooling", convert="embed", endpoints=("/v1/embeddings", "/pooling"))
+STREAMING = False
+PROBE = [{"query": "capital of France"}, {"passage": "Paris is the capital of France."},
+         {"text": "A journey of a thousand miles begins with a single step."}]
+VLLM_POOLING = {"mean": "MEAN", "cls": "CLS", "last": "LAST"}
 
 
 class Config(BaseModel):
@@ -84,22 +91,20 @@ def metrics_fn(cfg, tok, rows: list[dict], pooling: str, max_len: int):
     return fn
 
 
-def _prepare(cfg, model_dir=None):
+def _prepare(cfg, splits, model_dir=None):
     from mgtrainer.driver import pooling as P
-    from mgtrainer.driver.run import load_data
 
-    splits = load_data(cfg, RECORD)
     tok, model = P.load(cfg, HEAD, model_dir)
     return tok, model, rows_of(splits.train), rows_of(splits.eval), P.max_length(cfg, tok, model)
 
 
-def run(cfg) -> dict:
+def run(cfg, data) -> dict:
     """Train the embedder; write final/ (+ sentence-transformers files and manifest), metrics and plots."""
     from mgtrainer.driver import pooling as P, run as dr, save
     from mgtrainer.driver.model import apply_finetuning
 
     dr.start(cfg)
-    tok, model, train_rows, eval_rows, max_len = _prepare(cfg)
+    tok, model, train_rows, eval_rows, max_len = _prepare(cfg, data)
     pooling, t = pooling_of(cfg, model), cfg.task
     model = apply_finetuning(model, cfg.lora, HEAD)
     print(f"embed: {len(train_rows)} train queries, {len(eval_rows)} eval queries, pooling {pooling}, "
@@ -133,13 +138,51 @@ def with_manifest(cfg, model_dir):
     return cfg.model_copy(update={"task": cfg.task.model_copy(update={k: getattr(m, k) for k in keys})})
 
 
-def evaluate(cfg, model_dir) -> dict:
+def evaluate(cfg, data, model_dir) -> dict:
     """Retrieval metrics of model_dir over the eval rows' corpus (train rows if there is no eval)."""
     from mgtrainer.driver import pooling as P
 
     cfg = with_manifest(cfg, model_dir)
-    tok, model, train_rows, eval_rows, max_len = _prepare(cfg, model_dir)
+    tok, model, train_rows, eval_rows, max_len = _prepare(cfg, data, model_dir)
     fn = metrics_fn(cfg, tok, eval_rows or train_rows, pooling_of(cfg, model), max_len)
     metrics = {f"eval_{k}": v for k, v in fn(model).items()}
     P.print_metrics("embed", metrics)
     return metrics
+
+
+# -- serving: vLLM's embed runner with the trained pooling and normalisation ---------------------------
+def serve_settings(manifest) -> dict:
+    pooler = {"use_activation": bool(manifest.normalize if manifest.normalize is not None else True)}
+    if manifest.pooling:
+        pooler["pooling_type"] = VLLM_POOLING[manifest.pooling]
+    return {"pooler_config": pooler}
+
+
+def embed_text(row, manifest) -> str:
+    """predict: text, or query (+ the trained query instruction), or passage / document (+ passage instruction)."""
+    if row.get("text") not in (None, ""):
+        return str(row["text"])
+    if row.get("query") not in (None, ""):
+        return (manifest.query_instruction or "") + str(row["query"])
+    return (manifest.passage_instruction or "") + first(row, ("passage", "document"), "text")
+
+
+def request(row, manifest, tok) -> str:
+    return embed_text(row, manifest)
+
+
+def call(engine, requests: list, max_new_tokens: int) -> list:
+    return engine.embed(requests)
+
+
+def response(output, manifest, tok) -> dict:
+    return {"prediction": [float(x) for x in output]}
+
+
+def probe(manifest) -> list[dict]:
+    return PROBE
+
+
+def served(post, rows: list, requests: list) -> tuple[str, list]:
+    data = post("/v1/embeddings", {"input": requests})["data"]
+    return "/v1/embeddings", [d["embedding"] for d in sorted(data, key=lambda d: d["index"])]

@@ -4,9 +4,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mgtrainer.tasks.contract import Serve
+from mgtrainer.tasks.serving import first
+from mgtrainer.tasks.serving import (  # noqa: F401 (the contract's serving functions, shared with sft)
+    completions as served, generate as call, generated_text as response, no_settings as serve_settings,
+    same_generations as compare)
+
 HEAD = "causal_lm"
 RECORD = "text"
-SERVE = {"runner": "generate", "endpoints": ["/v1/completions", "/v1/chat/completions"]}
+SERVE = Serve(runner="generate", endpoints=("/v1/completions", "/v1/chat/completions"))
+STREAMING = True
+PROBE = [{"text": "The quick brown fox"}, {"text": "Machine learning models learn"}, {"text": "def add(a, b):"}]
 
 
 class Config(BaseModel):
@@ -39,16 +47,29 @@ def extra_metrics(cfg, trainer, tok, eval_records) -> dict:
     return {}  # eval loss and perplexity only
 
 
-def run(cfg) -> dict:
+def run(cfg, data) -> dict:
     """Train on packed text; eval loss and perplexity; final/ + manifest, metrics.jsonl, plots."""
-    from mgtrainer.driver.run import fit_causal_lm
+    import sys
 
-    return fit_causal_lm(cfg)
+    from mgtrainer.driver.causal import fit_causal_lm
+
+    return fit_causal_lm(cfg, sys.modules[__name__], data)
 
 
-def evaluate(cfg, model_dir) -> dict:
+def evaluate(cfg, data, model_dir) -> dict:
     """Eval loss and perplexity of model_dir on the (packed) eval split."""
-    from mgtrainer.driver.run import evaluate_causal_lm
+    import sys
 
-    return evaluate_causal_lm(cfg, model_dir)
+    from mgtrainer.driver.causal import evaluate_causal_lm
+
+    return evaluate_causal_lm(cfg, sys.modules[__name__], data, model_dir)
+
+
+def request(row, manifest, tok) -> list[int]:
+    """predict reads text / prompt and continues it as is."""
+    return tok(first(row, ("text", "prompt"), "text")).input_ids
+
+
+def probe(manifest) -> list[dict]:
+    return PROBE
 

@@ -10,9 +10,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mgtrainer.tasks.contract import Serve
+from mgtrainer.tasks.serving import PASSAGE_KEYS, first, same_scores as compare  # noqa: F401 (contract names)
+
 HEAD = "sequence_classification"
 RECORD = "rerank"
-SERVE = {"runner": "pooling", "convert": "classify", "endpoints": ["/rerank", "/v1/rerank", "/score"]}
+SERVE = Serve(runner="pooling", convert="classify", endpoints=("/rerank", "/v1/rerank", "/score"))
+STREAMING = False
+PROBE = [{"query": "capital of France", "passage": "Paris is the capital of France."},
+         {"query": "capital of France", "passage": "The quick brown fox jumps over the lazy dog."},
+         {"query": "healthy tips", "passage": "Eat a balanced diet and get enough sleep."}]
 
 
 class Config(BaseModel):
@@ -113,23 +120,21 @@ def metrics_fn(cfg, tok, records, max_len: int):
     return fn
 
 
-def _prepare(cfg, model_dir=None):
+def _prepare(cfg, splits, model_dir=None):
     from mgtrainer.driver import pooling as P
-    from mgtrainer.driver.run import load_data
 
-    splits = load_data(cfg, RECORD)
     tok, model = P.load(cfg, HEAD, model_dir)
     P.separate_pairs(tok)
     return tok, model, splits, P.max_length(cfg, tok, model)
 
 
-def run(cfg) -> dict:
+def run(cfg, data) -> dict:
     """Train the cross-encoder; write final/ (+ manifest), metrics.jsonl, plots and eval_report.json."""
     from mgtrainer.driver import pooling as P, run as dr, save
     from mgtrainer.driver.model import apply_finetuning
 
     dr.start(cfg)
-    tok, model, splits, max_len = _prepare(cfg)
+    tok, model, splits, max_len = _prepare(cfg, data)
     model = apply_finetuning(model, cfg.lora, HEAD)
     listwise = cfg.task.loss == "listwise"
     make = listwise_rows if listwise else lambda recs: pointwise_rows(cfg, recs)
@@ -147,11 +152,43 @@ def run(cfg) -> dict:
     return metrics
 
 
-def evaluate(cfg, model_dir) -> dict:
+def evaluate(cfg, data, model_dir) -> dict:
     """MRR@10 / NDCG@10 of model_dir on the eval queries (train queries if there is no eval)."""
     from mgtrainer.driver import pooling as P
 
-    tok, model, splits, max_len = _prepare(cfg, model_dir)
+    tok, model, splits, max_len = _prepare(cfg, data, model_dir)
     metrics = {f"eval_{k}": v for k, v in metrics_fn(cfg, tok, splits.eval or splits.train, max_len)(model).items()}
     P.print_metrics("rerank", metrics)
     return metrics
+
+
+# -- serving: the head's raw logit is the relevance score (vLLM /score, /rerank) -------------------------
+def serve_settings(manifest) -> dict:
+    return {"pooler_config": {"use_activation": False}}
+
+
+def rerank_pair(row) -> tuple[str, str]:
+    """predict: query + passage / document / text."""
+    return first(row, ("query",), "query"), first(row, PASSAGE_KEYS, "passage")
+
+
+def request(row, manifest, tok) -> tuple[str, str]:
+    return rerank_pair(row)
+
+
+def call(engine, requests: list, max_new_tokens: int) -> list:
+    return engine.score([q for q, _ in requests], [p for _, p in requests])
+
+
+def response(output, manifest, tok) -> dict:
+    return {"prediction": float(output)}
+
+
+def probe(manifest) -> list[dict]:
+    return PROBE
+
+
+def served(post, rows: list, requests: list) -> tuple[str, list]:
+    body = {"queries": [q for q, _ in requests], "documents": [p for _, p in requests]}
+    data = post("/score", body)["data"]
+    return "/score", [d["score"] for d in sorted(data, key=lambda d: d["index"])]

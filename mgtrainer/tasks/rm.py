@@ -11,9 +11,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mgtrainer.tasks.contract import Serve
+from mgtrainer.tasks.serving import classify_probs, first, messages_of, same_scores as compare  # noqa: F401 (contract names)
+
 HEAD = "sequence_classification"
 RECORD = "preference"
-SERVE = {"runner": "pooling", "convert": "classify", "endpoints": ["/classify", "/pooling"]}
+SERVE = Serve(runner="pooling", convert="classify", endpoints=("/classify", "/pooling"))
+STREAMING = False
+PROBE = [{"prompt": "What is 48 + 24?", "response": "48 + 24 = 72."},
+         {"prompt": "What is 48 + 24?", "response": "It is 100."},
+         {"messages": [{"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "Paris."}]}]
 
 # For tokenizers without a chat template (encoders): "Role: content" lines.
 PLAIN = "{%- for m in messages %}{{ m['role'] | capitalize }}: {{ m['content'] }}\n{% endfor %}"
@@ -97,11 +104,9 @@ def metrics_fn(tok, rows: list[dict], max_len: int, batch_size: int, margin: flo
     return fn
 
 
-def _prepare(cfg, model_dir=None):
+def _prepare(cfg, splits, model_dir=None):
     from mgtrainer.driver import pooling as P
-    from mgtrainer.driver.run import load_data
 
-    splits = load_data(cfg, RECORD)
     tok, model = P.load(cfg, HEAD, model_dir)
     template = set_template(tok, cfg.model.template)
     max_len = P.max_length(cfg, tok, model)
@@ -109,13 +114,13 @@ def _prepare(cfg, model_dir=None):
     return tok, model, template, rows, max_len
 
 
-def run(cfg) -> dict:
+def run(cfg, data) -> dict:
     """Train the reward model; write final/ (+ manifest), metrics.jsonl, plots and eval_report.json."""
     from mgtrainer.driver import pooling as P, run as dr, save
     from mgtrainer.driver.model import apply_finetuning
 
     dr.start(cfg)
-    tok, model, template, (train_rows, eval_rows), max_len = _prepare(cfg)
+    tok, model, template, (train_rows, eval_rows), max_len = _prepare(cfg, data)
     model = apply_finetuning(model, cfg.lora, HEAD)
     print(f"rm: {len(train_rows)} train pairs, {len(eval_rows)} eval pairs, max_length {max_len}")
     trainer, metrics = P.fit(cfg, model, tok, train_rows, eval_rows, P.PairCollator(tok, max_len),
@@ -128,12 +133,49 @@ def run(cfg) -> dict:
     return metrics
 
 
-def evaluate(cfg, model_dir) -> dict:
+def evaluate(cfg, data, model_dir) -> dict:
     """Pairwise accuracy and mean margin of model_dir on the eval pairs (train pairs if there is no eval)."""
     from mgtrainer.driver import pooling as P
 
-    tok, model, _, (train_rows, eval_rows), max_len = _prepare(cfg, model_dir)
+    tok, model, _, (train_rows, eval_rows), max_len = _prepare(cfg, data, model_dir)
     fn = metrics_fn(tok, eval_rows or train_rows, max_len, cfg.train.per_device_eval_batch_size, cfg.task.margin)
     metrics = {f"eval_{k}": v for k, v in fn(model).items()}
     P.print_metrics("rm", metrics)
     return metrics
+
+
+# -- serving: the head's raw logit is the reward (vLLM's classify runner without activation) -----------
+def serve_settings(manifest) -> dict:
+    return {"pooler_config": {"use_activation": False}}
+
+
+def reward_text(row, tok) -> str:
+    """predict: text (already rendered), or messages, or prompt + response, rendered with the chat template."""
+    if row.get("text") not in (None, ""):
+        return str(row["text"])
+    msgs = messages_of(row)
+    if msgs is None:
+        prompt = first(row, ("prompt", "instruction"), "prompt (with response) or text")
+        answer = first(row, ("response", "output", "answer", "chosen"), "response")
+        msgs = [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+    return tok.apply_chat_template(msgs, tokenize=False)
+
+
+def request(row, manifest, tok) -> str:
+    return reward_text(row, tok)
+
+
+def call(engine, requests: list, max_new_tokens: int) -> list:
+    return engine.score(requests)
+
+
+def response(output, manifest, tok) -> dict:
+    return {"prediction": float(output)}
+
+
+def probe(manifest) -> list[dict]:
+    return PROBE
+
+
+def served(post, rows: list, requests: list) -> tuple[str, list]:
+    return "/classify", [p[0] for p in classify_probs(post, requests)]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mgtrainer.app import runs
 from mgtrainer.driver import trainer as dt
 
 
@@ -22,7 +23,7 @@ def test_sigterm_checkpoint_then_auto_resume_matches_uninterrupted(tiny_qwen2, m
     sections = dict(data={"max_samples": 24, "cutoff_len": 96},
                     train={"max_steps": 6, "per_device_train_batch_size": 2, "save_steps": 100})
     plain = make_cfg("sft", tiny_qwen2, data, overrides=[f"train.output_dir={tmp_path / 'a'}"], **sections)
-    sft.run(plain)
+    runs.train(plain)
 
     cfg = make_cfg("sft", tiny_qwen2, data, overrides=[f"train.output_dir={tmp_path / 'b'}"], **sections)
     assert sigterm_at(sft.run, cfg, 3) == 143
@@ -30,7 +31,7 @@ def test_sigterm_checkpoint_then_auto_resume_matches_uninterrupted(tiny_qwen2, m
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-4"] and not (out / "final").exists()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))
 
-    sft.run(cfg.model_copy(update={"train": cfg.train.model_copy(update={"resume_from_checkpoint": "auto"})}))
+    runs.train(cfg.model_copy(update={"train": cfg.train.model_copy(update={"resume_from_checkpoint": "auto"})}))
     a, b = _losses(Path(plain.train.output_dir)), _losses(out)
     assert sorted(b) == [1, 2, 3, 4, 5, 6]  # 1-4 before the stop, 5-6 after resuming
     assert b[6] == pytest.approx(a[6], rel=1e-5) and b[5] == pytest.approx(a[5], rel=1e-5)

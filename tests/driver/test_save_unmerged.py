@@ -20,7 +20,7 @@ INTENTS = REPO / "script/examples/classify/data"
 
 
 def _train(cfg: dict) -> Path:
-    from mgtrainer.driver.run import train
+    from mgtrainer.app.runs import train
 
     train(cfg)
     return Path(cfg["train"]["output_dir"])
@@ -132,7 +132,7 @@ def test_predict_hf_cli_on_the_sft_adapter(sft_out, tmp_path):
 
 def test_eval_sft_adapter_reproduces_the_training_eval_loss(sft_out, sft_cfg):
     from mgtrainer import manifest
-    from mgtrainer.driver.run import evaluate
+    from mgtrainer.app.runs import evaluate
 
     metrics = evaluate(sft_cfg)
     assert abs(metrics["eval_loss"] - manifest.read(sft_out).metrics["eval_loss"]) < 1e-4
@@ -140,7 +140,7 @@ def test_eval_sft_adapter_reproduces_the_training_eval_loss(sft_out, sft_cfg):
 
 def test_eval_classify_adapter_reproduces_the_training_accuracy(cls_out, cls_cfg):
     from mgtrainer import manifest
-    from mgtrainer.driver.run import evaluate
+    from mgtrainer.app.runs import evaluate
 
     metrics = evaluate(cls_cfg)
     assert abs(metrics["eval_accuracy"] - manifest.read(cls_out).metrics["eval_accuracy"]) < 1e-6

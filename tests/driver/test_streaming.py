@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from mgtrainer.app import runs
 from mgtrainer import manifest as mf
-from mgtrainer.data.stream import RecordStream, shuffled, stream_splits
+from mgtrainer.data.stream import Rejects, RecordStream, shuffled, stream_splits
 from mgtrainer.errors import MgtError
 
 STREAM = {"streaming": True, "buffer_size": 8}
@@ -57,11 +58,10 @@ def test_buffer_shuffle_is_a_seeded_permutation_holding_only_the_buffer():
 
 
 def test_streaming_pt_is_lazy_trains_and_reports_rows_it_meets(tiny_llama, make_cfg, big_text, capfd):
-    from mgtrainer.driver.run import load_data
     from mgtrainer.tasks import pt
 
     cfg = make_cfg("pt", tiny_llama, [big_text], data={**STREAM, "val_size": 4, "cutoff_len": 32})
-    metrics = pt.run(cfg)
+    metrics = runs.train(cfg)
     err = capfd.readouterr().err
     assert err.count(f"{big_text}:2: malformed JSON") == 1  # among the eval rows: reported once, not per read
     assert f"{big_text}:10: malformed JSON" in err  # met in the train stream: reported, training goes on
@@ -73,9 +73,9 @@ def test_streaming_pt_is_lazy_trains_and_reports_rows_it_meets(tiny_llama, make_
     assert _changed(tiny_llama, out / "final") and mf.read(out / "final").task == "pt"
     assert math.isfinite(metrics["eval_loss"])
     # the eval rows are the first 4 records: evaluating the saved model on them gives the same loss
-    assert pt.evaluate(cfg, out / "final")["eval_loss"] == pytest.approx(metrics["eval_loss"], rel=1e-4)
+    assert runs.evaluate(cfg, model_dir=out / "final")["eval_loss"] == pytest.approx(metrics["eval_loss"], rel=1e-4)
     capfd.readouterr()
-    load_data(make_cfg("pt", tiny_llama, [big_text]), "text")  # without streaming the whole file is read first
+    runs.load_data(make_cfg("pt", tiny_llama, [big_text]), pt)  # without streaming the whole file is read first
     assert f"{big_text}:5000: malformed JSON" in capfd.readouterr().err
 
 
@@ -86,7 +86,7 @@ def test_streaming_sft_repeats_passes_and_evaluates_generation(tiny_qwen2, make_
     cfg = make_cfg("sft", tiny_qwen2, [gsm / "gsm8k_chat_train.jsonl"], [gsm / "gsm8k_chat_validation.jsonl"],
                    data={**STREAM, "max_samples": 6, "cutoff_len": 256}, train={"learning_rate": 5e-3},
                    eval={"generation_samples": 2, "max_new_tokens": 4})
-    metrics = sft.run(cfg)  # 3 steps x 4 rows = 12 rows from a 6-row stream: the Trainer starts a 2nd pass
+    metrics = runs.train(cfg)  # 3 steps x 4 rows = 12 rows from a 6-row stream: the Trainer starts a 2nd pass
     out = Path(cfg.train.output_dir)
     losses = _losses(out)
     assert len(losses) == 3 and all(math.isfinite(x) for x in losses)
@@ -108,7 +108,8 @@ def test_stream_order_is_seeded_per_pass(tiny_qwen2, make_cfg, shared_data):
     records, evals = stream_splits(cfg.data, "chat")
 
     def first_batch(seed, epoch=0):
-        rows = RowStream(records, lambda recs: sft.encode_rows(cfg, tok, recs), cfg.data.buffer_size, seed)
+        rows = RowStream(records, lambda recs: sft.encode_rows(cfg, tok, recs), cfg.data.buffer_size, seed, shuffled,
+                         Rejects())
         rows.set_epoch(epoch)
         return next(iter(DataLoader(rows, batch_size=4, collate_fn=collate.collator(tok, "causal_lm"))))
 
@@ -119,16 +120,15 @@ def test_stream_order_is_seeded_per_pass(tiny_qwen2, make_cfg, shared_data):
 
 
 def test_streaming_refusals(tiny_llama, make_cfg, minilm, big_text):
-    from mgtrainer.driver import run as dr
 
     with pytest.raises(MgtError, match=r"train.max_steps"):
-        dr.train(make_cfg("pt", tiny_llama, [big_text], data=STREAM, train={"max_steps": -1}))
+        runs.train(make_cfg("pt", tiny_llama, [big_text], data=STREAM, train={"max_steps": -1}))
     with pytest.raises(MgtError, match=r"data.val_size"):
         stream_splits(make_cfg("pt", tiny_llama, [big_text], data={**STREAM, "val_size": 0.1}).data, "text")
     with pytest.raises(MgtError, match=r"supported by pt and sft.*data.streaming"):
-        dr.train(make_cfg("classify", minilm, [big_text], data=STREAM))
+        runs.train(make_cfg("classify", minilm, [big_text], data=STREAM))
     with pytest.raises(MgtError, match=r"max_tokens_per_batch"):
-        dr.train(make_cfg("sft", tiny_llama, [big_text], data=STREAM, train={"max_tokens_per_batch": 512}))
+        runs.train(make_cfg("sft", tiny_llama, [big_text], data=STREAM, train={"max_tokens_per_batch": 512}))
     with pytest.raises(MgtError, match=r"nope.jsonl"):  # a missing file fails before any training
         RecordStream(make_cfg("pt", tiny_llama, [big_text.parent / "nope.jsonl"], data=STREAM).data, "text")
 
@@ -142,9 +142,9 @@ def test_streaming_resume_continues_the_stream(tiny_qwen2, make_cfg, shared_data
     sections = dict(data={**STREAM, "cutoff_len": 96},
                     train={"max_steps": 6, "per_device_train_batch_size": 2, "save_steps": 100})
     plain = make_cfg("sft", tiny_qwen2, data, overrides=[f"train.output_dir={tmp_path / 'a'}"], **sections)
-    sft.run(plain)
+    runs.train(plain)
     cfg = make_cfg("sft", tiny_qwen2, data, overrides=[f"train.output_dir={tmp_path / 'b'}"], **sections)
     assert sigterm_at(sft.run, cfg, 3) == 143
-    sft.run(cfg.model_copy(update={"train": cfg.train.model_copy(update={"resume_from_checkpoint": "auto"})}))
+    runs.train(cfg.model_copy(update={"train": cfg.train.model_copy(update={"resume_from_checkpoint": "auto"})}))
     a, b = _losses(Path(plain.train.output_dir)), _losses(Path(cfg.train.output_dir))
     assert len(b) == 6 and b[-1] == pytest.approx(a[-1], rel=1e-5) and b[-2] == pytest.approx(a[-2], rel=1e-5)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mgtrainer.app import runs
+
 
 def _run(make_cfg, tiny_qwen2, shared_data, out: Path, report_to: str):
     from mgtrainer.tasks import sft
@@ -16,7 +18,7 @@ def _run(make_cfg, tiny_qwen2, shared_data, out: Path, report_to: str):
                    overrides=[f"train.output_dir={out}", f"train.report_to={report_to}"],
                    data={"max_samples": 12, "cutoff_len": 64}, train={"max_steps": 3, "per_device_train_batch_size": 4},
                    eval={"generation_samples": 0})
-    sft.run(cfg)
+    runs.train(cfg)
     return out
 
 

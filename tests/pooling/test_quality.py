@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mgtrainer.app import runs
 from mgtrainer import tasks
 from mgtrainer.config import load_config
 
@@ -28,7 +29,7 @@ def before_after(minilm, tmp_path, task: dict, data: dict, train: dict) -> tuple
         "lora": {"finetuning_type": "full"},
     }, [])
     mod = tasks.get(task["name"])
-    before, after = mod.evaluate(cfg, minilm), mod.run(cfg)
+    before, after = runs.evaluate(cfg, model_dir=minilm), runs.train(cfg)
     keys = [k for k in before if k != "eval_loss"]
     print(f"\n{task['name']}: untuned vs fine-tuned MiniLM on held-out rows\n| metric | before | after |\n|---|---|---|")
     for k in keys:

@@ -46,7 +46,7 @@ def trained_sft(tiny_qwen2, shared_data, tmp_path_factory) -> Path:
     """A real `mgtrainer train` sft output (LoRA on the tiny Qwen2, 2 steps on alpaca demo rows)."""
     import yaml
 
-    from mgtrainer.driver.run import train
+    from mgtrainer.app.runs import train
 
     repo = Path(__file__).resolve().parents[2]
     cfg = yaml.safe_load((repo / "script/examples/sft/sft_tiny.yaml").read_text())

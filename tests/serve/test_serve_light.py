@@ -13,6 +13,7 @@ from mgtrainer.cli import build_parser
 from mgtrainer.errors import MgtError
 from mgtrainer.serve import rows as R
 from mgtrainer.serve.vllm import ServeOptions, vllm_args, vllm_env
+from mgtrainer.tasks import rerank, sft
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 
@@ -111,18 +112,18 @@ def test_bad_rows_name_file_and_line(tmp_path):
         R.read_rows(bad)
     bad.write_text('{"query": "q"}\n')
     with pytest.raises(MgtError, match=r"bad\.jsonl:1: no passage"):
-        R.rerank_pair(R.read_rows(bad)[0])
+        rerank.rerank_pair(R.read_rows(bad)[0])
     bad.write_text('{"messages": "[{\\"role\\": \\"user\\"}]"}\n{"messages": 5}\n')
-    assert R.chat_prompt(R.read_rows(bad)[0]) == [{"role": "user", "content": ""}]
+    assert sft.chat_prompt(R.read_rows(bad)[0]) == [{"role": "user", "content": ""}]
     with pytest.raises(MgtError, match=r"bad\.jsonl:2: messages is not a list"):
-        R.chat_prompt(R.read_rows(bad)[1])
+        sft.chat_prompt(R.read_rows(bad)[1])
 
 
 def test_chat_prompt_drops_the_reference_answer():
     row = R.Row(messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}])
-    assert R.chat_prompt(row) == [{"role": "user", "content": "hi"}]
+    assert sft.chat_prompt(row) == [{"role": "user", "content": "hi"}]
     alpaca = R.Row(instruction="Translate", input="cat", system="Be brief")
-    assert R.chat_prompt(alpaca) == [{"role": "system", "content": "Be brief"},
+    assert sft.chat_prompt(alpaca) == [{"role": "system", "content": "Be brief"},
                                      {"role": "user", "content": "Translate\ncat"}]
 
 

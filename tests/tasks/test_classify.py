@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from mgtrainer.app import runs
 from mgtrainer import manifest as mf
 from mgtrainer.errors import MgtError
 
@@ -29,7 +30,7 @@ def test_decoder_lora_trains_saves_reloads(tiny_qwen2, make_cfg):
     cfg = make_cfg("classify", tiny_qwen2, [INTENTS / "intents_train.jsonl"], [INTENTS / "intents_eval.jsonl"],
                    lora={"finetuning_type": "lora", "rank": 4, "target": "q_proj|v_proj"},
                    train={"eval_strategy": "steps", "eval_steps": 3})
-    metrics = classify.run(cfg)
+    metrics = runs.train(cfg)
     final = Path(cfg.train.output_dir) / "final"
     man = mf.read(final)
     assert man.task == "classify" and man.head == "sequence_classification" and man.finetuning_type == "lora"
@@ -39,7 +40,7 @@ def test_decoder_lora_trains_saves_reloads(tiny_qwen2, make_cfg):
     changed = _changed(_weights(tiny_qwen2), _weights(final))
     assert any("q_proj" in k for k in changed) and not any("mlp" in k for k in changed)
     # save -> reload: the merged final/ model gives the same eval loss as the trained in-memory model
-    again = classify.evaluate(cfg, final)
+    again = runs.evaluate(cfg, model_dir=final)
     assert again["eval_loss"] == pytest.approx(metrics["eval_loss"], rel=1e-4)
     assert len(again["confusion_matrix"]) == len(man.labels)
     report = json.loads((Path(cfg.train.output_dir) / "eval_report.json").read_text())
@@ -58,7 +59,7 @@ def test_multi_label_and_labels_from_config(minilm, make_cfg, tmp_path):
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cfg = make_cfg({"name": "classify", "multi_label": True, "labels": ["red", "blue", "green"]}, minilm,
                    [data], [data])
-    metrics = classify.run(cfg)
+    metrics = runs.train(cfg)
     final = Path(cfg.train.output_dir) / "final"
     assert mf.read(final).labels == ["red", "blue", "green"] and mf.read(final).multi_label
     conf = AutoConfig.from_pretrained(final)
@@ -73,7 +74,7 @@ def test_unknown_eval_label_is_a_user_error(minilm, make_cfg, tmp_path):
     train.write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": "y"}\n')
     bad.write_text('{"text": "c", "label": "x"}\n{"text": "d", "label": "zz"}\n')
     with pytest.raises(MgtError, match=r"e.jsonl:2: unknown label 'zz'"):
-        classify.run(make_cfg("classify", minilm, [train], [bad]))
+        runs.train(make_cfg("classify", minilm, [train], [bad]))
 
 
 def _every(src: Path, k: int, dest: Path) -> Path:
@@ -94,6 +95,6 @@ def test_minilm_on_snips_reaches_090(minilm, make_cfg, shared_data, tmp_path):
                    train={"max_steps": -1, "num_train_epochs": 1, "per_device_train_batch_size": 16,
                           "learning_rate": 2e-4, "warmup_ratio": 0.1, "per_device_eval_batch_size": 64,
                           "logging_steps": 10})
-    metrics = classify.run(cfg)
+    metrics = runs.train(cfg)
     print(metrics)
     assert metrics["eval_accuracy"] >= 0.9, metrics

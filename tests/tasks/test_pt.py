@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from mgtrainer.app import runs
 from mgtrainer import manifest as mf
 from mgtrainer.data.records import Record
 from mgtrainer.driver.tokenize import pack_texts
@@ -32,7 +33,7 @@ def test_pt_full_trains_saves_reloads(tiny_llama, make_cfg, shared_data):
     lf = shared_data / "llama-factory"
     cfg = make_cfg("pt", tiny_llama, [lf / "c4_demo.jsonl", lf / "wiki_demo.txt"],
                    data={"max_samples": 6, "val_size": 2, "cutoff_len": 64})
-    metrics = pt.run(cfg)
+    metrics = runs.train(cfg)
     final = Path(cfg.train.output_dir) / "final"
     man = mf.read(final)
     assert (man.task, man.head, man.finetuning_type, man.adapter_dir) == ("pt", "causal_lm", "full", None)
@@ -40,6 +41,6 @@ def test_pt_full_trains_saves_reloads(tiny_llama, make_cfg, shared_data):
     assert man.metrics["eval_perplexity"] == pytest.approx(2.718281828 ** man.metrics["eval_loss"], rel=1e-6)
     base, tuned = AutoModelForCausalLM.from_pretrained(tiny_llama), AutoModelForCausalLM.from_pretrained(final)
     assert all(not torch.equal(a, b) for a, b in zip(base.parameters(), tuned.parameters()))
-    assert pt.evaluate(cfg, final)["eval_loss"] == pytest.approx(metrics["eval_loss"], rel=1e-4)
+    assert runs.evaluate(cfg, model_dir=final)["eval_loss"] == pytest.approx(metrics["eval_loss"], rel=1e-4)
     plots = {p.name for p in (Path(cfg.train.output_dir) / "plots").glob("*.png")}
     assert {"loss.png", "eval_perplexity.png"} <= plots

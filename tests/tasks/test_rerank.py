@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from mgtrainer.app import runs
 from mgtrainer import manifest, tasks
 from mgtrainer.config import load_config
 
@@ -29,7 +30,7 @@ def trained(request, tmp_path_factory):
     name, loss, finetuning = request.param
     base = request.getfixturevalue(name)
     cfg = make_cfg(base, tmp_path_factory.mktemp("rerank") / name, loss, finetuning)
-    metrics = tasks.get("rerank").run(cfg)
+    metrics = runs.train(cfg)
     return cfg, base, Path(cfg.train.output_dir) / "final", metrics
 
 
@@ -51,7 +52,7 @@ def test_parameters_change(trained):
 
 def test_reload_gives_same_metrics(trained):
     cfg, _, final, metrics = trained
-    again = tasks.get("rerank").evaluate(cfg, final)
+    again = runs.evaluate(cfg, model_dir=final)
     for key in ("eval_ndcg@10", "eval_mrr@10"):
         assert again[key] == pytest.approx(metrics[key], abs=1e-6)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from mgtrainer.app import runs
 from mgtrainer import manifest, tasks
 from mgtrainer.config import load_config
 
@@ -28,7 +29,7 @@ def trained(request, tmp_path_factory):
     name, finetuning = request.param
     base = request.getfixturevalue(name)
     cfg = make_cfg(base, tmp_path_factory.mktemp("rm") / name, finetuning, margin=0.5)
-    metrics = tasks.get("rm").run(cfg)
+    metrics = runs.train(cfg)
     return cfg, base, Path(cfg.train.output_dir) / "final", metrics
 
 
@@ -72,7 +73,7 @@ def test_logit_is_the_reward_and_reload_matches(trained):
     got = pair_metrics(chosen, rejected)
     assert got["accuracy"] == pytest.approx(metrics["eval_accuracy"], abs=1e-6)
     assert got["margin"] == pytest.approx(metrics["eval_margin"], abs=1e-4)
-    assert tasks.get("rm").evaluate(cfg, final)["eval_margin"] == pytest.approx(metrics["eval_margin"], abs=1e-5)
+    assert runs.evaluate(cfg, model_dir=final)["eval_margin"] == pytest.approx(metrics["eval_margin"], abs=1e-5)
 
 
 def test_pair_ids_keep_both_answers_apart(minilm):

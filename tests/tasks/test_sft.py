@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from mgtrainer.app import runs
 from mgtrainer import manifest as mf
 from mgtrainer.driver.templates import apply_template
 from mgtrainer.driver.tokenize import IGNORE, encode_chat, encode_chats, message_dicts
@@ -83,7 +84,7 @@ def test_sft_lora_trains_saves_reloads(tiny_qwen2, make_cfg, shared_data):
                    data={"max_samples": 12, "cutoff_len": 256}, lora={"finetuning_type": "lora", "rank": 4},
                    train={"max_tokens_per_batch": 1024, "learning_rate": 5e-3},
                    eval={"generation_samples": 2, "max_new_tokens": 8})
-    metrics = sft.run(cfg)
+    metrics = runs.train(cfg)
     out = Path(cfg.train.output_dir)
     final = out / "final"
     man = mf.read(final)
@@ -95,7 +96,7 @@ def test_sft_lora_trains_saves_reloads(tiny_qwen2, make_cfg, shared_data):
     tuned = AutoModelForCausalLM.from_pretrained(final)
     changed = [n for (n, a), b in zip(base.named_parameters(), tuned.parameters()) if not torch.equal(a, b)]
     assert any("mlp" in n for n in changed) and any("self_attn" in n for n in changed)
-    again = sft.evaluate(cfg, final)
+    again = runs.evaluate(cfg, model_dir=final)
     assert again["eval_loss"] == pytest.approx(metrics["eval_loss"], rel=1e-4)
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3]

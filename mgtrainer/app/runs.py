@@ -1,0 +1,94 @@
+"""`mgtrainer train` / `mgtrainer eval`: one config load, one backend decision, the task module passed down."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from mgtrainer import tasks
+from mgtrainer.errors import MgtError
+from mgtrainer.tasks.contract import Data
+
+
+def load_run(config, overrides=(), notes: bool = True):
+    """RunConfig from a path (or a dict / a RunConfig) and k=v overrides; what it ignored is said once."""
+    from mgtrainer.config import RunConfig, load_config
+
+    if isinstance(config, RunConfig):
+        return config
+    if config is None:
+        raise MgtError("no config given; expected `mgtrainer train CONFIG.yaml [k=v ...]`")
+    cfg = load_config(config, list(overrides))
+    if notes:
+        say_notes(cfg)
+    return cfg
+
+
+def say_notes(cfg) -> None:
+    """Keys the config accepted but ignored: said on stderr rather than dropped silently."""
+    for note in cfg.notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
+def train(config, overrides=()) -> dict:
+    """Train the config's task (or hand it to LLaMA-Factory when backend: llamafactory)."""
+    cfg = load_run(config, overrides)
+    if cfg.backend == "llamafactory":
+        from mgtrainer.backends import llamafactory
+
+        return llamafactory.train(cfg, [])  # overrides are applied in cfg already
+    task = tasks.get(cfg.task.name)
+    return task.run(cfg, load_data(cfg, task))
+
+
+def evaluate(config, overrides=(), model_dir=None) -> dict:
+    """Evaluate model_dir (default: train.output_dir/final) on the config's eval data; prints the metrics."""
+    cfg = load_run(config, overrides)
+    model_dir = model_dir or os.path.join(cfg.train.output_dir, "final")
+    if not Path(model_dir).is_dir():
+        raise MgtError(f"{model_dir}: no trained model here (--model / train.output_dir); expected a final/ folder "
+                       "written by `mgtrainer train`")
+    task = tasks.get(cfg.task.name)
+    metrics = task.evaluate(cfg, load_data(cfg, task), model_dir)
+    print(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def load_data(cfg, task, stream: bool = True) -> Data:
+    """The task's records from the data layer (which reports rejected rows on stderr): lists, or with
+    data.streaming (and `stream`) a lazy train stream and the eval records."""
+    check_streaming(cfg, task)
+    if stream and cfg.data.streaming:
+        from mgtrainer.data.stream import Rejects, shuffled, stream_splits
+
+        train_records, eval_records = stream_splits(cfg.data, task.RECORD)
+        return Data(train_records, eval_records, shuffle=shuffled, rejects=Rejects())
+    from mgtrainer.data import load_splits
+
+    splits = load_splits(cfg.data, task.RECORD)
+    if not splits.train:
+        raise MgtError(f"no usable {task.RECORD} rows in {cfg.data.train} (data.train); expected at least one")
+    return Data(splits.train, splits.eval)
+
+
+def check_streaming(cfg, task) -> None:
+    """Refuse what data.streaming cannot do, naming the field (see references/driver.md, streaming)."""
+    if not cfg.data.streaming:
+        return
+    if not task.STREAMING:
+        able = " and ".join(name for name in tasks.TASKS if tasks.get(name).STREAMING)
+        raise MgtError(f"data.streaming is supported by {able}, not task '{cfg.task.name}' (data.streaming); "
+                       "expected data.streaming: false (the data is then loaded in memory)")
+    if cfg.train.max_steps <= 0:
+        raise MgtError(f"data.streaming needs train.max_steps > 0, got {cfg.train.max_steps} (train.max_steps); "
+                       "expected e.g. max_steps: 1000 (a stream's length is unknown, so epochs cannot be counted)")
+    if cfg.train.max_tokens_per_batch or cfg.train.group_by_length:
+        raise MgtError("train.max_tokens_per_batch and train.group_by_length sort rows by length, which a stream "
+                       "cannot do (train.max_tokens_per_batch); expected them unset with data.streaming")
+
+
+def record_kind(task_name: str) -> str:
+    """The record kind a task trains on (`mgtrainer data check --task T` checks rows as that kind)."""
+    return tasks.get(task_name).RECORD

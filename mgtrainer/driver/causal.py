@@ -1,0 +1,86 @@
+"""The one training flow of the causal-LM tasks (pt, sft); the task module passed in gives what differs.
+
+task.HEAD; task.tokenizer(cfg, model_cfg) -> (tok, template name for the manifest);
+task.encode(cfg, tok, records) -> Encoded; task.encode_rows(cfg, tok, records) -> lazy rows (streaming);
+task.extra_metrics(cfg, trainer, tok, eval_records) -> dict added to eval loss and perplexity.
+`data` is mgtrainer.tasks.contract.Data, loaded by the app for task.RECORD.
+"""
+
+from __future__ import annotations
+
+from mgtrainer.driver.run import eval_summary, finish, scalar_metrics, start
+from mgtrainer.errors import MgtError
+
+
+def fit_causal_lm(cfg, task, data) -> dict:
+    """Train (loaded or streamed data), eval loss/perplexity (+ the task's extras), final/ + manifest, plots."""
+    from mgtrainer.driver import collate, model as dm, save, trainer as dt
+
+    start(cfg)
+    tok, template = task.tokenizer(cfg, cfg.model)
+    model = dm.apply_finetuning(dm.load_model(cfg.model, task.HEAD, tok), cfg.lora, task.HEAD)
+    train_rows, eval_rows = _causal_rows(cfg, task, tok, data)
+    trainer = dt.build_trainer(cfg, model, tok, train_rows, eval_rows, collate.collator(tok, task.HEAD),
+                               perplexity=True)
+    dt.train(trainer, cfg)
+    if cfg.data.streaming:
+        train_rows.rejects.report()
+    metrics = causal_metrics(cfg, task, trainer, tok, eval_rows, data.eval)
+    save.save_final(trainer, tok, cfg, task.HEAD, metrics, template=template)
+    finish(trainer, cfg, metrics)
+    if trainer.is_world_process_zero():
+        print({k: round(v, 4) for k, v in eval_summary(metrics).items()})
+    return metrics
+
+
+def _causal_rows(cfg, task, tok, data):
+    """Token rows (a list, or a shuffled RowStream), with the summary line and the preview printed."""
+    from mgtrainer.driver import preview
+    from mgtrainer.driver.tokenize import Encoded
+
+    eval_set = task.encode(cfg, tok, data.eval)
+    eval_note = f"; {eval_set.summary('eval')}" if data.eval else ""
+    if not cfg.data.streaming:
+        train_set = task.encode(cfg, tok, data.train)
+        print(train_set.summary("train") + eval_note)
+        preview.show(tok, train_set, cfg.train.preview_samples)
+        return train_set.rows, eval_set.rows
+    from mgtrainer.driver.stream import RowStream
+
+    rows = RowStream(data.train, lambda records: task.encode_rows(cfg, tok, records), cfg.data.buffer_size,
+                     cfg.data.seed, data.shuffle, data.rejects)
+    print(f"train: streaming {data.train.describe()}, shuffle buffer {cfg.data.buffer_size} rows, "
+          f"{cfg.train.max_steps} steps{eval_note}")
+    if cfg.train.preview_samples:
+        head = Encoded(rows=rows.head(cfg.train.preview_samples))
+        preview.show(tok, head, cfg.train.preview_samples, title="train (first rows of the stream)")
+    return rows, eval_set.rows
+
+
+def causal_metrics(cfg, task, trainer, tok, eval_rows, eval_records) -> dict:
+    """Eval loss and perplexity on eval_rows, plus the task's extra metrics; {} without eval rows."""
+    from mgtrainer.driver.metrics import perplexity
+
+    if not eval_rows:
+        return {}
+    metrics = scalar_metrics(trainer.evaluate())
+    metrics["eval_perplexity"] = perplexity(metrics["eval_loss"])
+    metrics.update(task.extra_metrics(cfg, trainer, tok, eval_records))
+    return metrics
+
+
+def evaluate_causal_lm(cfg, task, data, model_dir) -> dict:
+    """Eval metrics of model_dir on the eval split (the train rows when there is none; streaming: the
+    eval rows of data.eval or an integer data.val_size, which it then needs)."""
+    from mgtrainer.driver import collate, model as dm, trainer as dt
+
+    src = cfg.model.model_copy(update={"name_or_path": str(model_dir)})
+    if cfg.data.streaming and not data.eval:
+        raise MgtError("evaluating a streaming config needs eval rows (data.eval or data.val_size); expected "
+                       "data.eval files or an integer val_size")
+    records = data.eval if cfg.data.streaming else (data.eval or data.train)
+    tok, _ = task.tokenizer(cfg, src)
+    rows = task.encode(cfg, tok, records).rows
+    trainer = dt.build_trainer(cfg, dm.load_model(src, task.HEAD, tok), tok, None, rows,
+                               collate.collator(tok, task.HEAD), perplexity=True)
+    return causal_metrics(cfg, task, trainer, tok, rows, records)
