@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from mgtrainer.config.aliases import ALIASES, SKIP, UNSUPPORTED, convert_stage, ignored_reason
-from mgtrainer.config.run import RunConfig
+from mgtrainer.config.run import RunConfig, run_config
 from mgtrainer.config.sections import SECTIONS
 from mgtrainer.errors import MgtError
 from mgtrainer.tasks import TASKS, config_classes
@@ -260,10 +260,11 @@ def _aliased(entry: Entry, alias) -> tuple | None:
 
 def _task_field(entry: Entry, task: str | None, notes: list[str], in_section: bool = False):
     key, value = entry.key, entry.value
-    fields = TASK_FIELDS_BY_TASK.get(task, {})
+    by_task = task_fields()
+    fields = by_task.get(task, {})
     if key in fields:
         return ("task", key), value
-    owners = [name for name, names in TASK_FIELDS_BY_TASK.items() if key in names]
+    owners = [name for name, names in by_task.items() if key in names]
     if owners and (value is None or value is False):
         notes.append(f"{entry.where}: ignored '{key}: {value}' (task {task} has no {key})")
         return None
@@ -306,10 +307,13 @@ def _flat_names() -> dict[str, str]:
 
 
 FLAT = _flat_names()
-TASK_FIELDS_BY_TASK = {cls.model_fields["name"].default: {k: f for k, f in cls.model_fields.items()
-                                                          if k != "name"}
-                       for cls in config_classes()}
-TASK_FIELDS = {name for fields in TASK_FIELDS_BY_TASK.values() for name in fields}
+def task_fields() -> dict[str, dict]:
+    """Task name -> its own fields (all but name), from the registry as it is now."""
+    return {cls.model_fields["name"].default: {k: f for k, f in cls.model_fields.items() if k != "name"}
+            for cls in config_classes()}
+
+
+TASK_FIELDS = {name for fields in task_fields().values() for name in fields}
 ALL_NAMES = sorted(set(FLAT) | set(ALIASES) | TASK_FIELDS | set(GROUPS) | {"backend"}
                    | {f"{s}.{f}" for s, m in SECTIONS.items() for f in m.model_fields})
 
@@ -318,7 +322,7 @@ ALL_NAMES = sorted(set(FLAT) | set(ALIASES) | TASK_FIELDS | set(GROUPS) | {"back
 
 def _validate(tree: dict, origins: dict, label: str) -> RunConfig:
     try:
-        return RunConfig.model_validate(tree)
+        return run_config().model_validate(tree)
     except ValidationError as err:
         errors = err.errors()
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -364,7 +368,7 @@ def _first_required(loc: tuple) -> tuple:
 def _expected(loc: tuple) -> str:
     if loc == ("task",):
         return f"task: one of {', '.join(TASKS)}"
-    model, field = RunConfig, None
+    model, field = run_config(), None
     for part in loc:
         field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
         if field is None:

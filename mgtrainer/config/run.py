@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model, model_validator
 
 from mgtrainer.config.sections import (
     DataConfig,
@@ -14,9 +15,15 @@ from mgtrainer.config.sections import (
     ServeConfig,
     TrainConfig,
 )
-from mgtrainer.tasks import config_classes
+from mgtrainer.tasks import TASKS, config_classes
 
-TaskConfig = Annotated[Union[tuple(config_classes())], Field(discriminator="name")]
+
+def task_union() -> object:
+    """The discriminated union of the registry's task Configs (RunConfig.task)."""
+    return Annotated[Union[tuple(config_classes())], Field(discriminator="name")]
+
+
+TaskConfig = task_union()
 
 
 class RunConfig(BaseModel):
@@ -77,3 +84,19 @@ class RunConfig(BaseModel):
     def source(self) -> str | None:
         """The config file this was loaded from, if any."""
         return self._source
+
+
+def run_config() -> type[RunConfig]:
+    """RunConfig for the registry as it is now: RunConfig itself, or (a task registered after import,
+    e.g. a plugin or a test's toy task) a subclass whose `task` union includes it."""
+    return _for_tasks(tuple(TASKS.items()))
+
+
+@functools.cache
+def _for_tasks(registry: tuple) -> type[RunConfig]:
+    if registry == _DEFAULT_REGISTRY:
+        return RunConfig
+    return create_model("RunConfig", __base__=RunConfig, task=(task_union(), Field(description="The task.")))
+
+
+_DEFAULT_REGISTRY = tuple(TASKS.items())

@@ -17,8 +17,6 @@ def _losses(out: Path) -> dict[int, float]:
 
 def test_sigterm_checkpoint_then_auto_resume_matches_uninterrupted(tiny_qwen2, make_cfg, shared_data, sigterm_at,
                                                                     tmp_path):
-    from mgtrainer.tasks import sft
-
     data = [shared_data / "llama-factory" / "alpaca_en_demo.json"]
     sections = dict(data={"max_samples": 24, "cutoff_len": 96},
                     train={"max_steps": 6, "per_device_train_batch_size": 2, "save_steps": 100})
@@ -26,7 +24,7 @@ def test_sigterm_checkpoint_then_auto_resume_matches_uninterrupted(tiny_qwen2, m
     runs.train(plain)
 
     cfg = make_cfg("sft", tiny_qwen2, data, overrides=[f"train.output_dir={tmp_path / 'b'}"], **sections)
-    assert sigterm_at(sft.run, cfg, 3) == 143
+    assert sigterm_at(runs.train, cfg, 3) == 143
     out = Path(cfg.train.output_dir)
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-4"] and not (out / "final").exists()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))

@@ -80,8 +80,6 @@ def test_streaming_pt_is_lazy_trains_and_reports_rows_it_meets(tiny_llama, make_
 
 
 def test_streaming_sft_repeats_passes_and_evaluates_generation(tiny_qwen2, make_cfg, shared_data):
-    from mgtrainer.tasks import sft
-
     gsm = shared_data / "microsoft-foundry"
     cfg = make_cfg("sft", tiny_qwen2, [gsm / "gsm8k_chat_train.jsonl"], [gsm / "gsm8k_chat_validation.jsonl"],
                    data={**STREAM, "max_samples": 6, "cutoff_len": 256}, train={"learning_rate": 5e-3},
@@ -136,15 +134,13 @@ def test_streaming_refusals(tiny_llama, make_cfg, minilm, big_text):
 def test_streaming_resume_continues_the_stream(tiny_qwen2, make_cfg, shared_data, sigterm_at, tmp_path):
     """SIGTERM at step 3 then resume_from_checkpoint=auto: Trainer skips the batches already trained
     (reading them again from the stream), so steps 5-6 match an uninterrupted streaming run."""
-    from mgtrainer.tasks import sft
-
     data = [shared_data / "llama-factory" / "alpaca_en_demo.json"]
     sections = dict(data={**STREAM, "cutoff_len": 96},
                     train={"max_steps": 6, "per_device_train_batch_size": 2, "save_steps": 100})
     plain = make_cfg("sft", tiny_qwen2, data, overrides=[f"train.output_dir={tmp_path / 'a'}"], **sections)
     runs.train(plain)
     cfg = make_cfg("sft", tiny_qwen2, data, overrides=[f"train.output_dir={tmp_path / 'b'}"], **sections)
-    assert sigterm_at(sft.run, cfg, 3) == 143
+    assert sigterm_at(runs.train, cfg, 3) == 143
     runs.train(cfg.model_copy(update={"train": cfg.train.model_copy(update={"resume_from_checkpoint": "auto"})}))
     a, b = _losses(Path(plain.train.output_dir)), _losses(Path(cfg.train.output_dir))
     assert len(b) == 6 and b[-1] == pytest.approx(a[-1], rel=1e-5) and b[-2] == pytest.approx(a[-2], rel=1e-5)

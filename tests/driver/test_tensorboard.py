@@ -12,8 +12,6 @@ from mgtrainer.app import runs
 
 
 def _run(make_cfg, tiny_qwen2, shared_data, out: Path, report_to: str):
-    from mgtrainer.tasks import sft
-
     cfg = make_cfg("sft", tiny_qwen2, [shared_data / "llama-factory" / "alpaca_en_demo.json"],
                    overrides=[f"train.output_dir={out}", f"train.report_to={report_to}"],
                    data={"max_samples": 12, "cutoff_len": 64}, train={"max_steps": 3, "per_device_train_batch_size": 4},

@@ -25,8 +25,6 @@ def _changed(before: dict, after: dict) -> list[str]:
 
 
 def test_decoder_lora_trains_saves_reloads(tiny_qwen2, make_cfg):
-    from mgtrainer.tasks import classify
-
     cfg = make_cfg("classify", tiny_qwen2, [INTENTS / "intents_train.jsonl"], [INTENTS / "intents_eval.jsonl"],
                    lora={"finetuning_type": "lora", "rank": 4, "target": "q_proj|v_proj"},
                    train={"eval_strategy": "steps", "eval_steps": 3})
@@ -51,8 +49,6 @@ def test_decoder_lora_trains_saves_reloads(tiny_qwen2, make_cfg):
 def test_multi_label_and_labels_from_config(minilm, make_cfg, tmp_path):
     from transformers import AutoConfig
 
-    from mgtrainer.tasks import classify
-
     rows = [{"text": f"{w} item {i}", "label": lab} for i in range(8)
             for w, lab in (("red", ["red"]), ("blue", ["blue"]), ("red blue", ["red", "blue"]))]
     data = tmp_path / "ml.jsonl"
@@ -68,8 +64,6 @@ def test_multi_label_and_labels_from_config(minilm, make_cfg, tmp_path):
 
 
 def test_unknown_eval_label_is_a_user_error(minilm, make_cfg, tmp_path):
-    from mgtrainer.tasks import classify
-
     train, bad = tmp_path / "t.jsonl", tmp_path / "e.jsonl"
     train.write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": "y"}\n')
     bad.write_text('{"text": "c", "label": "x"}\n{"text": "d", "label": "zz"}\n')
@@ -86,8 +80,6 @@ def _every(src: Path, k: int, dest: Path) -> Path:
 @pytest.mark.heavy
 def test_minilm_on_snips_reaches_090(minilm, make_cfg, shared_data, tmp_path):
     """Real data: MiniLM, 1 epoch on every 3rd row of snips train (700), eval on every 2nd of validate (350)."""
-    from mgtrainer.tasks import classify
-
     snips = shared_data / "snips"
     train = _every(snips / "snips_intent_train.jsonl", 3, tmp_path / "train.jsonl")
     evals = _every(snips / "snips_intent_validate.jsonl", 2, tmp_path / "eval.jsonl")

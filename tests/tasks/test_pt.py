@@ -28,8 +28,6 @@ def test_pt_full_trains_saves_reloads(tiny_llama, make_cfg, shared_data):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from mgtrainer.tasks import pt
-
     lf = shared_data / "llama-factory"
     cfg = make_cfg("pt", tiny_llama, [lf / "c4_demo.jsonl", lf / "wiki_demo.txt"],
                    data={"max_samples": 6, "val_size": 2, "cutoff_len": 64})

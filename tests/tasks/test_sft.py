@@ -77,8 +77,6 @@ def test_sft_lora_trains_saves_reloads(tiny_qwen2, make_cfg, shared_data):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from mgtrainer.tasks import sft
-
     gsm = shared_data / "microsoft-foundry"
     cfg = make_cfg("sft", tiny_qwen2, [gsm / "gsm8k_chat_train.jsonl"], [gsm / "gsm8k_chat_validation.jsonl"],
                    data={"max_samples": 12, "cutoff_len": 256}, lora={"finetuning_type": "lora", "rank": 4},
