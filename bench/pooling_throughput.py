@@ -39,7 +39,7 @@ def mgt_config(task: dict, out: str, args, data: Path = WIKIQA):
 
 
 def run_mgtrainer(task: dict, args) -> float:
-    from mgtrainer import tasks
+    from mgtrainer.app import runs
 
     with tempfile.TemporaryDirectory() as out:
         data = WIKIQA
@@ -47,7 +47,7 @@ def run_mgtrainer(task: dict, args) -> float:
             data = Path(out) / "triplets.jsonl"
             data.write_text("".join(json.dumps({"query": r["anchor"], "pos": [r["positive"]], "neg": [r["negative"]]})
                                     + "\n" for r in st_rows(task, args)))
-        tasks.get(task["name"]).run(mgt_config(task, out, args, data))
+        runs.train(mgt_config(task, out, args, data))
         rows = [json.loads(line) for line in open(Path(out) / "metrics.jsonl")]
     runtime = next(r["train_runtime"] for r in rows if "train_runtime" in r)
     return args.steps * args.batch / runtime

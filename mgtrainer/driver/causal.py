@@ -8,7 +8,8 @@ task.extra_metrics(cfg, trainer, tok, eval_records) -> dict added to eval loss a
 
 from __future__ import annotations
 
-from mgtrainer.driver.run import eval_summary, finish, scalar_metrics, start
+from mgtrainer.driver.metrics import quality_metrics, scalar_metrics
+from mgtrainer.driver.run import finish, start
 from mgtrainer.errors import MgtError
 
 
@@ -29,7 +30,7 @@ def fit_causal_lm(cfg, task, data) -> dict:
     save.save_final(trainer, tok, cfg, task.HEAD, metrics, template=template)
     finish(trainer, cfg, metrics)
     if trainer.is_world_process_zero():
-        print({k: round(v, 4) for k, v in eval_summary(metrics).items()})
+        print({k: round(v, 4) for k, v in quality_metrics(metrics).items() if k.startswith("eval_")})
     return metrics
 
 

@@ -1,5 +1,7 @@
-"""Batching that wastes little on padding; samples never attend to each other (one row = one sample).
+"""Batching: padding collators, the pooling tasks' collators, and batches that waste little on padding.
 
+Samples never attend to each other (one row = one sample). PairCollator (rm), EmbedCollator (embed)
+and RerankCollator (rerank) turn the tasks' rows into tokenised batches for their losses.
 `TokenBudgetSampler` groups rows of similar length into batches of at most `max_tokens` tokens
 (padded size = longest row x rows), shuffled per epoch; each process takes every world-th batch.
 """
@@ -7,6 +9,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 
 def collator(tok, head: str):
@@ -16,6 +19,89 @@ def collator(tok, head: str):
     if head == "causal_lm":
         return DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100, return_tensors="pt")
     return DataCollatorWithPadding(tok, padding=True, return_tensors="pt")
+
+
+def _tokenize(tokenizer, texts, pairs=None, max_length: int | None = None) -> dict:
+    from mgtrainer.driver.pooling import tokenize
+
+    return tokenize(tokenizer, texts, pairs, max_length)
+
+
+def sample(items: list, k: int, rng: random.Random) -> list:
+    """k items without replacement when there are enough, else with replacement; [] when there are none."""
+    if not items or k <= 0:
+        return []
+    return rng.sample(items, k) if len(items) >= k else [rng.choice(items) for _ in range(k)]
+
+
+@dataclass
+class PairCollator:
+    """rm rows {"chosen", "rejected"} (texts or token ids) -> one batch: B chosen then B rejected sequences."""
+
+    tokenizer: object
+    max_length: int | None = None
+
+    def __call__(self, rows: list[dict]) -> dict:
+        texts = [r["chosen"] for r in rows] + [r["rejected"] for r in rows]
+        return dict(_tokenize(self.tokenizer, texts, max_length=self.max_length))
+
+
+@dataclass
+class EmbedCollator:
+    """embed rows {"query", "pos": [..], "neg": [..], "prompt"?} -> {"query": batch, "passage": batch}.
+
+    One positive per query (sampled) and `hard_negatives` negatives per query (sampled, with replacement
+    when a row has fewer); passages are the B positives followed by the negatives.
+    """
+
+    tokenizer: object
+    max_length: int | None = None
+    hard_negatives: int = 3
+    query_instruction: str | None = None
+    passage_instruction: str | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        self.rng = random.Random(self.seed)
+
+    def __call__(self, rows: list[dict]) -> dict:
+        qi, pi = self.query_instruction or "", self.passage_instruction or ""
+        queries = [(r.get("prompt") or qi) + r["query"] for r in rows]
+        pos = [pi + self.rng.choice(r["pos"]) for r in rows]
+        neg = [pi + n for r in rows for n in sample(r["neg"] or [], self.hard_negatives, self.rng)]
+        tok = lambda t: dict(_tokenize(self.tokenizer, t, max_length=self.max_length))  # noqa: E731
+        return {"query": tok(queries), "passage": tok(pos + neg)}
+
+
+@dataclass
+class RerankCollator:
+    """rerank rows -> (query, passage) pair batch.
+
+    Pointwise (group_size 0): rows {"query", "passage", "target"} -> batch + "targets".
+    Listwise: rows {"query", "pos": [..], "neg": [..]} -> groups of 1 positive + group_size-1 negatives.
+    """
+
+    tokenizer: object
+    max_length: int | None = None
+    group_size: int = 0
+    seed: int = 0
+
+    def __post_init__(self):
+        self.rng = random.Random(self.seed)
+
+    def __call__(self, rows: list[dict]) -> dict:
+        if not self.group_size:
+            batch = dict(_tokenize(self.tokenizer, [r["query"] for r in rows], [r["passage"] for r in rows],
+                                  self.max_length))
+            import torch
+
+            return batch | {"targets": torch.tensor([float(r["target"]) for r in rows])}
+        queries, passages = [], []
+        for r in rows:
+            group = [self.rng.choice(r["pos"])] + sample(r["neg"], self.group_size - 1, self.rng)
+            queries += [r["query"]] * len(group)
+            passages += group
+        return dict(_tokenize(self.tokenizer, queries, passages, self.max_length))
 
 
 class TokenBudgetSampler:

@@ -47,3 +47,47 @@ def generation_metrics(predictions: list[str], references: list[str]) -> dict:
 
 def perplexity(loss: float) -> float:
     return math.exp(min(loss, 50.0))
+
+
+TIMING = ("_runtime", "_per_second")  # Trainer's speed counters: logged, never results
+
+
+def scalar_metrics(metrics: dict) -> dict:
+    """The numbers of a metrics dict as floats (booleans and strings dropped)."""
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def quality_metrics(metrics: dict) -> dict[str, float]:
+    """The quality numbers: no speed counters, no epoch (what is printed and kept in the manifest)."""
+    return {k: v for k, v in scalar_metrics(metrics).items() if not k.endswith(TIMING) and k != "epoch"}
+
+
+def ranking_metrics(scores: list, labels: list, ks=(1, 5, 10)) -> dict[str, float]:
+    """Per query: scores over its candidates and their relevance (0 = not relevant, graded allowed).
+
+    Returns Recall@k, MRR@10 and NDCG@10 (linear gain) averaged over queries with a relevant candidate.
+    """
+    import torch
+
+    out: dict[str, list[float]] = {f"recall@{k}": [] for k in ks} | {"mrr@10": [], "ndcg@10": []}
+    for s, rel in zip(scores, labels):
+        rel = torch.as_tensor(rel, dtype=torch.float)
+        if not (rel > 0).any():
+            continue
+        ranked = rel[torch.argsort(torch.as_tensor(s, dtype=torch.float), descending=True, stable=True)]
+        hits = (ranked > 0).float()
+        for k in ks:
+            out[f"recall@{k}"].append(float(hits[:k].sum() / hits.sum()))
+        first = int(hits.argmax())
+        out["mrr@10"].append(1.0 / (first + 1) if first < 10 else 0.0)
+        disc = 1.0 / torch.log2(torch.arange(2, 12, dtype=torch.float))
+        dcg = (ranked[:10] * disc[: len(ranked[:10])]).sum()
+        ideal = torch.sort(rel, descending=True).values[:10]
+        out["ndcg@10"].append(float(dcg / (ideal * disc[: len(ideal)]).sum()))
+    return {k: sum(v) / len(v) if v else 0.0 for k, v in out.items()}
+
+
+def pair_metrics(chosen, rejected) -> dict[str, float]:
+    """Rewards of chosen and rejected answers -> pairwise accuracy and mean reward margin."""
+    diff = chosen.float() - rejected.float()
+    return {"accuracy": float((diff > 0).float().mean()), "margin": float(diff.mean())}

@@ -1,4 +1,4 @@
-"""The small steps every task's run shares around training: start, finish, and the metrics filters."""
+"""The small steps every task's run shares around training: start (seed, folder) and finish (report)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 
 from mgtrainer import atomic
-
-TIMING = ("_runtime", "_per_second")  # Trainer's speed counters: logged, never shown as results
 
 
 def start(cfg) -> None:
@@ -30,12 +28,3 @@ def finish(trainer, cfg, metrics: dict, details: dict | None = None) -> dict:
     plot_report(out)
     return metrics
 
-
-def scalar_metrics(metrics: dict) -> dict:
-    """The numbers of a metrics dict as floats (booleans and strings dropped)."""
-    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-
-
-def eval_summary(metrics: dict) -> dict:
-    """The eval_* results worth printing: no speed counters, no epoch."""
-    return {k: v for k, v in metrics.items() if k.startswith("eval_") and not k.endswith(TIMING + ("epoch",))}

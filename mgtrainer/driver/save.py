@@ -6,53 +6,105 @@ lora, merge: false  only the adapter in PEFT's layout (adapter_config.json names
                     adapter_dir "." - the layout LLaMA-Factory's backend writes too. No config.json:
                     transformers would then take final/ for a complete model and look for weights.
                     Loaders read the labels from mgtrainer.json (see references/driver.md).
+
+final/ is built in a temp folder beside it and swapped in whole (mgtrainer.atomic), together with the
+sentence-transformers files of the pooling tasks (write_sentence_transformers, write_cross_encoder).
 """
 
 from __future__ import annotations
 
-import shutil
+import json
 from pathlib import Path
 
+from mgtrainer import atomic
 from mgtrainer import manifest as mf
+from mgtrainer.driver.metrics import quality_metrics
+
+ST_POOLING = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token", "last": "pooling_mode_lasttoken"}
+IDENTITY = "torch.nn.modules.linear.Identity"
 
 
 def _is_peft(model) -> bool:
     return hasattr(model, "peft_config")
 
 
-def manifest_metrics(metrics: dict) -> dict[str, float]:
-    """The quality numbers (runtime and throughput counters left out)."""
-    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-            and "runtime" not in k and "per_second" not in k and k != "epoch"}
-
-
-def save_final(trainer, tok, cfg, head: str, metrics: dict, template: str | None = None, **manifest_fields) -> Path:
-    """Write OUTPUT_DIR/final (main process only) and return its path."""
+def save_final(trainer, tok, cfg, head: str, metrics: dict, template: str | None = None, export=None,
+               **manifest_fields) -> Path:
+    """Write OUTPUT_DIR/final (main process only) and return its path; export(folder), if given, adds
+    files (e.g. sentence-transformers') before the folder is swapped in."""
     final = Path(cfg.train.output_dir) / "final"
     trainer.accelerator.wait_for_everyone()
     if not trainer.is_world_process_zero():
         return final
-    tmp = final.with_name(".final.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    adapter_dir = None
-    if _is_peft(model) and not cfg.lora.merge:
-        model.save_pretrained(tmp)  # the adapter alone: serving/loading pairs it with the base model
-        adapter_dir = "."
-    elif _is_peft(model):
-        model.save_pretrained(tmp / "adapter")
-        adapter_dir = "adapter"
-        model.merge_and_unload().save_pretrained(tmp)
-    else:
-        model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
+    build = atomic.temp_dir(final)
+    build.chmod(0o755)  # a temp folder is private; final/ is read by servers and other users
+    adapter_dir = _save_model(trainer.accelerator.unwrap_model(trainer.model), build, cfg.lora.merge)
+    tok.save_pretrained(build)
+    if export is not None:
+        export(build)
     manifest = mf.Manifest(
         task=cfg.task.name, base_model=cfg.model.name_or_path, head=head,
         finetuning_type=cfg.lora.finetuning_type, template=template, max_length=cfg.data.cutoff_len,
-        adapter_dir=adapter_dir, metrics=manifest_metrics(metrics),
+        adapter_dir=adapter_dir, metrics=quality_metrics(metrics),
         **manifest_fields,
     )
-    mf.write(manifest, tmp)
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    return final
+    mf.write(manifest, build)
+    return atomic.replace_dir(build, final)
+
+
+def _save_model(model, folder: Path, merge: bool) -> str | None:
+    """The weights into folder; returns the manifest's adapter_dir."""
+    if _is_peft(model) and not merge:
+        model.save_pretrained(folder)  # the adapter alone: serving/loading pairs it with the base model
+        return "."
+    if _is_peft(model):
+        model.save_pretrained(folder / "adapter")
+        model.merge_and_unload().save_pretrained(folder)
+        return "adapter"
+    model.save_pretrained(folder)
+    return None
+
+
+def write_json(path: Path, obj) -> None:
+    """Atomic JSON write (mgtrainer.atomic)."""
+    atomic.write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def write_sentence_transformers(model_dir: str | Path, *, dim: int, pooling: str, normalize: bool,
+                                max_length: int, query_instruction: str | None = None,
+                                passage_instruction: str | None = None) -> None:
+    """Make a saved AutoModel folder loadable by sentence_transformers.SentenceTransformer.
+
+    Transformer -> Pooling(mode) -> [Normalize]; instructions become the "query"/"document" prompts.
+    """
+    d = Path(model_dir)
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+    if normalize:
+        modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
+        (d / "2_Normalize").mkdir(exist_ok=True)
+    write_json(d / "modules.json", modules)
+    write_json(d / "sentence_bert_config.json", {"max_seq_length": max_length, "do_lower_case": False})
+    write_json(d / "1_Pooling" / "config.json", {"word_embedding_dimension": dim, "include_prompt": True}
+               | {key: mode == pooling for mode, key in ST_POOLING.items()})
+    prompts = {k: v for k, v in (("query", query_instruction), ("document", passage_instruction)) if v}
+    write_json(d / "config_sentence_transformers.json",
+               {"prompts": prompts, "default_prompt_name": None,
+                "similarity_fn_name": "cosine" if normalize else "dot"})
+
+
+def write_cross_encoder(model_dir: str | Path, max_length: int) -> None:
+    """Make a saved one-logit classifier loadable by sentence_transformers.CrossEncoder with the same scores.
+
+    Plain text pairs (not the chat-template "message" form sentence-transformers picks for decoders with a
+    chat template), the raw logit as score (Identity activation, no sigmoid), the same max length.
+    """
+    d = Path(model_dir)
+    write_json(d / "modules.json", [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}])
+    write_json(d / "sentence_bert_config.json", {
+        "max_seq_length": max_length, "transformer_task": "sequence-classification", "module_output_name": "scores",
+        "modality_config": {"text": {"method": "forward", "method_output_name": "logits"}}})
+    write_json(d / "config_sentence_transformers.json", {"model_type": "CrossEncoder", "activation_fn": IDENTITY,
+                                                         "prompts": {}, "default_prompt_name": None})
+    config = json.loads((d / "config.json").read_text())
+    write_json(d / "config.json", config | {"sentence_transformers": {"activation_fn": IDENTITY}})  # ST < 6 reads this

@@ -150,3 +150,22 @@ def pack_stream(tok, records, block: int, packing: bool = True, stats: Encoded |
         buf = buf[start:]
     if packing and buf and not done:  # less than one block of text: one short block
         yield {"input_ids": buf, "labels": list(buf)}
+
+
+def separate_pairs(tok) -> bool:
+    """Decoder tokenizers join a (query, passage) pair with nothing between; give them `A eos B eos`.
+
+    Set as the fast tokenizer's pair post-processor, so transformers, sentence-transformers and vLLM all
+    tokenise pairs the same way from final/. Returns whether it changed the tokenizer.
+    """
+    from tokenizers import processors
+
+    a, b = tok("a", add_special_tokens=False)["input_ids"], tok("b", add_special_tokens=False)["input_ids"]
+    if not tok.is_fast or tok.eos_token is None or tok("a", "b")["input_ids"] != a + b:
+        return False
+    eos = tok.eos_token
+    pair = processors.TemplateProcessing(single="$A", pair=f"$A {eos} $B:1 {eos}:1",
+                                         special_tokens=[(eos, tok.eos_token_id)])
+    old = tok.backend_tokenizer.post_processor
+    tok.backend_tokenizer.post_processor = processors.Sequence([old, pair]) if old else pair
+    return True

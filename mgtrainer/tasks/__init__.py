@@ -1,13 +1,10 @@
 """The one task registry. Adding a task = a module here + one line in TASKS.
 
-Each task module defines, at import time only light things (pydantic, typing):
-  Config  - pydantic model with `name: Literal["<task>"]` and the task's own knobs (joins RunConfig.task)
-  HEAD    - "causal_lm" | "sequence_classification" | "encoder"
-  RECORD  - the data-layer record kind it trains on (see mgtrainer.data.records)
-  SERVE   - how vLLM serves it: {"runner": ..., "convert": ..., "endpoints": [...]} (read by mgtrainer.serve)
-  run(cfg: RunConfig) -> dict        - train (+ eval), write final/ and its manifest; returns final metrics
-  evaluate(cfg: RunConfig, model_dir) -> dict
-Heavy imports (torch, transformers, ...) stay inside functions.
+Each task module satisfies mgtrainer.tasks.contract.Task: Config, HEAD, RECORD, SERVE, STREAMING,
+run(cfg, data), evaluate(cfg, data, model_dir), and how it is served, predicted and parity-checked
+(serve_settings, request, call, response, probe, served, compare). Everything outside this package
+reads these names through get(); a task's name is spelled only here. At import time a task module
+imports only light things (pydantic, typing); torch, transformers, ... stay inside functions.
 """
 
 from __future__ import annotations

@@ -115,6 +115,7 @@ def _model_and_data(cfg, splits, model_dir=None):
 def run(cfg, data) -> dict:
     """Fine-tune a classifier; write final/ + manifest, eval_report.json, metrics.jsonl and plots."""
     from mgtrainer.driver import collate, preview, run as dr, save, trainer as dt
+    from mgtrainer.driver.metrics import scalar_metrics
     from mgtrainer.driver.model import apply_finetuning
 
     dr.start(cfg)
@@ -127,7 +128,7 @@ def run(cfg, data) -> dict:
     trainer = dt.build_trainer(cfg, model, tok, train_set.rows, eval_set.rows, collate.collator(tok, HEAD),
                                metrics_fn(cfg, labels, details), default_metric="accuracy")
     dt.train(trainer, cfg)
-    metrics = dr.scalar_metrics(trainer.evaluate()) if eval_set.rows else {}
+    metrics = scalar_metrics(trainer.evaluate()) if eval_set.rows else {}
     save.save_final(trainer, tok, cfg, HEAD, metrics, labels=labels, multi_label=cfg.task.multi_label)
     dr.finish(trainer, cfg, metrics, details)
     _print_result(metrics)
@@ -141,14 +142,15 @@ def _print_result(metrics: dict) -> None:
 
 def evaluate(cfg, data, model_dir) -> dict:
     """Accuracy, macro-F1, per-class report and confusion matrix of model_dir on the eval split."""
-    from mgtrainer.driver import collate, run as dr, trainer as dt
+    from mgtrainer.driver import collate, trainer as dt
+    from mgtrainer.driver.metrics import scalar_metrics
 
     splits, labels, tok, model = _model_and_data(cfg, data, model_dir)
     eval_set = encode(cfg, tok, splits.eval or splits.train, labels)
     details: dict = {}
     trainer = dt.build_trainer(cfg, model, tok, None, eval_set.rows, collate.collator(tok, HEAD),
                                metrics_fn(cfg, labels, details))
-    metrics = dr.scalar_metrics(trainer.evaluate())
+    metrics = scalar_metrics(trainer.evaluate())
     _print_result(metrics)
     return {**metrics, **details}
 

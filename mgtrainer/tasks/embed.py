@@ -11,7 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mgtrainer.tasks.contract import Serve
-from mgtrainer.tasks.serving import first, min_cosine as compare  # noqa: F401 (contract names)
+from mgtrainer.tasks.serving import first
+from mgtrainer.tasks.serving import min_cosine as compare  # noqa: F401 (the contract's compare)
 
 HEAD = "encoder"
 RECORD = "embed"
@@ -65,7 +66,8 @@ def corpus(cfg, rows: list[dict]) -> tuple[list[str], list[str], list[list[int]]
 
 
 def loss_fn(pooling: str, normalize: bool, temperature: float):
-    from mgtrainer.driver.pooling import embed, info_nce_loss
+    from mgtrainer.driver.losses import info_nce_loss
+    from mgtrainer.driver.pooling import embed
 
     def fn(model, inputs, gather=True):
         q = embed(model, inputs["query"], pooling, normalize)
@@ -78,7 +80,8 @@ def loss_fn(pooling: str, normalize: bool, temperature: float):
 
 def metrics_fn(cfg, tok, rows: list[dict], pooling: str, max_len: int):
     """Recall@1/5/10, MRR@10 and NDCG@10 of each eval query over the corpus of all eval passages."""
-    from mgtrainer.driver.pooling import encode, ranking_metrics
+    from mgtrainer.driver.metrics import ranking_metrics
+    from mgtrainer.driver.pooling import encode
 
     queries, passages, relevance = corpus(cfg, rows)
     bs = cfg.train.per_device_eval_batch_size
@@ -92,37 +95,39 @@ def metrics_fn(cfg, tok, rows: list[dict], pooling: str, max_len: int):
 
 
 def _prepare(cfg, splits, model_dir=None):
-    from mgtrainer.driver import pooling as P
+    from mgtrainer.driver.pooling_fit import load, max_length
 
-    tok, model = P.load(cfg, HEAD, model_dir)
-    return tok, model, rows_of(splits.train), rows_of(splits.eval), P.max_length(cfg, tok, model)
+    tok, model = load(cfg, HEAD, model_dir)
+    return tok, model, rows_of(splits.train), rows_of(splits.eval), max_length(cfg, tok, model)
 
 
 def run(cfg, data) -> dict:
     """Train the embedder; write final/ (+ sentence-transformers files and manifest), metrics and plots."""
-    from mgtrainer.driver import pooling as P, run as dr, save
-    from mgtrainer.driver.model import apply_finetuning
+    from mgtrainer.driver.collate import EmbedCollator
+    from mgtrainer.driver.pooling_fit import PoolingSpec, fit_pooling
+    from mgtrainer.driver.run import start
 
-    dr.start(cfg)
+    start(cfg)
     tok, model, train_rows, eval_rows, max_len = _prepare(cfg, data)
     pooling, t = pooling_of(cfg, model), cfg.task
-    model = apply_finetuning(model, cfg.lora, HEAD)
     print(f"embed: {len(train_rows)} train queries, {len(eval_rows)} eval queries, pooling {pooling}, "
           f"max_length {max_len}")
-    collator = P.EmbedCollator(tok, max_len, t.hard_negatives, t.query_instruction, t.passage_instruction,
-                               cfg.train.seed)
-    trainer, metrics = P.fit(cfg, model, tok, train_rows, eval_rows, collator,
-                             loss_fn(pooling, t.normalize, t.temperature),
-                             metrics_fn(cfg, tok, eval_rows, pooling, max_len), default_metric="ndcg@10")
-    final = save.save_final(trainer, tok, cfg, HEAD, metrics, pooling=pooling, normalize=t.normalize,
-                            query_instruction=t.query_instruction, passage_instruction=t.passage_instruction)
-    if trainer.is_world_process_zero():
-        P.write_sentence_transformers(final, dim=model.config.hidden_size, pooling=pooling, normalize=t.normalize,
-                                      max_length=max_len, query_instruction=t.query_instruction,
-                                      passage_instruction=t.passage_instruction)
-    dr.finish(trainer, cfg, metrics)
-    P.print_metrics("embed", metrics)
-    return metrics
+    instructions = {"query_instruction": t.query_instruction, "passage_instruction": t.passage_instruction}
+    collator = EmbedCollator(tok, max_len, t.hard_negatives, seed=cfg.train.seed, **instructions)
+    spec = PoolingSpec("embed", HEAD, collator, loss_fn(pooling, t.normalize, t.temperature),
+                       metrics_fn(cfg, tok, eval_rows, pooling, max_len), "ndcg@10",
+                       manifest={"pooling": pooling, "normalize": t.normalize, **instructions},
+                       export=_sentence_transformers(model.config.hidden_size, pooling, t.normalize, max_len,
+                                                     instructions))
+    return fit_pooling(cfg, model, tok, train_rows, eval_rows, spec)
+
+
+def _sentence_transformers(dim: int, pooling: str, normalize: bool, max_len: int, instructions: dict):
+    """export(final_dir): the sentence-transformers files (Transformer -> Pooling -> Normalize)."""
+    from mgtrainer.driver.save import write_sentence_transformers
+
+    return lambda final: write_sentence_transformers(final, dim=dim, pooling=pooling, normalize=normalize,
+                                                     max_length=max_len, **instructions)
 
 
 def with_manifest(cfg, model_dir):
@@ -140,14 +145,12 @@ def with_manifest(cfg, model_dir):
 
 def evaluate(cfg, data, model_dir) -> dict:
     """Retrieval metrics of model_dir over the eval rows' corpus (train rows if there is no eval)."""
-    from mgtrainer.driver import pooling as P
+    from mgtrainer.driver.pooling_fit import evaluate_pooling
 
     cfg = with_manifest(cfg, model_dir)
     tok, model, train_rows, eval_rows, max_len = _prepare(cfg, data, model_dir)
-    fn = metrics_fn(cfg, tok, eval_rows or train_rows, pooling_of(cfg, model), max_len)
-    metrics = {f"eval_{k}": v for k, v in fn(model).items()}
-    P.print_metrics("embed", metrics)
-    return metrics
+    return evaluate_pooling("embed", metrics_fn(cfg, tok, eval_rows or train_rows, pooling_of(cfg, model), max_len),
+                            model)
 
 
 # -- serving: vLLM's embed runner with the trained pooling and normalisation ---------------------------

@@ -11,7 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mgtrainer.tasks.contract import Serve
-from mgtrainer.tasks.serving import PASSAGE_KEYS, first, same_scores as compare  # noqa: F401 (contract names)
+from mgtrainer.tasks.serving import PASSAGE_KEYS, first
+from mgtrainer.tasks.serving import same_scores as compare  # noqa: F401 (the contract's compare)
 
 HEAD = "sequence_classification"
 RECORD = "rerank"
@@ -74,7 +75,8 @@ def listwise_rows(records) -> list[dict]:
 
 
 def loss_fn(cfg):
-    from mgtrainer.driver.pooling import forward_chunks, listwise_loss, pointwise_loss
+    from mgtrainer.driver.losses import listwise_loss, pointwise_loss
+    from mgtrainer.driver.pooling import forward_chunks
 
     def fn(model, inputs, gather=True):
         pairs = {k: v for k, v in inputs.items() if k != "targets"}
@@ -91,7 +93,7 @@ def eval_loss(cfg, records, scores: list[list[float]]) -> float:
     positive against all the query's negatives (listwise)."""
     import torch
 
-    from mgtrainer.driver.pooling import listwise_loss, pointwise_loss
+    from mgtrainer.driver.losses import listwise_loss, pointwise_loss
 
     if cfg.task.loss == "pointwise":
         targets = torch.tensor([r["target"] for r in pointwise_rows(cfg, records)])
@@ -105,7 +107,8 @@ def eval_loss(cfg, records, scores: list[list[float]]) -> float:
 
 def metrics_fn(cfg, tok, records, max_len: int):
     """MRR@10 and NDCG@10 (and Recall@k, loss) of each eval query's passages ranked by the model."""
-    from mgtrainer.driver.pooling import ranking_metrics, score
+    from mgtrainer.driver.metrics import ranking_metrics
+    from mgtrainer.driver.pooling import score
 
     def fn(model):
         queries = [r.query for r in records for _ in r.passages]
@@ -121,45 +124,40 @@ def metrics_fn(cfg, tok, records, max_len: int):
 
 
 def _prepare(cfg, splits, model_dir=None):
-    from mgtrainer.driver import pooling as P
+    from mgtrainer.driver.pooling_fit import load, max_length
+    from mgtrainer.driver.tokenize import separate_pairs
 
-    tok, model = P.load(cfg, HEAD, model_dir)
-    P.separate_pairs(tok)
-    return tok, model, splits, P.max_length(cfg, tok, model)
+    tok, model = load(cfg, HEAD, model_dir)
+    separate_pairs(tok)
+    return tok, model, splits, max_length(cfg, tok, model)
 
 
 def run(cfg, data) -> dict:
     """Train the cross-encoder; write final/ (+ manifest), metrics.jsonl, plots and eval_report.json."""
-    from mgtrainer.driver import pooling as P, run as dr, save
-    from mgtrainer.driver.model import apply_finetuning
+    from mgtrainer.driver.collate import RerankCollator
+    from mgtrainer.driver.pooling_fit import PoolingSpec, fit_pooling
+    from mgtrainer.driver.run import start
+    from mgtrainer.driver.save import write_cross_encoder
 
-    dr.start(cfg)
+    start(cfg)
     tok, model, splits, max_len = _prepare(cfg, data)
-    model = apply_finetuning(model, cfg.lora, HEAD)
     listwise = cfg.task.loss == "listwise"
     make = listwise_rows if listwise else lambda recs: pointwise_rows(cfg, recs)
     train_rows, eval_rows = make(splits.train), make(splits.eval)
     print(f"rerank ({cfg.task.loss}): {len(train_rows)} train rows from {len(splits.train)} queries, "
           f"{len(splits.eval)} eval queries, max_length {max_len}")
-    collator = P.RerankCollator(tok, max_len, cfg.task.group_size if listwise else 0, cfg.train.seed)
-    trainer, metrics = P.fit(cfg, model, tok, train_rows, eval_rows, collator, loss_fn(cfg),
-                             metrics_fn(cfg, tok, splits.eval, max_len), default_metric="ndcg@10")
-    final = save.save_final(trainer, tok, cfg, HEAD, metrics)
-    if trainer.is_world_process_zero():
-        P.write_cross_encoder(final, max_len)
-    dr.finish(trainer, cfg, metrics)
-    P.print_metrics("rerank", metrics)
-    return metrics
+    collator = RerankCollator(tok, max_len, cfg.task.group_size if listwise else 0, cfg.train.seed)
+    spec = PoolingSpec("rerank", HEAD, collator, loss_fn(cfg), metrics_fn(cfg, tok, splits.eval, max_len), "ndcg@10",
+                       export=lambda final: write_cross_encoder(final, max_len))
+    return fit_pooling(cfg, model, tok, train_rows, eval_rows, spec)
 
 
 def evaluate(cfg, data, model_dir) -> dict:
     """MRR@10 / NDCG@10 of model_dir on the eval queries (train queries if there is no eval)."""
-    from mgtrainer.driver import pooling as P
+    from mgtrainer.driver.pooling_fit import evaluate_pooling
 
     tok, model, splits, max_len = _prepare(cfg, data, model_dir)
-    metrics = {f"eval_{k}": v for k, v in metrics_fn(cfg, tok, splits.eval or splits.train, max_len)(model).items()}
-    P.print_metrics("rerank", metrics)
-    return metrics
+    return evaluate_pooling("rerank", metrics_fn(cfg, tok, splits.eval or splits.train, max_len), model)
 
 
 # -- serving: the head's raw logit is the relevance score (vLLM /score, /rerank) -------------------------

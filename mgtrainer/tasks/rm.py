@@ -12,7 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mgtrainer.tasks.contract import Serve
-from mgtrainer.tasks.serving import classify_probs, first, messages_of, same_scores as compare  # noqa: F401 (contract names)
+from mgtrainer.tasks.serving import classify_probs, first, messages_of
+from mgtrainer.tasks.serving import same_scores as compare  # noqa: F401 (the contract's compare)
 
 HEAD = "sequence_classification"
 RECORD = "preference"
@@ -83,7 +84,8 @@ def special_ends(tok) -> tuple[list[int], list[int]]:
 
 
 def loss_fn(margin: float):
-    from mgtrainer.driver.pooling import bradley_terry_loss, forward_chunks
+    from mgtrainer.driver.losses import bradley_terry_loss
+    from mgtrainer.driver.pooling import forward_chunks
 
     def fn(model, inputs, gather=True):
         chosen, rejected = forward_chunks(inputs, lambda b: model(**b).logits[:, 0]).chunk(2)
@@ -94,7 +96,9 @@ def loss_fn(margin: float):
 
 def metrics_fn(tok, rows: list[dict], max_len: int, batch_size: int, margin: float = 0.0):
     """Pairwise accuracy, mean reward margin of chosen over rejected and the BT loss on the eval pairs."""
-    from mgtrainer.driver.pooling import bradley_terry_loss, pair_metrics, score
+    from mgtrainer.driver.losses import bradley_terry_loss
+    from mgtrainer.driver.metrics import pair_metrics
+    from mgtrainer.driver.pooling import score
 
     def fn(model):
         chosen = score(model, tok, [r["chosen"] for r in rows], max_length=max_len, batch_size=batch_size)
@@ -105,43 +109,37 @@ def metrics_fn(tok, rows: list[dict], max_len: int, batch_size: int, margin: flo
 
 
 def _prepare(cfg, splits, model_dir=None):
-    from mgtrainer.driver import pooling as P
+    from mgtrainer.driver.pooling_fit import load, max_length
 
-    tok, model = P.load(cfg, HEAD, model_dir)
+    tok, model = load(cfg, HEAD, model_dir)
     template = set_template(tok, cfg.model.template)
-    max_len = P.max_length(cfg, tok, model)
+    max_len = max_length(cfg, tok, model)
     rows = [[pair_ids(tok, pair_texts(tok, r), max_len) for r in recs] for recs in (splits.train, splits.eval)]
     return tok, model, template, rows, max_len
 
 
 def run(cfg, data) -> dict:
     """Train the reward model; write final/ (+ manifest), metrics.jsonl, plots and eval_report.json."""
-    from mgtrainer.driver import pooling as P, run as dr, save
-    from mgtrainer.driver.model import apply_finetuning
+    from mgtrainer.driver.collate import PairCollator
+    from mgtrainer.driver.pooling_fit import PoolingSpec, fit_pooling
+    from mgtrainer.driver.run import start
 
-    dr.start(cfg)
+    start(cfg)
     tok, model, template, (train_rows, eval_rows), max_len = _prepare(cfg, data)
-    model = apply_finetuning(model, cfg.lora, HEAD)
     print(f"rm: {len(train_rows)} train pairs, {len(eval_rows)} eval pairs, max_length {max_len}")
-    trainer, metrics = P.fit(cfg, model, tok, train_rows, eval_rows, P.PairCollator(tok, max_len),
-                             loss_fn(cfg.task.margin),
-                             metrics_fn(tok, eval_rows, max_len, cfg.train.per_device_eval_batch_size, cfg.task.margin),
-                             default_metric="accuracy")
-    save.save_final(trainer, tok, cfg, HEAD, metrics, template=template)
-    dr.finish(trainer, cfg, metrics)
-    P.print_metrics("rm", metrics)
-    return metrics
+    bs, margin = cfg.train.per_device_eval_batch_size, cfg.task.margin
+    spec = PoolingSpec("rm", HEAD, PairCollator(tok, max_len), loss_fn(margin),
+                       metrics_fn(tok, eval_rows, max_len, bs, margin), "accuracy", manifest={"template": template})
+    return fit_pooling(cfg, model, tok, train_rows, eval_rows, spec)
 
 
 def evaluate(cfg, data, model_dir) -> dict:
     """Pairwise accuracy and mean margin of model_dir on the eval pairs (train pairs if there is no eval)."""
-    from mgtrainer.driver import pooling as P
+    from mgtrainer.driver.pooling_fit import evaluate_pooling
 
     tok, model, _, (train_rows, eval_rows), max_len = _prepare(cfg, data, model_dir)
     fn = metrics_fn(tok, eval_rows or train_rows, max_len, cfg.train.per_device_eval_batch_size, cfg.task.margin)
-    metrics = {f"eval_{k}": v for k, v in fn(model).items()}
-    P.print_metrics("rm", metrics)
-    return metrics
+    return evaluate_pooling("rm", fn, model)
 
 
 # -- serving: the head's raw logit is the reward (vLLM's classify runner without activation) -----------

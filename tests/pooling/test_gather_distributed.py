@@ -8,7 +8,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
-from mgtrainer.driver.pooling import gather_rows, info_nce_loss
+from mgtrainer.driver.losses import gather_rows, info_nce_loss
 
 
 def global_batch():

@@ -1,4 +1,4 @@
-"""Losses and pooling of mgtrainer.driver.pooling against hand computations and sentence-transformers."""
+"""Losses (mgtrainer.driver.losses) and pooling (mgtrainer.driver.pooling) against hand computations and sentence-transformers."""
 
 import math
 
@@ -6,24 +6,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mgtrainer.driver import pooling as P
+from mgtrainer.driver import losses as L, pooling as P
 
 
 def test_bradley_terry_matches_formula_and_margin_raises_loss():
     c, r = torch.tensor([2.0, 0.5]), torch.tensor([1.0, 1.5])
     want = -(math.log(1 / (1 + math.exp(-1.0))) + math.log(1 / (1 + math.exp(1.0)))) / 2
-    assert P.bradley_terry_loss(c, r).item() == pytest.approx(want, rel=1e-6)
-    assert P.bradley_terry_loss(c, r, margin=1.0) > P.bradley_terry_loss(c, r)
+    assert L.bradley_terry_loss(c, r).item() == pytest.approx(want, rel=1e-6)
+    assert L.bradley_terry_loss(c, r, margin=1.0) > L.bradley_terry_loss(c, r)
 
 
 def test_info_nce_hand_computed():
     torch.manual_seed(0)
     q, pos, neg = (F.normalize(torch.randn(n, 8), dim=-1) for n in (3, 3, 6))
-    loss = P.info_nce_loss(q, pos, neg, temperature=0.05)
+    loss = L.info_nce_loss(q, pos, neg, temperature=0.05)
     cands = torch.cat([pos, neg])
     want = sum(-torch.log_softmax(q[i] @ cands.T / 0.05, 0)[i] for i in range(3)) / 3
     assert loss.item() == pytest.approx(want.item(), rel=1e-5)
-    assert P.info_nce_loss(q, pos, None, 0.05).item() < loss.item()  # fewer negatives -> easier
+    assert L.info_nce_loss(q, pos, None, 0.05).item() < loss.item()  # fewer negatives -> easier
 
 
 def test_info_nce_equals_sentence_transformers_mnrl():
@@ -39,16 +39,16 @@ def test_info_nce_equals_sentence_transformers_mnrl():
 
     mnrl = MultipleNegativesRankingLoss(Fake(), scale=20.0)
     theirs = mnrl.compute_loss_from_embeddings([q, pos, neg], None)
-    ours = P.info_nce_loss(F.normalize(q, dim=-1), F.normalize(pos, dim=-1), F.normalize(neg, dim=-1), 0.05)
+    ours = L.info_nce_loss(F.normalize(q, dim=-1), F.normalize(pos, dim=-1), F.normalize(neg, dim=-1), 0.05)
     assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
 
 
 def test_listwise_and_pointwise():
     logits = torch.tensor([3.0, 0.0, 0.0, -1.0, 2.0, 0.0])
     want = (-torch.log_softmax(logits[:3], 0)[0] - torch.log_softmax(logits[3:], 0)[0]) / 2
-    assert P.listwise_loss(logits, 3).item() == pytest.approx(want.item(), rel=1e-6)
+    assert L.listwise_loss(logits, 3).item() == pytest.approx(want.item(), rel=1e-6)
     t = torch.tensor([1.0, 0.0, 0.3, 0.0, 1.0, 0.5])
-    assert P.pointwise_loss(logits, t).item() == pytest.approx(F.binary_cross_entropy(torch.sigmoid(logits), t).item(), rel=1e-5)
+    assert L.pointwise_loss(logits, t).item() == pytest.approx(F.binary_cross_entropy(torch.sigmoid(logits), t).item(), rel=1e-5)
 
 
 @pytest.mark.parametrize("side", ["left", "right"])

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from mgtrainer.driver.pooling import pair_metrics, ranking_metrics, sample
+from mgtrainer.driver.collate import sample
+from mgtrainer.driver.metrics import pair_metrics, ranking_metrics
 
 
 def test_perfect_and_worst_ranking():

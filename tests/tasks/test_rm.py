@@ -54,7 +54,8 @@ def test_logit_is_the_reward_and_reload_matches(trained):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from mgtrainer.data import load_splits
-    from mgtrainer.driver.pooling import max_length, pair_metrics
+    from mgtrainer.driver.metrics import pair_metrics
+    from mgtrainer.driver.pooling_fit import max_length
     from mgtrainer.tasks.rm import pair_ids, pair_texts
 
     cfg, _, final, metrics = trained
