@@ -7,14 +7,12 @@ Written by the driver (and the LLaMA-Factory backend) next to the weights; read 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from mgtrainer import __version__
+from mgtrainer import __version__, atomic
 
 FILENAME = "mgtrainer.json"
 
@@ -41,14 +39,9 @@ class Manifest(BaseModel):
 
 
 def write(manifest: Manifest, model_dir: str | Path) -> Path:
-    """Write atomically (temp file + rename) into model_dir."""
-    path = Path(model_dir) / FILENAME
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".mgtrainer.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(manifest.model_dump(), f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
+    """Write atomically (mgtrainer.atomic: temp file + rename) into model_dir."""
+    return atomic.write_text(Path(model_dir) / FILENAME, json.dumps(manifest.model_dump(), indent=2,
+                                                                     ensure_ascii=False) + "\n")
 
 
 def read(model_dir: str | Path) -> Manifest:

@@ -12,10 +12,11 @@ item per input row in file order. The agreement test and `mgtrainer` compare our
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
+
+from mgtrainer import atomic
 
 KEYS = ("_prompt", "_response", "_system", "_tools")
 
@@ -51,9 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     dataset_dir, out_path = Path(args[0]).resolve(), Path(args[1])
     names = args[2:] or local_names(dataset_dir)
     rows = aligned_rows(dataset_dir, names)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    tmp.write_text(json.dumps(rows, ensure_ascii=False))
-    os.replace(tmp, out_path)
+    atomic.write_text(out_path, json.dumps(rows, ensure_ascii=False))
     print(f"lf_align: {sum(len(v) for v in rows.values())} rows from {len(rows)} datasets -> {out_path}")
     return 0
 

@@ -10,9 +10,9 @@ assistant / observation / function). `lf_row(rec)` is a sharegpt row LLaMA-Facto
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from mgtrainer import atomic
 from mgtrainer.data.chat import calls_to_json
 from mgtrainer.data.records import Message, Record
 from mgtrainer.errors import MgtError
@@ -101,13 +101,11 @@ def lf_row(rec: Record) -> dict:
 
 def write_jsonl(rows, path: Path) -> int:
     """Atomic JSONL write; returns the row count."""
-    tmp = path.with_name(f".{path.name}.tmp")
     n = 0
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic.open_atomic(path, "w") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
-    os.replace(tmp, path)
     return n
 
 
@@ -121,7 +119,5 @@ def write_dataset_dir(folder: Path, kind: str, train: list[Record], evals: list[
         if records:
             write_jsonl((lf_row(r) for r in records), folder / f"{name}.jsonl")
             info[name] = {"file_name": f"{name}.jsonl", **ENTRIES[kind]}
-    tmp = folder / ".dataset_info.json.tmp"
-    tmp.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, folder / "dataset_info.json")
+    atomic.write_text(folder / "dataset_info.json", json.dumps(info, indent=2, ensure_ascii=False) + "\n")
     return "mgt_train", ("mgt_eval" if evals else None)

@@ -15,12 +15,12 @@ final/ is built in a temp folder and renamed into place.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
 
-from mgtrainer import manifest as M
+from mgtrainer import atomic
+from mgtrainer import manifest as mf
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
@@ -32,9 +32,7 @@ def write_metrics(out: Path) -> dict[str, float]:
     """OUTPUT_DIR/metrics.jsonl from trainer_state.json's log history; returns LF's final metrics."""
     state = out / "trainer_state.json"
     history = json.loads(state.read_text())["log_history"] if state.is_file() else []
-    tmp = out / ".metrics.jsonl.tmp"
-    tmp.write_text("".join(json.dumps(h) + "\n" for h in history))
-    os.replace(tmp, out / "metrics.jsonl")
+    atomic.write_text(out / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
     results = out / "all_results.json"
     final = json.loads(results.read_text()) if results.is_file() else {}
     return {k: float(v) for k, v in final.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
@@ -97,21 +95,17 @@ def build_final(spec: dict, out: Path, tmp: Path) -> tuple[str | None, str]:
 def finalize(spec: dict) -> Path:
     out = Path(spec["output_dir"])
     metrics = write_metrics(out)
-    tmp = out / ".final.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = atomic.temp_dir(out / "final")
+    tmp.chmod(0o755)  # a temp folder is private; final/ is read by servers and other users
     adapter_dir, head = build_final(spec, out, tmp)
     copy_files(out, tmp, TOKENIZER_FILES)
     has_template = (tmp / "chat_template.jinja").is_file() or "chat_template" in _json(tmp / "tokenizer_config.json")
-    M.write(M.Manifest(
+    mf.write(mf.Manifest(
         task=TASK_OF_STAGE.get(spec["stage"], "sft"), base_model=spec["base_model"], head=head,
         finetuning_type=spec["finetuning_type"], template="model" if has_template else spec.get("template"),
         max_length=spec.get("cutoff_len"), adapter_dir=adapter_dir, backend="llamafactory", metrics=metrics,
     ), tmp)
-    final = out / "final"
-    if final.exists():
-        shutil.rmtree(final)
-    os.rename(tmp, final)
+    final = atomic.replace_dir(tmp, out / "final")
     _plots(out)
     return final
 

@@ -19,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mgtrainer import atomic
 from mgtrainer.backends import lf_config, lf_data
 from mgtrainer.errors import MgtError
 
@@ -177,17 +178,11 @@ def from_run_config(cfg, overrides: list[str]) -> tuple[dict, dict, str]:
 def write_yaml(args: dict, path: Path) -> Path:
     import yaml
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(yaml.safe_dump(args, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic.write_text(path, yaml.safe_dump(args, sort_keys=False, allow_unicode=True))
 
 
 def write_json(data, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic.write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def launch(yaml_path: Path) -> int:

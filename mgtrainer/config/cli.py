@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+from mgtrainer import atomic
 
 
 class IntermixedParser(argparse.ArgumentParser):
@@ -66,9 +66,6 @@ def schema_command(args) -> int:
         sys.stdout.write(text)
         return 0
     out = Path(args.output)
-    fd, tmp = tempfile.mkstemp(dir=out.parent or ".", prefix=f".{out.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, out)
+    atomic.write_text(out, text)
     print(f"wrote {out}", file=sys.stderr)
     return 0

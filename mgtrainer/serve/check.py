@@ -13,8 +13,8 @@ import urllib.request
 
 from mgtrainer import tasks
 from mgtrainer.errors import MgtError
-from mgtrainer.serve import predict as P
-from mgtrainer.serve import rows as R
+from mgtrainer.serve import predict
+from mgtrainer.serve.rows import Row
 from mgtrainer.tasks.contract import Verdict as Result
 from mgtrainer.tasks.serving import PARITY_TOKENS as MAX_NEW_TOKENS
 
@@ -30,11 +30,11 @@ def post(url: str, body: dict, api_key: str | None, timeout: float = 300.0) -> d
         raise MgtError(f"{url}:1: HTTP {err.code} ({err.read()[:300].decode(errors='replace')}); expected 200") from None
 
 
-def probe_rows(task, manifest, rows: list[dict] | None = None) -> list[R.Row]:
+def probe_rows(task, manifest, rows: list[dict] | None = None) -> list[Row]:
     """The task's probe rows (or the given ones), each named `<probe TASK>:N` for error messages."""
     out = []
     for i, row in enumerate(rows or task.probe(manifest), start=1):
-        r = R.Row(row)
+        r = Row(row)
         r.where = f"<probe {manifest.task}>:{i}"
         out.append(r)
     return out
@@ -49,7 +49,7 @@ def check(path, url: str, name: str, api_key: str | None, rows: list[dict] | Non
     task = tasks.get(manifest.task)
     ref_engine = reference or engines.HFEngine(path, batch_size=1, progress=False)
     probe = probe_rows(task, manifest, rows)
-    requests = P.requests(task, manifest, ref_engine.tokenizer, probe)
+    requests = predict.requests(task, manifest, ref_engine.tokenizer, probe)
     ref = task.call(ref_engine, requests, MAX_NEW_TOKENS)
     endpoint, got = task.served(_client(url, name, api_key), probe, requests)
     if len(ref) != len(got):

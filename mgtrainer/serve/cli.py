@@ -32,7 +32,8 @@ def _serve(args) -> int:
     mf.read(args.output_dir)  # a clear error before anything starts
     if args.check:
         return _check(args)
-    from mgtrainer.serve.vllm import Server, banner, resolve_api_key
+    from mgtrainer.serve.banner import banner
+    from mgtrainer.serve.vllm import Server, resolve_api_key
 
     opts = _options(args)
     opts.api_key, source = resolve_api_key(args.api_key)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from mgtrainer import manifest as mf
 from mgtrainer import tasks
-from mgtrainer.serve import rows as R
+from mgtrainer.serve.rows import Row, read_rows, write_rows
 
 
-def requests(task, manifest, tok, rows: list[R.Row]) -> list:
+def requests(task, manifest, tok, rows: list[Row]) -> list:
     """What the engine gets for these rows: one request per row (prompt ids, a text, a pair)."""
     return [task.request(row, manifest, tok) for row in rows]
 
@@ -29,7 +29,7 @@ def predict(path: str | Path, input_path: str | Path, output_path: str | Path, e
 
     if Path(output_path).resolve() == Path(input_path).resolve():
         raise MgtError(f"{output_path}:1: output is the input file; expected a new path (inputs are never overwritten)")
-    manifest, rows = mf.read(path), R.read_rows(input_path)
+    manifest, rows = mf.read(path), read_rows(input_path)
     task = tasks.get(manifest.task)
     eng = engines.make(engine, path, batch_size=batch_size, progress=progress)
     inputs = requests(task, manifest, eng.tokenizer, rows)
@@ -37,7 +37,7 @@ def predict(path: str | Path, input_path: str | Path, output_path: str | Path, e
     outputs = task.call(eng, inputs, max_new_tokens) if rows else []
     seconds = time.perf_counter() - started
     out_rows = [dict(row) | task.response(o, manifest, eng.tokenizer) for row, o in zip(rows, outputs)]
-    R.write_rows(output_path, out_rows)
+    write_rows(output_path, out_rows)
     stats = {"rows": len(rows), "seconds": seconds, "engine": engine}
     if task.SERVE.runner == "generate":
         stats["generated_tokens"] = sum(len(o) for o in outputs)
