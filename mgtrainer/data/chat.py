@@ -120,7 +120,13 @@ def calls_to_json(calls: list[dict]) -> str:
 def norm_label(value: Any, field: str, meta: dict):
     """A classification label: str, int (kept as str, type remembered) or a list of them (multi-label)."""
     if isinstance(value, list):
-        return [norm_label(v, f"{field}[{i}]", meta) for i, v in enumerate(value)]
+        return [_one_label(v, f"{field}[{i}]", meta) for i, v in enumerate(value)]
+    return _one_label(value, field, meta)
+
+
+def _one_label(value: Any, field: str, meta: dict) -> str:
+    if isinstance(value, list):
+        raise RowError("nested list", field, "a label: string, integer or a list of them (not a list of lists)")
     if isinstance(value, str) and value.strip():
         return value
     if isinstance(value, str):
@@ -129,6 +135,15 @@ def norm_label(value: Any, field: str, meta: dict):
         meta["label_int"] = True
         return str(value)
     raise RowError(f"wrong type {type_name(value)}", field, "a label: string, integer or a list of them")
+
+
+def read_label(value: Any, field: str, kind: str | None, judged: bool, meta: dict) -> tuple[str, Any]:
+    """The label rule of every chat format, as (record kind, label): a bool label, a kto task, or a
+    label beside a judged answer (the conversation ends with an assistant turn) is KTO's true/false
+    verdict on that answer, unless the task is classify; any other label classifies the prompt."""
+    if isinstance(value, bool) or kind == "kto" or (judged and kind != "classify"):
+        return "kto", need_bool(value, field)
+    return "classify", norm_label(value, field, meta)
 
 
 def label_out(label, meta: dict):

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from mgtrainer.data.base import Spec
+from mgtrainer.data.readers import check_exists
 from mgtrainer.errors import MgtError
 
 INFO = "dataset_info.json"
@@ -46,6 +47,8 @@ def resolve(name: str, dataset_dir: str | Path | None, field: str) -> tuple[Path
     for candidate in (Path(name), base / name):
         if candidate.exists():
             return candidate, None
+        if candidate.is_symlink():  # broken or looping: say so rather than "unknown dataset"
+            check_exists(candidate, field)
     info = load_info(base)
     if name not in info:
         near = difflib.get_close_matches(name, list(info), n=1)
