@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
+import os
 import re
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,8 @@ from mgtrainer.errors import MgtError
 from mgtrainer.tasks import TASKS, config_classes
 
 GROUPS = (*SECTIONS, "task")
+SHOWN = 120  # a value quoted in a message is cut to this many characters (an alias bomb is not echoed whole)
+LINE = 600  # and no message is longer than this
 
 
 class _Loader(yaml.SafeLoader):
@@ -52,13 +57,26 @@ class Entry:
 
 def load_config(source: str | Path | dict, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Load a RunConfig from a YAML/JSON path or a dict, then apply `key=value` overrides."""
+    try:
+        return _load(source, overrides)
+    except MgtError as err:
+        text = str(err)
+        if len(text) > LINE:
+            raise MgtError(_cut(text, LINE)) from None
+        raise
+
+
+def _load(source, overrides) -> RunConfig:
     raw, lines, label = _read(source)
     entries = _collect(raw, lines, label, "file")
     for text in overrides:
         entries += _override(text)
     task = _task_name(entries)
     tree, origins, notes = _resolve(entries, task)
+    _refuse_non_finite(tree, origins, label)
     cfg = _validate(tree, origins, label)
+    _refuse_non_finite(cfg.model_dump(), origins, label)
+    _refuse_remote_code(cfg, origins, label)
     cfg._notes = notes
     cfg._source = None if isinstance(source, dict) else str(source)
     return cfg
@@ -68,7 +86,7 @@ def parse_value(text: str) -> Any:
     """An override's value as a YAML scalar or flow list/mapping: '1e-4' -> 1e-4, '[a,b]' -> list."""
     try:
         return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):  # a tag, a deep nesting: the text as it is
         return text
 
 
@@ -93,8 +111,23 @@ def _read(source) -> tuple[dict, dict, str]:
                        "(key: value lines)")
     lines: dict[tuple, int] = {}
     _key_lines(node, (), lines, path)
-    data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
-    return data, lines, str(path)
+    return _parse(text, path), lines, str(path)
+
+
+def _parse(text: str, path: Path):
+    """The config's values (SafeLoader: a `!!python/...` tag is refused, never run)."""
+    try:
+        return json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
+    except yaml.constructor.ConstructorError as err:
+        line = err.problem_mark.line + 1 if err.problem_mark else 1
+        tag = re.search(r"tag '([^']*)'", err.problem or "")
+        name = tag.group(1).replace("tag:yaml.org,2002:", "!!") if tag else ""
+        what = f"YAML tag {_cut(name, 80)!r} is not allowed" if tag else _cut(err.problem or str(err), SHOWN)
+        raise MgtError(f"{path}:{line}: {what}; expected plain values (strings, numbers, booleans, lists, "
+                       "mappings)") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as err:
+        raise MgtError(f"{path}:1: invalid YAML/JSON ({_cut(str(err) or type(err).__name__, 120)}); expected a "
+                       "mapping of settings") from None
 
 
 def _compose(text: str, path: Path):
@@ -103,8 +136,10 @@ def _compose(text: str, path: Path):
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
-        raise MgtError(f"{path}{line}: invalid YAML/JSON: {getattr(err, 'problem', None) or err}") \
+        raise MgtError(f"{path}{line}: invalid YAML/JSON: {_cut(getattr(err, 'problem', None) or err, 200)}") \
             from None
+    except RecursionError:
+        raise MgtError(f"{path}:1: YAML nested too deeply; expected a mapping of settings") from None
 
 
 def _key_lines(node, prefix: tuple, out: dict, path: Path) -> None:
@@ -139,7 +174,7 @@ def _where(label: str, lines: dict, path: tuple) -> str:
 
 def _override(text: str) -> list[Entry]:
     key, sep, value = text.partition("=")
-    where = f"override '{text}'"
+    where = f"override '{_cut(text, SHOWN)}'"
     if not sep or not key.strip():
         raise MgtError(f"{where}: expected KEY=VALUE (e.g. train.learning_rate=1e-4 or lora_rank=16)")
     path = tuple(part.strip() for part in key.split("."))
@@ -190,8 +225,8 @@ def _check_twice(previous: Entry | None, entry: Entry, loc: tuple, value, tree: 
         return
     old = tree[loc[0]] if len(loc) == 1 else tree[loc[0]][loc[1]]
     if old != value:
-        raise MgtError(f"{entry.where}: '{entry.key}' sets {'.'.join(loc)} = {value!r}, but "
-                       f"{previous.where} ('{previous.key}') already set it to {old!r}; keep one")
+        raise MgtError(f"{entry.where}: '{entry.key}' sets {'.'.join(loc)} = {_show(value)}, but "
+                       f"{previous.where} ('{previous.key}') already set it to {_show(old)}; keep one")
 
 
 def _target(entry: Entry, task: str | None, notes: list[str]):
@@ -207,7 +242,7 @@ def _target(entry: Entry, task: str | None, notes: list[str]):
         return ("model", "name_or_path"), value
     if key in GROUPS:
         raise MgtError(f"{entry.where}: '{key}' must be a mapping of {key} settings (or use "
-                       f"flat keys); got {type(value).__name__} {value!r}")
+                       f"flat keys); got {type(value).__name__} {_show(value)}")
     return _flat(entry, task, notes)
 
 
@@ -265,7 +300,7 @@ def _task_field(entry: Entry, task: str | None, notes: list[str], in_section: bo
         return ("task", key), value
     owners = [name for name, names in TASK_FIELDS_BY_TASK.items() if key in names]
     if owners and (value is None or value is False):
-        notes.append(f"{entry.where}: ignored '{key}: {value}' (task {task} has no {key})")
+        notes.append(f"{entry.where}: ignored '{key}: {_show(value)}' (task {task} has no {key})")
         return None
     if owners:
         which = f"not of task '{task}'" if task else f"set task: {owners[0]}"
@@ -280,7 +315,7 @@ def _convert(entry: Entry, convert):
     try:
         return convert(entry.value)
     except (ValueError, TypeError) as err:
-        raise MgtError(f"{entry.where}: invalid '{entry.key}' = {entry.value!r}: {err}") from None
+        raise MgtError(f"{entry.where}: invalid '{entry.key}' = {_show(entry.value)}: {_cut(err, SHOWN)}") from None
 
 
 def _home(key: str) -> str | None:
@@ -341,7 +376,7 @@ def _explain(error: dict, origins: dict, label: str) -> str:
         return f"{where}: task has no name; expected one of {', '.join(TASKS)}"
     if not loc or isinstance(error.get("input"), dict):
         return f"{where}: {dotted + ': ' if dotted else ''}{message}"
-    return f"{where}: invalid {dotted} = {error['input']!r}: {message}"
+    return f"{where}: invalid {dotted} = {_show(error['input'])}: {message}"
 
 
 def _mentioned(message: str, loc: tuple, origins: dict) -> str | None:
@@ -371,3 +406,81 @@ def _expected(loc: tuple) -> str:
             return "a value"
         model = field.annotation
     return (field.description or "a value").rstrip(".")
+
+
+# -- limits: finite numbers, trusted code, readable messages -------------------------------------
+
+def _refuse_non_finite(tree: dict, origins: dict, label: str) -> None:
+    """NaN or infinity anywhere in the config (`learning_rate: .inf` would train to NaN)."""
+    for loc, value in _leaves(tree, ()):
+        if isinstance(value, float) and not math.isfinite(value):
+            where = origins.get(loc[:2]) or origins.get(loc[:1]) or label
+            raise MgtError(f"{where}: invalid {'.'.join(loc)} = {value}: not a finite number; expected a "
+                           "finite number")
+
+
+def _leaves(value, loc: tuple):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, loc + (str(key),))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item, loc)
+    else:
+        yield loc, value
+
+
+def _refuse_remote_code(cfg: RunConfig, origins: dict, label: str) -> None:
+    """A model whose config.json maps to its own code (auto_map) for a model_type transformers does not
+    know needs trust_remote_code; say so now, in one line, rather than as transformers' traceback.
+    Checked where the model's config.json is on disk and transformers is importable (the train env)."""
+    if cfg.model.trust_remote_code:
+        return
+    model_type = _remote_model_type(cfg.model.name_or_path)
+    if model_type is None:
+        return
+    where = origins.get(("model", "name_or_path")) or origins.get(("model",)) or label
+    raise MgtError(f"{where}: model {_cut(cfg.model.name_or_path, 80)} runs its own code (model_type "
+                   f"{_cut(model_type, 40)!r} with auto_map in config.json) and trust_remote_code is false; expected "
+                   "model.trust_remote_code: true for a model you trust, or a model transformers supports")
+
+
+def _remote_model_type(name: str) -> str | None:
+    """The model_type of a local or cached model that only its own code can load, else None."""
+    info = _model_config_json(name)
+    if not isinstance(info, dict) or not info.get("auto_map"):
+        return None
+    try:
+        from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    except Exception:  # noqa: BLE001 - the light core has no transformers: the train env checks again
+        return None
+    model_type = str(info.get("model_type", ""))
+    return None if model_type in CONFIG_MAPPING else model_type
+
+
+def _model_config_json(name: str):
+    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "hub")
+    candidates = [Path(name) / "config.json"]
+    candidates += sorted((Path(hub) / f"models--{name.replace('/', '--')}" / "snapshots").glob("*/config.json"))
+    for path in candidates:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = SHOWN
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 3, 6, 6
+
+
+def _show(value) -> str:
+    """repr() for a message: bounded depth (an alias bomb is not expanded) and cut to SHOWN characters."""
+    return _cut(_REPR.repr(value), SHOWN)
+
+
+def _cut(text, limit: int) -> str:
+    text = " ".join(str(text).split("\n"))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
