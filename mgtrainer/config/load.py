@@ -14,6 +14,7 @@ import math
 import os
 import re
 import reprlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,7 @@ def parse_value(text: str) -> Any:
     """An override's value as a YAML scalar or flow list/mapping: '1e-4' -> 1e-4, '[a,b]' -> list."""
     try:
         return yaml.load(text, Loader=_Loader)
-    except (yaml.YAMLError, RecursionError):  # a tag, a deep nesting: the text as it is
+    except (yaml.YAMLError, ValueError, RecursionError):  # a tag, a 5000-digit int, deep nesting: the text
         return text
 
 
@@ -125,7 +126,15 @@ def _parse(text: str, path: Path):
         what = f"YAML tag {_cut(name, 80)!r} is not allowed" if tag else _cut(err.problem or str(err), SHOWN)
         raise MgtError(f"{path}:{line}: {what}; expected plain values (strings, numbers, booleans, lists, "
                        "mappings)") from None
-    except (yaml.YAMLError, ValueError, RecursionError) as err:
+    except ValueError as err:
+        digits = re.search(r"\d{%d,}" % (sys.get_int_max_str_digits() + 1), text)
+        if not digits or "digits" not in str(err):
+            raise MgtError(f"{path}:1: invalid YAML/JSON ({_cut(err, SHOWN)}); expected a mapping of settings") \
+                from None
+        limit, line = sys.get_int_max_str_digits(), text.count("\n", 0, digits.start()) + 1
+        raise MgtError(f"{path}:{line}: integer with more than {limit} digits; expected a number of at most "
+                       f"{limit} digits") from None
+    except (yaml.YAMLError, RecursionError) as err:
         raise MgtError(f"{path}:1: invalid YAML/JSON ({_cut(str(err) or type(err).__name__, 120)}); expected a "
                        "mapping of settings") from None
 
@@ -261,7 +270,7 @@ def _flat(entry: Entry, task: str | None, notes: list[str]):
     if key in TASK_FIELDS:
         return _task_field(entry, task, notes)
     hint = _hint(key, ALL_NAMES) or "; expected a RunConfig field (see `mgtrainer config schema`)"
-    raise MgtError(f"{entry.where}: unknown key '{key}'{hint}")
+    raise MgtError(f"{entry.where}: unknown key '{_cut(key, 80)}'{hint}")
 
 
 def _in_group(entry: Entry, task: str | None, notes: list[str]):
@@ -282,7 +291,7 @@ def _in_group(entry: Entry, task: str | None, notes: list[str]):
         raise MgtError(f"{entry.where}: '{key}' is not a {group} setting; it belongs in {home}")
     names = list(SECTIONS[group].model_fields) + [k for k, a in ALIASES.items()
                                                   if a.target.startswith(group + ".")]
-    raise MgtError(f"{entry.where}: unknown key '{group}.{key}'{_hint(key, names)}; expected one "
+    raise MgtError(f"{entry.where}: unknown key '{group}.{_cut(key, 80)}'{_hint(key, names)}; expected one "
                    f"of {', '.join(SECTIONS[group].model_fields)}")
 
 
@@ -412,22 +421,27 @@ def _expected(loc: tuple) -> str:
 
 def _refuse_non_finite(tree: dict, origins: dict, label: str) -> None:
     """NaN or infinity anywhere in the config (`learning_rate: .inf` would train to NaN)."""
-    for loc, value in _leaves(tree, ()):
+    for loc, value in _leaves(tree):
         if isinstance(value, float) and not math.isfinite(value):
             where = origins.get(loc[:2]) or origins.get(loc[:1]) or label
             raise MgtError(f"{where}: invalid {'.'.join(loc)} = {value}: not a finite number; expected a "
                            "finite number")
 
 
-def _leaves(value, loc: tuple):
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _leaves(item, loc + (str(key),))
-    elif isinstance(value, list):
-        for item in value:
-            yield from _leaves(item, loc)
-    else:
-        yield loc, value
+def _leaves(tree: dict):
+    """(key path, value) of every scalar; each list/mapping is walked once, so YAML aliases that repeat
+    one list a billion times (an alias bomb) cost one visit each."""
+    stack, seen = [((), tree)], set()
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, (dict, list)):
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+            stack.extend((loc + (str(k),) if k is not None else loc, v) for k, v in items)
+        else:
+            yield loc, value
 
 
 def _refuse_remote_code(cfg: RunConfig, origins: dict, label: str) -> None:

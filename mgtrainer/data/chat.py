@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from mgtrainer.data.base import RowError, need_list, type_name
+from mgtrainer.data.base import RowError, need_list, show, type_name
 from mgtrainer.data.records import Message
 
 # which roles may follow which (None = start of the conversation, after an optional system turn)
@@ -41,14 +41,14 @@ def check_order(msgs: list[Message], whole: str, path: Callable[[int], str], nam
             continue
         allowed = NEXT[prev]
         if msg.role not in allowed:
-            after = f" after '{tag(i - 1)}'" if prev else " as the first turn"
+            after = f" after {show(tag(i - 1), 60)}" if prev else " as the first turn"
             want = " or ".join(name(r) for r in allowed)
-            raise RowError(f"wrong role order: '{tag(i)}'{after}", path(i - offset), want)
+            raise RowError(f"wrong role order: {show(tag(i), 60)}{after}", path(i - offset), want)
         prev = _state(msg)
     last = msgs[-1].role
     if "" not in ends and last not in ends:
         want = " or ".join(name(r) for r in ends)
-        raise RowError(f"conversation ends with '{tag(len(msgs) - 1)}'", path(len(msgs) - 1 - offset),
+        raise RowError(f"conversation ends with {show(tag(len(msgs) - 1), 60)}", path(len(msgs) - 1 - offset),
                        f"the last turn from {want}")
 
 

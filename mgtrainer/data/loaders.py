@@ -126,7 +126,8 @@ def _record(row: dict, parse, spec: Spec, kind: str | None) -> Record:
         if kind:
             rec = coerce(rec, kind)
     except RecursionError:  # nesting the reader let through but a converter cannot walk
-        raise RowError(*json_problem(RecursionError())) from None
+        what, expected = json_problem(RecursionError())
+        raise RowError(what, "row", expected) from None
     check_record(rec)
     return rec
 

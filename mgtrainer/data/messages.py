@@ -4,7 +4,7 @@ prompt/completion(/label) shapes, KTO (messages + bool label), classification ov
 
 from __future__ import annotations
 
-from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str, pick
+from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str, pick, show
 from mgtrainer.data.chat import check_order, label_out, norm_tools, read_label, tools_out
 from mgtrainer.data.records import ROLES, Message, Record
 
@@ -27,7 +27,7 @@ def parse_turns(value, field: str, meta: dict, as_role: str | None = None) -> li
         where = f"{field}[{i}]"
         role = m.get("role")
         if role not in ROLES:
-            what = "missing role" if role is None else f"unknown role '{role}'"
+            what = "missing role" if role is None else f"unknown role {show(role, 60)}"
             raise RowError(what, f"{where}.role", "one of " + ", ".join(ROLES))
         content = m.get("content", ABSENT)
         if content is ABSENT or content is None:

@@ -121,7 +121,8 @@ def _sound(obj: Any, text: str) -> Any:
         return RowError(f"lone surrogate {bad.group()} at column {bad.start() + 1}", "encoding",
                         "valid Unicode text (\\ud800-\\udfff escapes only as surrogate pairs)")
     if text.count("[") + text.count("{") > MAX_DEPTH and depth(obj) > MAX_DEPTH:
-        return RowError(*json_problem(RecursionError()))
+        what, expected = json_problem(RecursionError())
+        return RowError(what, "line", expected)
     return obj
 
 

@@ -5,7 +5,7 @@ chosen/rejected turns for preference; a bool label (kto_tag) for KTO. LLaMA-Fact
 
 from __future__ import annotations
 
-from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str, pick
+from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str, pick, show
 from mgtrainer.data.chat import (calls_to_json, check_order, label_out, norm_tools, parse_calls, read_label,
                                  split_system, tools_out)
 from mgtrainer.data.records import Message, Record
@@ -37,7 +37,7 @@ class _Turns:
         for i, turn in enumerate(value):
             where, tag = f"{field}[{i}]", turn.get(t["role_tag"])
             if tag not in self.role_of:
-                what = "missing role" if tag is None else f"unknown role '{tag}'"
+                what = "missing role" if tag is None else f"unknown role {show(tag, 60)}"
                 raise RowError(what, f"{where}.{t['role_tag']}", "one of " + ", ".join(self.role_of))
             if t["content_tag"] not in turn:
                 raise RowError("missing content", f"{where}.{t['content_tag']}", "a string")
