@@ -14,7 +14,7 @@ from mgtrainer.data.formats import EXPECT, FORMATS, KindError, coerce, detect
 from mgtrainer.data.readers import file_kind, folder_files, read_rows
 from mgtrainer.data.records import KINDS, Record
 from mgtrainer.data.registry import resolve
-from mgtrainer.data.rules import LabelSpellings, check_record
+from mgtrainer.data.rules import RULED, LabelSpellings, check_record
 from mgtrainer.errors import MgtError
 
 OnError = Callable[[str, str], None]
@@ -104,9 +104,17 @@ def iter_records(path: str | Path, format: str | None = None, kind: str | None =
             if parse is None:
                 spec.format = _format_for(row, path, source, format, kind)
                 parse = FORMATS[spec.format].parse
-            rec = _record(row, parse, spec, kind)
+            rec = parse(row, spec, kind)
+            if kind:
+                rec = coerce(rec, kind)
             rec.source = source
-            labels.check(rec)
+            if rec.kind in RULED:
+                check_record(rec)
+                labels.check(rec)
+        except RecursionError:  # nesting the reader let through but a converter cannot walk
+            what, expected = json_problem(RecursionError())
+            _fail(source, RowError(what, "row", expected), on_error)
+            continue
         except KindError as err:
             if first:
                 raise MgtError(f"{source}: {err}") from None
@@ -117,19 +125,6 @@ def iter_records(path: str | Path, format: str | None = None, kind: str | None =
             continue
         first = False
         yield rec
-
-
-def _record(row: dict, parse, spec: Spec, kind: str | None) -> Record:
-    """One row -> a checked record of `kind`; RowError when it is wrong."""
-    try:
-        rec = parse(row, spec, kind)
-        if kind:
-            rec = coerce(rec, kind)
-    except RecursionError:  # nesting the reader let through but a converter cannot walk
-        what, expected = json_problem(RecursionError())
-        raise RowError(what, "row", expected) from None
-    check_record(rec)
-    return rec
 
 
 def _fail(source: str, err: RowError, on_error: OnError | None) -> None:

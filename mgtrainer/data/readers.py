@@ -27,6 +27,7 @@ Rows = Iterator[tuple[str, Any]]
 # a \uD800-\uDFFF escape that is not half of a surrogate pair: JSON can spell it, UTF-8 cannot store it
 LONE_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
                             r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")  # a cheap first look on the raw line
 NEEDS = {".parquet": "pyarrow", "datasets": "datasets"}  # file kind -> the module that reads it
 
 
@@ -135,7 +136,7 @@ def _has_surrogate(obj: Any) -> bool:
 
 
 def _jsonl(path: Path) -> Rows:
-    name, hint = str(path), MAX_DEPTH // 2
+    name, hint, decode, maybe_surrogate = str(path), MAX_DEPTH // 2, STRICT.decode, MAYBE_SURROGATE.search
     with open(path, "rb") as fh:
         for line, raw in enumerate(fh, 1):
             if line == 1 and raw.startswith(BOM):
@@ -144,13 +145,13 @@ def _jsonl(path: Path) -> Rows:
                 continue
             try:  # the hot loop of big files: one try, no helper calls on the good path
                 text = raw.decode("utf-8")
-                row = loads(text)
+                row = decode(text)
             except UnicodeDecodeError:
                 row = _decode(raw)
             except (ValueError, RecursionError):
                 row = _json_line(text)
             else:
-                if b"\\u" in raw or raw.count(b"[") > hint or raw.count(b"{") > hint:
+                if maybe_surrogate(raw) or raw.count(b"[") > hint or raw.count(b"{") > hint:
                     row = _sound(row, text)
             yield f"{name}:{line}", row
 

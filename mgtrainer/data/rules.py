@@ -11,6 +11,8 @@ from __future__ import annotations
 from mgtrainer.data.base import RowError, show
 from mgtrainer.data.records import Message, Record
 
+RULED = ("preference", "embed", "rerank", "classify")  # the record kinds these rules look at
+
 
 def _turns(msgs: list[Message] | None) -> list[tuple]:
     return [(m.role, m.content, m.tool_calls) for m in msgs or []]

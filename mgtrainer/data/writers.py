@@ -40,8 +40,9 @@ class RowWriter:
     def write(self, row: dict) -> None:
         try:
             self._write(row)
-        except (ValueError, UnicodeEncodeError) as err:  # NaN/Infinity, a lone surrogate: not valid output
-            what = "a lone surrogate" if isinstance(err, UnicodeEncodeError) else f"a value JSON cannot hold ({err})"
+        except (ValueError, UnicodeEncodeError, RecursionError) as err:  # NaN/Infinity, a lone surrogate, ...
+            what = ("a lone surrogate" if isinstance(err, UnicodeEncodeError) else "nesting too deep to write"
+                    if isinstance(err, RecursionError) else f"a value JSON cannot hold ({err})")
             raise MgtError(f"{self.path}:{self.count + 1}: row holds {what} (row); expected finite numbers "
                            "and valid Unicode text") from None
         self.count += 1
