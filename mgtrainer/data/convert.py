@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Callable
 
@@ -26,7 +27,7 @@ def check_output(dst: Path) -> None:
         try:
             dst.stat()
         except OSError as err:
-            if err.errno == 40:
+            if err.errno == errno.ELOOP:
                 raise MgtError(f"{dst}:1: output is a symbolic link loop (-o); expected a file path") from None
     if dst.is_dir():
         raise MgtError(f"{dst}:1: output is a folder (-o); expected a file path ending in .jsonl, .json, ...")

@@ -10,6 +10,7 @@ raises MgtError at once; a bad row comes out as a RowError so callers can list o
 
 from __future__ import annotations
 
+import errno
 import csv
 import json
 import os
@@ -47,13 +48,13 @@ def check_exists(path: Path, field: str = "path") -> None:
         os.stat(path)
         return
     except OSError as err:
-        if path.is_symlink() and err.errno == 40:  # ELOOP
+        if path.is_symlink() and err.errno == errno.ELOOP:
             raise MgtError(f"{path}:1: symbolic link loop ({field}); expected a link that ends at a data "
                            "file or folder") from None
         if path.is_symlink():
             raise MgtError(f"{path}:1: broken symbolic link to {show(os.readlink(path))} ({field}); expected a "
                            "link to an existing data file or folder") from None
-        if err.errno == 40:
+        if err.errno == errno.ELOOP:
             raise MgtError(f"{path}:1: symbolic link loop in the path ({field}); expected a path without "
                            "looping links") from None
         raise MgtError(f"{path}:1: no such file or folder ({field}); expected an existing data file") from None
