@@ -120,23 +120,32 @@ def _parse(text: str, path: Path):
     try:
         return json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
     except yaml.constructor.ConstructorError as err:
-        line = err.problem_mark.line + 1 if err.problem_mark else 1
-        tag = re.search(r"tag '([^']*)'", err.problem or "")
-        name = tag.group(1).replace("tag:yaml.org,2002:", "!!") if tag else ""
-        what = f"YAML tag {_cut(name, 80)!r} is not allowed" if tag else _cut(err.problem or str(err), SHOWN)
-        raise MgtError(f"{path}:{line}: {what}; expected plain values (strings, numbers, booleans, lists, "
-                       "mappings)") from None
-    except ValueError as err:
-        digits = re.search(r"\d{%d,}" % (sys.get_int_max_str_digits() + 1), text)
-        if not digits or "digits" not in str(err):
-            raise MgtError(f"{path}:1: invalid YAML/JSON ({_cut(err, SHOWN)}); expected a mapping of settings") \
-                from None
-        limit, line = sys.get_int_max_str_digits(), text.count("\n", 0, digits.start()) + 1
-        raise MgtError(f"{path}:{line}: integer with more than {limit} digits; expected a number of at most "
-                       f"{limit} digits") from None
+        raise _tag_error(err, path) from None
+    except ValueError as err:  # JSON syntax, or an integer over Python's 4300-digit limit (YAML or JSON)
+        raise _value_error(err, text, path) from None
     except (yaml.YAMLError, RecursionError) as err:
-        raise MgtError(f"{path}:1: invalid YAML/JSON ({_cut(str(err) or type(err).__name__, 120)}); expected a "
-                       "mapping of settings") from None
+        raise MgtError(f"{path}:1: invalid YAML/JSON ({_cut(str(err) or type(err).__name__, SHOWN)}); expected "
+                       "a mapping of settings") from None
+
+
+def _tag_error(err, path: Path) -> MgtError:
+    line = err.problem_mark.line + 1 if err.problem_mark else 1
+    tag = re.search(r"tag '([^']*)'", err.problem or "")
+    if not tag:
+        return MgtError(f"{path}:{line}: {_cut(err.problem or err, SHOWN)}; expected plain YAML values")
+    name = tag.group(1).replace("tag:yaml.org,2002:", "!!")
+    return MgtError(f"{path}:{line}: YAML tag {_cut(name, 80)!r} is not allowed; expected plain values "
+                    "(strings, numbers, booleans, lists, mappings)")
+
+
+def _value_error(err: ValueError, text: str, path: Path) -> MgtError:
+    limit = sys.get_int_max_str_digits()
+    digits = re.search(r"\d{%d,}" % (limit + 1), text) if "digits" in str(err) else None
+    if digits is None:
+        return MgtError(f"{path}:1: invalid YAML/JSON ({_cut(err, SHOWN)}); expected a mapping of settings")
+    line = text.count("\n", 0, digits.start()) + 1
+    return MgtError(f"{path}:{line}: integer with more than {limit} digits; expected a number of at most "
+                    f"{limit} digits")
 
 
 def _compose(text: str, path: Path):
