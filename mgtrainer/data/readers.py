@@ -64,6 +64,8 @@ def needed_modules(path: Path) -> list[str]:
     """Modules outside the light core that reading `path` needs (pyarrow for .parquet, datasets for a
     folder saved by `datasets`), [] when it is missing or plain."""
     try:
+        if not path.exists():
+            return []
         kind = file_kind(path)
         if kind == "folder":
             return sorted({m for f in folder_files(path) for m in needed_modules(f)})

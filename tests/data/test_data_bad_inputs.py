@@ -199,3 +199,18 @@ def test_seed_zero_is_seed_zero():
     rows = [[object() for _ in range(50)]]
     zero, forty_two = _split(rows, 10, _cfg(seed=0).seed)[1], _split(rows, 10, 42)[1]
     assert zero != forty_two
+
+
+def test_needed_modules_for_parquet_datasets_folders_and_plain_files(tmp_path):
+    from mgtrainer.data.readers import needed_modules
+
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "state.json").write_text("{}")
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "a.jsonl").write_text("{}\n")
+    (mixed / "b.parquet").write_bytes((BAD / "nan_score.parquet").read_bytes())
+    assert needed_modules(saved) == ["datasets"] and needed_modules(mixed) == ["pyarrow"]
+    assert needed_modules(BAD / "empty.jsonl") == [] and needed_modules(tmp_path / "missing.parquet") == []
+    assert needed_modules(BAD / "dangling_link.jsonl") == []
