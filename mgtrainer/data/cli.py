@@ -137,6 +137,9 @@ def _check_one(target: str, kind: str | None, args) -> int:
         table.add_row(f"{name} ({len(counter)} distinct)", str(sum(counter.values())), "", top + more, "")
     if rep.rows:
         Console().print(table)
+    if rep.duplicates:  # not an error (repeating rows oversamples them), but rarely meant
+        source, first = rep.duplicates[0]
+        print(f"{len(rep.duplicates)} rows repeat an earlier row (first: {source} repeats {first})")
     for source, reason in rep.rejected:  # plain lines: one per rejected row, greppable, never wrapped
         print(f"{source}: {reason}", file=sys.stderr)
     if rep.rejected:
