@@ -485,7 +485,10 @@ def _model_config_json(name: str):
     hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
         os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "hub")
     candidates = [Path(name) / "config.json"]
-    candidates += sorted((Path(hub) / f"models--{name.replace('/', '--')}" / "snapshots").glob("*/config.json"))
+    try:
+        candidates += sorted((Path(hub) / f"models--{name.replace('/', '--')}" / "snapshots").glob("*/config.json"))
+    except (OSError, ValueError):  # a name that is no path (too long, a NUL byte): nothing cached under it
+        pass
     for path in candidates:
         try:
             return json.loads(path.read_text(encoding="utf-8"))

@@ -169,13 +169,16 @@ class TrainConfig(Section):
         if value is None:
             return value
         path = Path(value)
-        if path.exists() and not path.is_dir():
-            raise ValueError("an existing file, not a folder; expected a folder path (new, or an existing folder)")
-        for parent in path.parents:
-            if parent.exists():
-                if not parent.is_dir():
-                    raise ValueError(f"{parent} is a file, not a folder; expected a folder path")
-                break
+        try:
+            if path.exists() and not path.is_dir():
+                raise ValueError("an existing file, not a folder; expected a folder path (new, or an existing folder)")
+            for parent in path.parents:
+                if parent.exists():
+                    if not parent.is_dir():
+                        raise ValueError(f"{parent} is a file, not a folder; expected a folder path")
+                    break
+        except OSError as err:  # a name too long for the file system
+            raise ValueError(f"not a usable path ({err.strerror}); expected a folder path") from None
         return value
 
     @field_validator("report_to", mode="before")

@@ -9,7 +9,7 @@ from typing import Callable
 from mgtrainer.data.base import RowError
 from mgtrainer.data.formats import FORMATS
 from mgtrainer.data.loaders import iter_records
-from mgtrainer.data.readers import check_exists
+from mgtrainer.data.readers import check_exists, check_path
 from mgtrainer.data.writers import RowWriter
 from mgtrainer.errors import MgtError
 
@@ -23,6 +23,7 @@ def same_file(a: Path, b: Path) -> bool:
 
 def check_output(dst: Path) -> None:
     """MgtError unless `dst` can become an output file: not a folder, not a looping link, under a folder."""
+    check_path(dst, "-o")
     if dst.is_symlink() and not dst.exists():
         try:
             dst.stat()
@@ -67,13 +68,13 @@ def convert(src: str | Path, dst: str | Path, to: str, format: str | None = None
 
 def count_lines(path: Path) -> int | None:
     """Cheap total for a progress bar (line-based files only)."""
-    if path.is_dir() or path.suffix.lower() not in (".jsonl", ".ndjson", ".txt"):
+    if path.suffix.lower() not in (".jsonl", ".ndjson", ".txt"):
         return None
     n = 0
-    try:
+    try:  # a folder, a missing file, a broken link, a name too long: convert() says so in one line
         with open(path, "rb") as fh:
             while chunk := fh.read(1 << 20):
                 n += chunk.count(b"\n")
-    except OSError:  # missing or a broken link: convert() says so in one line
+    except OSError:
         return None
     return n

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from mgtrainer.data.base import MAX_DEPTH, STRICT, RowError, depth, json_problem, loads, show
+from mgtrainer.data.base import MAX_DEPTH, STRICT, RowError, cut, depth, json_problem, loads, show
 from mgtrainer.errors import MgtError
 
 BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark some editors write at the start of a file
@@ -42,8 +42,21 @@ def file_kind(path: Path) -> str:
     return {".ndjson": ".jsonl"}.get(suffix, suffix)
 
 
+def check_path(path: Path, field: str = "path") -> None:
+    """MgtError for a path no file system takes: a name that is too long, a NUL byte."""
+    try:
+        os.lstat(path)
+    except ValueError:
+        raise MgtError(f"{cut(str(path), 80)}:1: a NUL byte in the path ({field}); expected a file path") from None
+    except OSError as err:
+        if err.errno == errno.ENAMETOOLONG:
+            raise MgtError(f"{cut(str(path), 80)}:1: file name too long ({field}); expected a path the file system "
+                           "takes (at most 255 bytes per name)") from None
+
+
 def check_exists(path: Path, field: str = "path") -> None:
     """MgtError unless `path` exists; a broken or looping symbolic link is named as such."""
+    check_path(path, field)
     try:
         os.stat(path)
         return
@@ -90,6 +103,8 @@ def read_rows(path: Path | str) -> Rows:
     """Every row of a file or folder, in order; raises MgtError for an empty or unreadable file."""
     path = Path(path)
     check_exists(path)
+    if not os.access(path, os.R_OK):
+        raise MgtError(f"{path}:1: cannot read (permission denied) (path); expected a readable data file or folder")
     kind = file_kind(path)
     reader = {".jsonl": _jsonl, ".json": _json, ".csv": _csv, ".tsv": _csv, ".parquet": _parquet, ".txt": _txt,
               "datasets": _datasets, "folder": _folder}[kind]

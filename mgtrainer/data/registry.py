@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from mgtrainer.data.base import Spec
-from mgtrainer.data.readers import check_exists
+from mgtrainer.data.readers import check_exists, check_path
 from mgtrainer.errors import MgtError
 
 INFO = "dataset_info.json"
@@ -44,6 +44,7 @@ def entry_spec(name: str, entry: dict, path: Path) -> Spec:
 def resolve(name: str, dataset_dir: str | Path | None, field: str) -> tuple[Path, Spec | None]:
     """A file/folder path, or a dataset name in dataset_dir/dataset_info.json."""
     base = Path(dataset_dir) if dataset_dir else Path(".")
+    check_path(Path(name), field)
     for candidate in (Path(name), base / name):
         if candidate.exists():
             return candidate, None

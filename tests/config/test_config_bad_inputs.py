@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,32 @@ def test_non_finite_refused_in_every_section_and_the_task():
         for value in (float("inf"), float("-inf"), float("nan")):
             with pytest.raises(MgtError, match="not a finite number"):
                 load_config({**base, key: value})
+
+
+def _fuzz_texts():
+    from hypothesis import strategies as st
+
+    words = st.sampled_from(["task", "sft", "rm", "model", "m", "learning_rate", "lr", "train", "data", "seed", "lora",
+                             "rank", ".inf", ".nan", "1e999", "!!python/name:os.system", "&a", "*a", "[", "]", "{",
+                             "}", ":", ": ", "- ", "\n", "\n  ", "\t", "'", '"', "#", "~", "null", "true", "no",
+                             "output_dir", "report_to", "9" * 5000, "\ud800", "é"])
+    return st.lists(words, max_size=30).map("".join)
+
+
+def test_any_yaml_text_is_a_config_or_one_line(tmp_path_factory):
+    from hypothesis import given, settings
+
+    from mgtrainer.config import load_config
+    from mgtrainer.errors import MgtError
+
+    @settings(max_examples=int(os.environ.get("MGT_FUZZ_EXAMPLES", 300)), deadline=None)
+    @given(_fuzz_texts())
+    def check(text):
+        path = tmp_path_factory.mktemp("cfg") / "cfg.yaml"
+        path.write_bytes(("task: sft\nmodel: m\n" + text).encode("utf-8", "surrogatepass"))
+        try:
+            load_config(path)
+        except MgtError as err:
+            assert "\n" not in str(err) and len(str(err)) <= LONGEST
+
+    check()

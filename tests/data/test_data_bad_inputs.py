@@ -214,3 +214,14 @@ def test_needed_modules_for_parquet_datasets_folders_and_plain_files(tmp_path):
     assert needed_modules(saved) == ["datasets"] and needed_modules(mixed) == ["pyarrow"]
     assert needed_modules(BAD / "empty.jsonl") == [] and needed_modules(tmp_path / "missing.parquet") == []
     assert needed_modules(BAD / "dangling_link.jsonl") == []
+
+
+@pytest.mark.parametrize("verb", [["data", "check", "LONG.jsonl"], ["data", "convert", "LONG.jsonl", "--to", "alpaca",
+                                                                     "-o", "out.jsonl"],
+                                  ["data", "convert", "empty.jsonl", "--to", "alpaca", "-o", "LONG.jsonl"]])
+def test_a_file_name_too_long_is_one_short_line(verb, cli):
+    long = "x" * 5000
+    proc = cli(*[a.replace("LONG", long) for a in verb], cwd=BAD)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert "file name too long" in line and len(line) < 250
