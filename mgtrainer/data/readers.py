@@ -287,19 +287,27 @@ def _txt(path: Path) -> Rows:
 
 def _parquet(path: Path) -> Rows:
     _need("pyarrow", path)
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     row = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
-        for item in batch.to_pylist():
-            row += 1
-            yield f"{path}:{row}", item
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+            for item in batch.to_pylist():
+                row += 1
+                yield f"{path}:{row}", item
+    except (pa.ArrowException, OSError) as err:
+        raise MgtError(f"{path}:{row + 1}: unreadable parquet ({cut(err, 120)}) (file); expected a parquet file "
+                       "(pyarrow, pandas or datasets wrote it)") from None
 
 
 def _datasets(path: Path) -> Rows:
     datasets = _need("datasets", path)
-
-    ds = datasets.load_from_disk(str(path))
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except Exception as err:  # noqa: BLE001 - datasets raises FileNotFoundError, ValueError, KeyError, ... here
+        raise MgtError(f"{path}:1: unreadable `datasets` folder ({cut(err, 120)}) (file); expected a folder that "
+                       "Dataset.save_to_disk wrote") from None
     if isinstance(ds, datasets.DatasetDict):
         if "train" not in ds:
             raise MgtError(f"{path}:1: a DatasetDict without a 'train' split (splits: {', '.join(ds)}); "
