@@ -225,3 +225,22 @@ def test_a_file_name_too_long_is_one_short_line(verb, cli):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     line = proc.stderr.strip().splitlines()[-1]
     assert "file name too long" in line and len(line) < 250
+
+
+@pytest.mark.parametrize("entry, message", [
+    ('"a.json"', "dataset 'demo' is a str, not an object (demo); expected an object with file_name, formatting, "
+                 "columns, ..."),
+    ('{"file_name": "a.json", "columns": ["x"]}', "wrong columns ['x'] (demo.columns); expected an object of names, "
+                                                  'e.g. {"prompt": "instruction"}'),
+    ('{"file_name": 5}', "wrong file_name 5 (demo.file_name); expected a file or folder name under dataset_dir"),
+    ('{"file_name": "a.json", "tags": "x"}', "wrong tags 'x' (demo.tags); expected an object of names, "
+                                            'e.g. {"role_tag": "from"}'),
+    ('{"file_name": "a.json", "formatting": {"x": 1}}', "unknown formatting {'x': 1} (demo.formatting); expected "
+                                                        "alpaca or sharegpt"),
+])
+def test_bad_dataset_info_entry_is_one_line(entry, message, tmp_path, cli):
+    (tmp_path / "a.json").write_text("[]")
+    (tmp_path / "dataset_info.json").write_text('{"demo": %s}' % entry)
+    proc = cli("data", "check", "demo", "--dataset-dir", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"{tmp_path / 'dataset_info.json'}:1: {message}"
