@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from mgtrainer.atomic import open_atomic
+from mgtrainer.data.base import cut
 from mgtrainer.errors import MgtError
 
 KINDS = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt")
@@ -83,10 +84,16 @@ class RowWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pylist(self._batch)
-        if self._pq is None:
-            self._pq = pq.ParquetWriter(self.fh, table.schema)
-        self._pq.write_table(table.cast(self._pq.schema))
+        first = self.count - len(self._batch) + 1
+        try:
+            table = pa.Table.from_pylist(self._batch)
+            if self._pq is None:
+                self._pq = pq.ParquetWriter(self.fh, table.schema)
+            self._pq.write_table(table.cast(self._pq.schema))
+        except pa.ArrowException as err:  # e.g. a column holding an int in one row and a string in another
+            raise MgtError(f"{self.path}:{first}: rows {first}-{self.count} do not fit one parquet schema "
+                           f"({cut(str(err), 120)}) (row); expected one type per column in every row (or write "
+                           ".jsonl)") from None
         self._batch = []
 
     def _close(self, ok: bool) -> None:

@@ -244,3 +244,13 @@ def test_bad_dataset_info_entry_is_one_line(entry, message, tmp_path, cli):
     proc = cli("data", "check", "demo", "--dataset-dir", str(tmp_path), cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f"{tmp_path / 'dataset_info.json'}:1: {message}"
+
+
+def test_rows_that_do_not_fit_one_parquet_schema_are_one_line(tmp_path, cli):
+    src = tmp_path / "mixed.jsonl"
+    src.write_text('{"instruction": "a", "output": "b", "extra": 1}\n{"instruction": "c", "output": "d", "extra": "s"}\n')
+    out = tmp_path / "out" / "mixed.parquet"
+    proc = cli("data", "convert", str(src), "--to", "alpaca", "-o", str(out))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"{out}:1: rows 1-2 do not fit one parquet schema (")
+    assert not out.exists() and list(out.parent.iterdir()) == []
