@@ -270,7 +270,8 @@ def _csv(path: Path) -> Rows:
 
 def _csv_row(header: list[str], cells: list[str]) -> dict | RowError:
     if len(cells) != len(header):
-        return RowError(f"{len(cells)} cells for {len(header)} columns", "row", "one cell per header column")
+        quote = ", a quoted cell runs over several lines: an unclosed quote?" if any("\n" in c for c in cells) else ""
+        return RowError(f"{len(cells)} cells for {len(header)} columns{quote}", "row", "one cell per header column")
     return dict(zip(header, cells))
 
 
