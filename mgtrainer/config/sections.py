@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -18,7 +19,7 @@ _REGEX_CHARS = re.compile(r"[.*^$|()\[\]\\+?{}]")
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)  # no NaN/inf
 
 
 def comma_list(value):
@@ -160,6 +161,25 @@ class TrainConfig(Section):
                                              "batching); None = fixed batch size.")
     preview_samples: int = Field(2, ge=0, description="Print this many tokenized train examples "
                                  "(with loss masks) before training.")
+
+    @field_validator("output_dir")
+    @classmethod
+    def _output_dir(cls, value):
+        """A folder, new or existing: not a file, not under a file."""
+        if value is None:
+            return value
+        path = Path(value)
+        try:
+            if path.exists() and not path.is_dir():
+                raise ValueError("an existing file, not a folder; expected a folder path (new, or an existing folder)")
+            for parent in path.parents:
+                if parent.exists():
+                    if not parent.is_dir():
+                        raise ValueError(f"{parent} is a file, not a folder; expected a folder path")
+                    break
+        except OSError as err:  # a name too long for the file system
+            raise ValueError(f"not a usable path ({err.strerror}); expected a folder path") from None
+        return value
 
     @field_validator("report_to", mode="before")
     @classmethod
