@@ -77,7 +77,7 @@ def metric_chart(metric: str, runs: list[tuple[str, str, list[tuple[int, float]]
     values = [v for _, _, pts in runs for _, v in pts]
     kind = axis_kind(metric, values)
     is_eval = metric.startswith("eval_")
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
     for rid, color, pts in runs:
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
@@ -97,6 +97,9 @@ def metric_chart(metric: str, runs: list[tuple[str, str, list[tuple[int, float]]
         ax.set_ylim(-2, 102)
     elif kind == "log":
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        decades = max(values) / min(values) > 10
+        ax.yaxis.set_minor_formatter(NullFormatter() if decades else FuncFormatter(lambda v, _: f"{v:g}"))
     elif kind == "zero":
         top = max(values) * 1.08 if max(values) > 0 else 1
         ax.set_ylim(-0.02 * top, top)

@@ -19,17 +19,14 @@ LOWER_IS_BETTER = ("loss", "perplexity")
 
 
 def metric_order(names) -> list[str]:
-    """Train loss, eval loss, the other eval metrics, perplexities, then optimizer traces."""
+    """Train loss beside eval loss, perplexity beside eval perplexity, the other eval metrics, then the rest
+    (learning rate, grad norm): the page lays panels out two by two."""
+    first = ["loss", "eval_loss", "perplexity", "eval_perplexity"]
+
     def key(name: str):
-        if name == "loss":
-            return (0, name)
-        if name == "eval_loss":
-            return (1, name)
-        if name.startswith("eval_") and "perplexity" not in name:
-            return (2, name)
-        if "perplexity" in name:
-            return (3, name)
-        return (4, name)
+        if name in first:
+            return (0, first.index(name), name)
+        return (1 if name.startswith("eval_") else 2, 0, name)
 
     return sorted(set(names), key=key)
 
