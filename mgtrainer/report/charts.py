@@ -45,6 +45,8 @@ def axis_kind(metric: str, values: list[float]) -> str:
         return "percent"
     if "perplexity" in metric and lo > 0:
         return "log"
+    if "margin" in metric:  # a reward margin is signed: no floor at 0 even while it is positive
+        return "free"
     return "zero" if lo >= 0 else "free"
 
 

@@ -11,7 +11,7 @@ import yaml
 
 from mgtrainer import atomic
 from mgtrainer.report import charts
-from mgtrainer.report.runs import Run, load_runs
+from mgtrainer.report.runs import TIMING, Run, load_runs
 from mgtrainer.report.samples import sample_rows
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -63,11 +63,12 @@ def _progress(run: Run) -> dict:
     if wall is None and info.get("started") and metrics.is_file():
         wall = metrics.stat().st_mtime - info["started"]
     evals = [r["eval_runtime"] for r in run.rows if isinstance(r.get("eval_runtime"), (int, float))]
+    eval_steps = {r.get("step") for r in run.rows if any(k.startswith("eval_") and not TIMING.search(k) for k in r)}
     return {"finished": finished, "step": run.last_step, "max_steps": info.get("max_steps") or run.state.get("max_steps"),
             "wall": _duration(wall), "samples_per_s": timing.get("train_samples_per_second"),
             "steps_per_s": timing.get("train_steps_per_second"),
             "s_per_step": wall / run.last_step if wall and run.last_step else None,
-            "evals": len(evals), "eval_s": sum(evals) / len(evals) if evals else None}
+            "evals": len(eval_steps), "eval_s": sum(evals) / len(evals) if evals else None}
 
 
 def _flatten(data, prefix: str = "") -> dict[str, object]:
@@ -97,6 +98,24 @@ def _details(run: Run) -> dict | None:
             "matrix": matrix, "top": top or 1, "baseline_step": 0 if 0 in run.details and step != 0 else None}
 
 
+def _preview(run: Run) -> list[dict]:
+    """The preview rows, classify label ids shown as label names (from the eval details or the config)."""
+    names = (run.details[max(run.details)].get("labels") if run.details else None) \
+        or (((run.info.get("config") or {}).get("task") or {}).get("labels"))
+    rows = run.info.get("preview") or []
+    if not names:
+        return rows
+    out = []
+    for row in rows:
+        label = row.get("label")
+        if isinstance(label, int) and 0 <= label < len(names):
+            label = names[label]
+        elif isinstance(label, list) and len(label) == len(names):  # multi-label: a 0/1 vector
+            label = ", ".join(n for n, v in zip(names, label) if v)
+        out.append({**row, "label": label})
+    return out
+
+
 def context(runs: list[Run]) -> dict:
     ids = {r.name: f"run{i}" for i, r in enumerate(runs)}
     colors = {r.name: charts.color(i) for i, r in enumerate(runs)}
@@ -120,7 +139,7 @@ def context(runs: list[Run]) -> dict:
             "model": ((cfg or {}).get("model") or {}).get("name_or_path", "?"),
             "progress": _progress(run), "story": _story(all_series[run.name]),
             "config": yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True) if cfg else None,
-            "versions": run.info.get("versions") or {}, "preview": run.info.get("preview") or [],
+            "versions": run.info.get("versions") or {}, "preview": _preview(run),
             "histogram": charts.length_histogram(lengths, i) if lengths else None,
             "lengths": {"n": len(lengths), "min": min(lengths), "max": max(lengths),
                         "mean": sum(lengths) / len(lengths)} if lengths else None,

@@ -41,7 +41,9 @@ def make_run(folder: Path, lr: float, accuracy_end: float = 1.0) -> Path:
                                       "train": {"learning_rate": lr, "output_dir": str(folder)}},
             "versions": {"python": "3.11", "transformers": "5"}, "started": 0, "max_steps": 2,
             "preview": [{"pieces": [["<user> hi ", False], ["hello <end>", True]], "tokens": 5, "trained": 3,
-                         "label": None}], "lengths": [5, 7, 9, 9]}
+                         "label": None},
+                        {"pieces": [["is it?", False]], "tokens": 3, "trained": None, "label": 1}],
+            "lengths": [5, 7, 9, 9]}
     (folder / "run_info.json").write_text(json.dumps(info))
     return folder
 
@@ -61,7 +63,7 @@ def test_honest_axes():
     assert axis_kind("eval_rouge-l", [12.0, 30.0]) == "percent"
     assert axis_kind("eval_perplexity", [900.0, 40.0]) == "log"
     assert axis_kind("loss", [2.3, 2.2]) == "zero"
-    assert axis_kind("eval_margin", [-0.5, 1.0]) == "free"
+    assert axis_kind("eval_margin", [0.2, 1.0]) == "free"  # signed, though positive so far
     assert metric_order(["grad_norm", "eval_accuracy", "eval_loss", "loss", "perplexity"]) == [
         "loss", "eval_loss", "perplexity", "eval_accuracy", "grad_norm"]
 
@@ -79,6 +81,7 @@ def test_page_overlays_runs_with_baseline_samples_and_details(tmp_path):
     assert "<del>answer</del><ins>reply</ins>" in html and "(empty output)" in html  # the diff; the baseline's empty outputs
     assert '<table class="cm"' in html and "<th>yes</th>" in html
     assert '<span class="trained">hello &lt;end&gt;</span>' in html  # escaped, highlighted
+    assert "3 tokens, label no" in html  # a classify label id shown by name
     assert "train.learning_rate" in html  # config differences between the runs
 
 
