@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from transformers import TrainerCallback
+from transformers import EarlyStoppingCallback, TrainerCallback
 
 from mgtrainer.report import evalfiles, runinfo, stepfiles
 
@@ -54,7 +54,10 @@ class ReportCallback(TrainerCallback):
 def attach_report(trainer, cfg, train_rows) -> None:
     """sft: generation metrics and samples at every eval; every task: the live report."""
     if cfg.task.name == "sft" and cfg.eval.generation_samples > 0:
-        trainer.add_callback(evalfiles.GenerationEval(trainer, cfg))
+        # before early stopping, which reads metric_for_best_model (eval_rouge-l may be it) on_evaluate
+        callbacks = trainer.callback_handler.callbacks
+        at = next((i for i, cb in enumerate(callbacks) if isinstance(cb, EarlyStoppingCallback)), len(callbacks))
+        callbacks.insert(at, evalfiles.GenerationEval(trainer, cfg))
     trainer.add_callback(ReportCallback(cfg, train_rows))
 
 

@@ -18,6 +18,7 @@ UNIT = re.compile(r"(accuracy|f1|precision|recall|ndcg|mrr|map|auc|hit|exact_mat
 PERCENT = re.compile(r"(rouge|bleu)", re.I)
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 WIDTH, HEIGHT = 5.6, 2.3
+MAX_POINTS = 1500
 MARGINS = dict(left=0.12, right=0.97, top=0.87, bottom=0.2)
 
 
@@ -48,6 +49,14 @@ def axis_kind(metric: str, values: list[float]) -> str:
     if "margin" in metric:  # a reward margin is signed: no floor at 0 even while it is positive
         return "free"
     return "zero" if lo >= 0 else "free"
+
+
+def thin(points: list, most: int = MAX_POINTS) -> list:
+    """At most about `most` points, evenly spaced, the first and last kept (a long run's SVG stays small)."""
+    if len(points) <= most:
+        return points
+    every = -(-len(points) // most)
+    return points[::every] + ([points[-1]] if (len(points) - 1) % every else [])
 
 
 def color(index: int) -> str:
@@ -82,6 +91,7 @@ def metric_chart(metric: str, runs: list[tuple[str, str, list[tuple[int, float]]
     from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
     for rid, color, pts in runs:
+        pts = thin(pts)
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
         (line,) = ax.plot(xs, ys, color=color, linewidth=1.6, marker="o" if is_eval or len(pts) < 30 else None,
                           markersize=3.5)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mgtrainer.cli import main
-from mgtrainer.report.charts import axis_kind
+from mgtrainer.report.charts import axis_kind, thin
 from mgtrainer.report.page import metric_order, write_report
 from mgtrainer.report.samples import best_and_worst, word_diff
 
@@ -64,6 +64,8 @@ def test_honest_axes():
     assert axis_kind("eval_perplexity", [900.0, 40.0]) == "log"
     assert axis_kind("loss", [2.3, 2.2]) == "zero"
     assert axis_kind("eval_margin", [0.2, 1.0]) == "free"  # signed, though positive so far
+    long = [(i, float(i)) for i in range(10_001)]
+    assert len(thin(long)) <= 1501 and thin(long)[0] == long[0] and thin(long)[-1] == long[-1]
     assert metric_order(["grad_norm", "eval_accuracy", "eval_loss", "loss", "perplexity"]) == [
         "loss", "eval_loss", "perplexity", "eval_accuracy", "grad_norm"]
 
