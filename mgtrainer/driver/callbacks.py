@@ -24,8 +24,9 @@ class MetricsJsonl(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero or not self.path.is_file():
             return
-        rows = [line for line in self.path.read_text().splitlines() if state.global_step  # 0: a fresh run
-                and line.strip() and json.loads(line).get("step", 0) <= state.global_step]
+        rows = [line for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= state.global_step]
+        rows = rows if state.global_step else []  # a fresh run keeps no row, not even the last run's step-0 eval
         tmp = self.path.with_name(".metrics.jsonl.tmp")
         tmp.write_text("".join(row + "\n" for row in rows))
         tmp.replace(self.path)
