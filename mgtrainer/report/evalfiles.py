@@ -21,7 +21,8 @@ from mgtrainer.report.stepfiles import DETAILS, SAMPLES
 
 class GenerationEval(TrainerCallback):
     """sft: at every eval, greedy generations on the first eval.generation_samples eval prompts, scored
-    (ROUGE-1/2/L, BLEU-4) and logged as eval metrics; prompts, references and outputs saved per step."""
+    (ROUGE-1/2/L, BLEU-4, exact match as a fraction) and logged as eval metrics; prompts, references and
+    outputs saved per step."""
 
     def __init__(self, trainer, cfg):
         self.trainer, self.cfg = trainer, cfg
@@ -76,7 +77,8 @@ class GenerationEval(TrainerCallback):
                 for p, r, o in zip(prompts, refs, outs)]
         path = Path(self.cfg.train.output_dir) / SAMPLES / f"step-{step}.jsonl"
         atomic.write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        return {f"eval_{k}": v for k, v in generation_metrics(outs, refs).items()}
+        exact = sum(r["exact_match"] for r in rows) / len(rows)
+        return {**{f"eval_{k}": v for k, v in generation_metrics(outs, refs).items()}, "eval_exact_match": exact}
 
 
 def sample_scores(output: str, reference: str) -> dict:
