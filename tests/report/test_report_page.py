@@ -117,4 +117,5 @@ def test_report_from_the_light_core(tmp_path):
     env["MGT_BOOTSTRAP_PYTHON"] = getattr(sys, "_base_executable", sys.executable)  # not the dev env's python
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "running in the train env" in proc.stderr  # it did re-run itself
     assert (run / "report.html").is_file() and "data-metric=\"eval_accuracy\"" in (run / "report.html").read_text()
