@@ -141,8 +141,9 @@ def context(runs: list[Run]) -> dict:
             "config": yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True) if cfg else None,
             "versions": run.info.get("versions") or {}, "preview": _preview(run),
             "histogram": charts.length_histogram(lengths, i) if lengths else None,
-            "lengths": {"n": len(lengths), "min": min(lengths), "max": max(lengths),
-                        "mean": sum(lengths) / len(lengths)} if lengths else None,
+            "lengths": run.info.get("length_stats") or ({"n": len(lengths), "min": min(lengths),
+                                                           "max": max(lengths), "mean": sum(lengths) / len(lengths)}
+                                                          if lengths else None),
             "samples_step": step, "samples": rows, "details": _details(run),
         })
     return {"runs": run_views, "charts": chart_list, "differences": _config_differences(runs) if len(runs) > 1 else [],

@@ -1,6 +1,7 @@
 """OUTPUT_DIR/run_info.json: what the report needs about a run besides its metrics, written when training
 begins: the resolved config, library versions and device, the start time and planned steps, and a data
-preview (the first train rows as text pieces marked trained or not, and every train row's token length).
+preview (the first train rows as text pieces marked trained or not; the train rows' token lengths: their
+statistics, and up to 100k of them, evenly spaced, for the histogram).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from mgtrainer import atomic
 FILENAME = "run_info.json"
 PACKAGES = ("mgtrainer", "torch", "transformers", "peft", "trl", "accelerate", "datasets", "sentence-transformers")
 MAX_PREVIEW_TOKENS = 512
+MAX_LENGTHS = 100_000
 
 
 def versions() -> dict[str, str]:
@@ -73,12 +75,22 @@ def _token_rows(train_rows, n: int):
     return rows[:n], [len(r["input_ids"]) for r in rows]
 
 
+def _sample(lengths: list[int] | None) -> list[int] | None:
+    """At most MAX_LENGTHS lengths, evenly spaced (the histogram's shape without a huge run_info.json)."""
+    if not lengths or len(lengths) <= MAX_LENGTHS:
+        return lengths
+    return lengths[:: -(-len(lengths) // MAX_LENGTHS)]
+
+
 def write(output_dir, cfg, tok, train_rows, max_steps: int, started: float) -> Path:
     n = cfg.train.preview_samples or 3
     head, lengths = _token_rows(train_rows, n)
     info = {"task": cfg.task.name, "config": cfg.model_dump(mode="json"), "versions": versions(),
             "started": started, "max_steps": max_steps,
-            "preview": preview(tok, head, n) if head and tok is not None else [], "lengths": lengths}
+            "preview": preview(tok, head, n) if head and tok is not None else [],
+            "length_stats": {"n": len(lengths), "min": min(lengths), "max": max(lengths),
+                             "mean": sum(lengths) / len(lengths)} if lengths else None,
+            "lengths": _sample(lengths)}
     return atomic.write_text(Path(output_dir) / FILENAME, json.dumps(info, ensure_ascii=False) + "\n")
 
 
