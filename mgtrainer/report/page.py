@@ -12,7 +12,7 @@ import yaml
 from mgtrainer import atomic
 from mgtrainer.report import charts
 from mgtrainer.report.runs import TIMING, Run, load_runs
-from mgtrainer.report.samples import sample_rows
+from mgtrainer.report.samples import evolution, sample_rows
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOWER_IS_BETTER = ("loss", "perplexity")
@@ -145,6 +145,7 @@ def context(runs: list[Run]) -> dict:
                                                            "max": max(lengths), "mean": sum(lengths) / len(lengths)}
                                                           if lengths else None),
             "samples_step": step, "samples": rows, "details": _details(run),
+            "evolution": dict(zip(("steps", "rows"), evolution(run.samples))),
         })
     return {"runs": run_views, "charts": chart_list, "differences": _config_differences(runs) if len(runs) > 1 else [],
             "generated": dt.datetime.fromtimestamp(time.time(), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}

@@ -47,3 +47,19 @@ def sample_rows(samples_by_step: dict[int, list[dict]], k: int = 3) -> tuple[int
         rows.append({**s, "diff": word_diff(s.get("reference", ""), s.get("output", "")),
                      "baseline": at_baseline.get(s["prompt"])})
     return step, rows
+
+
+def evolution(samples_by_step: dict[int, list[dict]], n: int = 3, most_steps: int = 6) -> tuple[list[int], list[dict]]:
+    """(steps, rows): the first n eval prompts' outputs at up to `most_steps` evals (the first, the last and
+    evenly spaced ones between), each row {"reference", "cells": [{"output", "rouge-l"} or None per step]}."""
+    steps = sorted(samples_by_step)
+    if len(steps) > most_steps:
+        picks = {round(i * (len(steps) - 1) / (most_steps - 1)) for i in range(most_steps)}
+        steps = [steps[i] for i in sorted(picks)]
+    if not steps:
+        return [], []
+    rows = []
+    for i, last in enumerate(samples_by_step[steps[-1]][:n]):
+        cells = [samples_by_step[s][i] if i < len(samples_by_step[s]) else None for s in steps]
+        rows.append({"reference": last.get("reference", ""), "cells": cells})
+    return steps, rows

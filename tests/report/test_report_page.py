@@ -11,7 +11,7 @@ import pytest
 from mgtrainer.cli import main
 from mgtrainer.report.charts import axis_kind, thin
 from mgtrainer.report.page import metric_order, write_report
-from mgtrainer.report.samples import best_and_worst, word_diff
+from mgtrainer.report.samples import best_and_worst, evolution, word_diff
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,6 +53,9 @@ def test_word_diff_and_ranking():
     assert "".join(t for op, t in parts if op != "del") == "the answer was 4 !"
     assert "".join(t for op, t in parts if op != "ins") == "the answer is 4"
     assert ("del", "is") in parts and ("ins", "was") in parts
+    by_step = {s: [{"reference": "r", "output": str(s)}] for s in range(0, 20, 2)}
+    steps, rows = evolution(by_step, most_steps=4)
+    assert steps[0] == 0 and steps[-1] == 18 and len(steps) == 4 and [c["output"] for c in rows[0]["cells"]][-1] == "18"
     ranked = best_and_worst([{"rouge-l": float(i)} for i in range(10)], k=2)
     assert [(r["rank"], r["rouge-l"]) for r in ranked] == [("best", 9), ("best", 8), ("worst", 1), ("worst", 0)]
 
@@ -81,6 +84,7 @@ def test_page_overlays_runs_with_baseline_samples_and_details(tmp_path):
     assert "a/run" in html and "b/run" in html  # same folder names: told apart by their parents
     assert html.count('<tr class="sample best">') == 4 and html.count('<tr class="sample worst">') == 4
     assert "<del>answer</del><ins>reply</ins>" in html and "(empty output)" in html  # the diff; the baseline's empty outputs
+    assert '<table class="evolution samples"' in html and "step 0 (baseline)" in html
     assert '<table class="cm"' in html and "<th>yes</th>" in html
     assert '<span class="trained">hello &lt;end&gt;</span>' in html  # escaped, highlighted
     assert "3 tokens, label no" in html  # a classify label id shown by name
