@@ -140,6 +140,8 @@ class TrainConfig(Section):
     )
     eval_steps: int | None = Field(None, description="Evaluate every N steps (eval_strategy=steps); "
                                    "None = logging_steps.")
+    eval_on_start: bool | None = Field(None, description="Evaluate once before the first step (the step-0 "
+                                       "baseline in metrics.jsonl and the report); None = on when evaluating.")
     save_strategy: Literal["no", "steps", "epoch"] = Field("steps", description="When to checkpoint.")
     save_steps: int = Field(500, gt=0, description="Checkpoint every N steps (save_strategy=steps).")
     save_total_limit: int | None = Field(3, description="Keep at most N checkpoints; None = all.")

@@ -26,6 +26,7 @@ class MetricsJsonl(TrainerCallback):
             return
         rows = [line for line in self.path.read_text().splitlines()
                 if line.strip() and json.loads(line).get("step", 0) <= state.global_step]
+        rows = rows if state.global_step else []  # a fresh run keeps no row, not even the last run's step-0 eval
         tmp = self.path.with_name(".metrics.jsonl.tmp")
         tmp.write_text("".join(row + "\n" for row in rows))
         tmp.replace(self.path)
