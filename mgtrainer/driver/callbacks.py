@@ -9,6 +9,8 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from mgtrainer import atomic
+
 
 class MetricsJsonl(TrainerCallback):
     """Appends one JSON object per log/eval event: {"step", "epoch", **metrics} (+ perplexity for LMs).
@@ -26,9 +28,7 @@ class MetricsJsonl(TrainerCallback):
             return
         rows = [line for line in self.path.read_text().splitlines()
                 if line.strip() and json.loads(line).get("step", 0) <= state.global_step]
-        tmp = self.path.with_name(".metrics.jsonl.tmp")
-        tmp.write_text("".join(row + "\n" for row in rows))
-        tmp.replace(self.path)
+        atomic.write_text(self.path, "".join(row + "\n" for row in rows))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:

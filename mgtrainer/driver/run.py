@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from mgtrainer import atomic
 from mgtrainer.errors import MgtError
 
 
@@ -97,9 +98,7 @@ def finish(trainer, cfg, metrics: dict, details: dict | None = None) -> dict:
         return metrics
     out = Path(cfg.train.output_dir)
     report = {"metrics": metrics, **(details or {})}
-    tmp = out / ".eval_report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, out / "eval_report.json")
+    atomic.write_text(out / "eval_report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     from mgtrainer.report.plots import report as plot_report
 
     plot_report(out)
