@@ -144,4 +144,5 @@ def ensure(profile: str, modules: list[str], argv: list[str]) -> int | None:
                        f"expected the env to provide them (try `mgtrainer env doctor {profile}`)")
     print(f"mgtrainer: {', '.join(m.split(' ')[0] for m in missing)} not importable here; "
           f"running in the {profile} env", file=sys.stderr, flush=True)
-    return run(profile, ["python", "-m", "mgtrainer", *argv])
+    # -P: a folder named `mgtrainer` in the current folder must not shadow the env's mgtrainer
+    return run(profile, ["python", "-P", "-m", "mgtrainer", *argv])
