@@ -54,7 +54,12 @@ def _main_process() -> bool:
 
 
 def command_line() -> str:
-    return shlex.join([Path(sys.argv[0]).name if sys.argv else "python", *sys.argv[1:]])[:300]
+    """This process's command, as the user would recognise it (`mgtrainer train cfg.yaml ...`)."""
+    argv = sys.argv or ["python"]
+    name = Path(argv[0]).name
+    if name in ("__main__.py", "mgtrainer", "-m", "-c") or argv[0].endswith("mgtrainer/__main__.py"):
+        name = "mgtrainer"
+    return shlex.join([name, *argv[1:]])[:300]
 
 
 # -- the lock ------------------------------------------------------------------------------------------
