@@ -105,6 +105,19 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _holders(path: Path) -> list[str]:
+    """The processes with `path` open (from /proc), for failure messages."""
+    found = []
+    for p in Path("/proc").iterdir():
+        try:
+            if p.name.isdigit() and any(os.readlink(fd) == str(path) for fd in (p / "fd").iterdir()):
+                cmd = (p / "cmdline").read_bytes().replace(bytes(1), b" ").decode()[:200]
+                found.append(f"{p.name} {cmd}")
+        except OSError:
+            continue
+    return found
+
+
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -156,11 +169,11 @@ def test_launcher_stopped_or_killed_takes_the_trainer_along_and_leaves_a_resumab
     else:
         launcher.kill()
         launcher.wait(30)
-    deadline = time.monotonic() + 10
-    while any(map(_alive, trainer)) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 10  # a process is gone when it is reaped or a zombie and its lock is free
+    while (any(map(_alive, trainer)) or rundir.locked(out)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(map(_alive, trainer)), f"orphans survived the launcher by 10 s: {trainer}"
-    assert not rundir.locked(out)
+    assert not rundir.locked(out), f"the lock is still held: {_holders(out / rundir.LOCK)} ({trainer})"
     ckpts = rundir.checkpoints(out)
     assert ckpts and rundir.incomplete(ckpts[0]) is None, (ckpts, log.read_text()[-2000:])
     assert not (out / "final").exists()
