@@ -266,20 +266,25 @@ def test_an_incomplete_checkpoint_named_explicitly_is_one_line(tiny_qwen2, make_
 
 def test_a_second_run_into_a_busy_folder_is_refused_and_the_first_is_unharmed(tiny_qwen2, shared_data, tmp_path):
     out = tmp_path / "out"
-    cfg = _write_config(tmp_path / "cfg.yaml", tiny_qwen2, _data(shared_data), out, max_steps=100)
-    log = tmp_path / "first.log"
-    first = _start("train", cfg, log=log)
-    _wait_for(lambda: rundir.locked(out), 600, first, log)
-    second = _cli("train", cfg)
-    still_running = first.poll() is None
-    assert second.returncode == 2
-    line = _one_line(second.stderr)
-    assert f"{out}:1: output_dir is in use by another run (pid {first.pid}: " in line and "train" in line
+    cfg = _write_config(tmp_path / "cfg.yaml", tiny_qwen2, _data(shared_data), out, max_steps=60)
+    # two runs started together (two jobs submitted by mistake): whichever claims the folder first trains,
+    # the other must be refused while it runs
+    runs = [_start("train", cfg, log=tmp_path / f"run{i}.log") for i in (0, 1)]
+    deadline = time.monotonic() + 600
+    while all(r.poll() is None for r in runs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    loser = next(r for r in runs if r.poll() is not None)
+    winner = runs[1 - runs.index(loser)]
+    winner_log = tmp_path / f"run{runs.index(winner)}.log"
+    still_running = winner.poll() is None
+    assert loser.returncode == 2, (tmp_path / f"run{runs.index(loser)}.log").read_text()[-3000:]
+    line = _one_line((tmp_path / f"run{runs.index(loser)}.log").read_text())
+    assert f"{out}:1: output_dir is in use by another run (pid {winner.pid}: mgtrainer train " in line
     assert still_running, "the first run ended before the second was refused: the test proved nothing"
-    assert first.wait(600) == 0, log.read_text()[-3000:]
-    assert _steps(out) == list(range(1, 101))  # one curve, nothing interleaved
+    assert winner.wait(600) == 0, winner_log.read_text()[-3000:]
+    assert _steps(out) == list(range(1, 61))  # one curve, nothing interleaved
     assert (out / "final" / "mgtrainer.json").is_file()
-    assert rundir.read_record(out)["pid"] == first.pid
+    assert rundir.read_record(out)["pid"] == winner.pid
 
 
 def test_a_new_run_into_a_finished_folder_is_refused_unless_overwrite_output_dir(tiny_qwen2, shared_data, tmp_path):
