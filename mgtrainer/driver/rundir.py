@@ -122,12 +122,7 @@ def claim(cfg) -> Path:
         return out
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = _lock(out)
-    except BaseException:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
-        raise
+    fd = _lock(out)  # refused: the folder is the holder's now, whoever made it; never removed here
     c = _held[key] = Claim(out, fd, created)
     try:
         atomic.sweep(out)
@@ -312,7 +307,7 @@ def incomplete(ckpt: Path) -> str | None:
         if why:
             return f"{w.name} {why}"
         if w.name.endswith(".index.json"):
-            why = _json_whole(w)
+            why = _json_whole(w) or _shards_whole(w)
             if why:
                 return f"{w.name} {why}"
     for name in ("optimizer.pt", "scheduler.pt"):
@@ -352,6 +347,20 @@ def _safetensors_whole(path: Path) -> str | None:
     except (OSError, ValueError, KeyError, TypeError):
         return "unreadable"
     return "truncated" if 8 + n + end > size else None
+
+
+def _shards_whole(index: Path) -> str | None:
+    """The shards a sharded checkpoint's index names are all there and whole."""
+    try:
+        shards = sorted(set(json.loads(index.read_text()).get("weight_map", {}).values()))
+    except (OSError, ValueError, AttributeError):
+        return "unreadable"
+    for name in shards:
+        shard = index.parent / name
+        why = _safetensors_whole(shard) if shard.suffix == ".safetensors" else _zip_whole(shard)
+        if why:
+            return f"names {name}, which is {why}"
+    return None
 
 
 def _json_whole(path: Path) -> str | None:

@@ -368,3 +368,27 @@ def test_an_output_dir_that_is_a_file_is_one_line(tiny_qwen2, tmp_path):
     proc = _cli("train", cfg)
     assert proc.returncode == 2 and "output_dir is a file" in _one_line(proc.stderr)
     assert out.read_text() == "not a folder"
+
+
+def test_a_sharded_checkpoint_is_complete_only_with_every_shard_whole(tmp_path):
+    import zipfile
+
+    def safetensors(path: Path, n: int = 16):
+        header = json.dumps({"w": {"dtype": "F32", "shape": [n // 4], "data_offsets": [0, n]}}).encode()
+        path.write_bytes(len(header).to_bytes(8, "little") + header + bytes(n))
+
+    ckpt = tmp_path / "checkpoint-8"
+    ckpt.mkdir()
+    shards = [f"model-0000{i}-of-00002.safetensors" for i in (1, 2)]
+    for name in shards:
+        safetensors(ckpt / name)
+    (ckpt / "model.safetensors.index.json").write_text(json.dumps({"weight_map": dict(zip("ab", shards))}))
+    for name in ("optimizer.pt", "scheduler.pt"):
+        with zipfile.ZipFile(ckpt / name, "w") as z:
+            z.writestr("data.pkl", "x")
+    (ckpt / "trainer_state.json").write_text("{}")
+    assert rundir.incomplete(ckpt) is None
+    os.truncate(ckpt / shards[1], 30)
+    assert rundir.incomplete(ckpt) == f"model.safetensors.index.json names {shards[1]}, which is truncated"
+    (ckpt / shards[1]).unlink()
+    assert rundir.incomplete(ckpt) == f"model.safetensors.index.json names {shards[1]}, which is missing"
