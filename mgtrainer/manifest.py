@@ -7,8 +7,6 @@ Written by the driver (and the LLaMA-Factory backend) next to the weights; read 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -43,12 +41,9 @@ class Manifest(BaseModel):
 def write(manifest: Manifest, model_dir: str | Path) -> Path:
     """Write atomically (temp file + rename) into model_dir."""
     path = Path(model_dir) / FILENAME
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".mgtrainer.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(manifest.model_dump(), f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
+    from mgtrainer import atomic
+
+    return atomic.write_text(path, json.dumps(manifest.model_dump(), indent=2, ensure_ascii=False) + "\n")
 
 
 def read(model_dir: str | Path) -> Manifest:

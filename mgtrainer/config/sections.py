@@ -152,8 +152,10 @@ class TrainConfig(Section):
     load_best_model_at_end: bool = Field(False, description="Reload the best checkpoint at the end.")
     early_stopping_patience: int | None = Field(None, description="Stop after N evals without "
                                                 "improvement; None = never.")
-    resume_from_checkpoint: str | None = Field(None, description="None, 'auto' (the last checkpoint in "
-                                               "output_dir, if any) or a checkpoint path.")
+    resume_from_checkpoint: str | None = Field(None, description="None, 'auto' (the newest complete checkpoint "
+                                               "of the same run in output_dir, if any) or a checkpoint path.")
+    overwrite_output_dir: bool = Field(False, description="Replace the run already in output_dir (its final/ "
+                                       "and checkpoints); without it a new run there is refused.")
     report_to: list[str] = Field(default_factory=list, description="Trackers (tensorboard, wandb, ...);"
                                  " [] or 'none' = none. metrics.jsonl and plots are always written.")
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from mgtrainer import atomic
+
 
 class MetricsJsonl(TrainerCallback):
     """Appends one JSON object per log/eval event: {"step", "epoch", **metrics} (+ perplexity for LMs).
@@ -27,9 +29,7 @@ class MetricsJsonl(TrainerCallback):
         rows = [line for line in self.path.read_text().splitlines()
                 if line.strip() and json.loads(line).get("step", 0) <= state.global_step]
         rows = rows if state.global_step else []  # a fresh run keeps no row, not even the last run's step-0 eval
-        tmp = self.path.with_name(".metrics.jsonl.tmp")
-        tmp.write_text("".join(row + "\n" for row in rows))
-        tmp.replace(self.path)
+        atomic.write_text(self.path, "".join(row + "\n" for row in rows))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from mgtrainer import atomic
 from mgtrainer.errors import MgtError
 
 
@@ -82,11 +83,13 @@ def check_streaming(cfg) -> None:
 
 
 def start(cfg) -> None:
-    """Seed everything and create the output folder."""
+    """Seed everything and claim the output folder (mgtrainer/driver/rundir.py)."""
     from transformers import set_seed
 
+    from mgtrainer.driver import rundir
+
     set_seed(cfg.train.seed)
-    Path(cfg.train.output_dir).mkdir(parents=True, exist_ok=True)
+    rundir.claim(cfg)  # lock output_dir, refuse to replace a run, sweep leftovers, write the run record
 
 
 def finish(trainer, cfg, metrics: dict, details: dict | None = None) -> dict:
@@ -95,9 +98,7 @@ def finish(trainer, cfg, metrics: dict, details: dict | None = None) -> dict:
         return metrics
     out = Path(cfg.train.output_dir)
     report = {"metrics": metrics, **(details or {})}
-    tmp = out / ".eval_report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, out / "eval_report.json")
+    atomic.write_text(out / "eval_report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     from mgtrainer.report.plots import report as plot_report
 
     plot_report(out)

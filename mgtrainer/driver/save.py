@@ -10,10 +10,9 @@ lora, merge: false  only the adapter in PEFT's layout (adapter_config.json names
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from mgtrainer import manifest as mf
+from mgtrainer import atomic, manifest as mf
 
 
 def _is_peft(model) -> bool:
@@ -32,8 +31,7 @@ def save_final(trainer, tok, cfg, head: str, metrics: dict, template: str | None
     trainer.accelerator.wait_for_everyone()
     if not trainer.is_world_process_zero():
         return final
-    tmp = final.with_name(".final.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = atomic.temp_dir(final)  # a unique name beside final/: a killed save never leaves a half final/
     model = trainer.accelerator.unwrap_model(trainer.model)
     adapter_dir = None
     if _is_peft(model) and not cfg.lora.merge:
@@ -53,6 +51,5 @@ def save_final(trainer, tok, cfg, head: str, metrics: dict, template: str | None
         **manifest_fields,
     )
     mf.write(manifest, tmp)
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    atomic.replace_dir(tmp, final)
     return final

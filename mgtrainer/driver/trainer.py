@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from mgtrainer.driver.callbacks import MetricsJsonl, SigtermCheckpoint
 from mgtrainer.driver.model import gpu_bf16
@@ -86,13 +84,9 @@ def build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, compute_me
 
 
 def resume_path(cfg) -> str | None:
-    value = cfg.train.resume_from_checkpoint
-    if value == "auto":
-        return get_last_checkpoint(cfg.train.output_dir) if os.path.isdir(cfg.train.output_dir) else None
-    if value and not os.path.isdir(value):
-        raise MgtError(f"checkpoint '{value}' not found (train.resume_from_checkpoint); expected a "
-                       "checkpoint-N folder, 'auto' or null")
-    return value
+    from mgtrainer.driver import rundir
+
+    return rundir.resume_path(cfg)  # `auto`: the newest complete checkpoint of the same run
 
 
 def train(trainer, cfg):

@@ -201,7 +201,8 @@ class Server:
         self.manifest = mf.read(path)
         self.name = opts.served_model_name or model_name(path)
         vllm_args(path, opts)  # a model vLLM cannot serve is a one-line error before anything starts
-        self.log_path = Path(log) if log else Path(tempfile.gettempdir()) / f"mgtrainer-vllm-{opts.port}.log"
+        check_port_free(opts.host, opts.port)  # a busy port too: the other server is left alone
+        self.log_path = Path(log) if log else instance_log(opts.port)
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -214,7 +215,8 @@ class Server:
 
     def start(self, timeout: float = 900.0) -> "Server":
         cmd = self.command()
-        with open(self.log_path, "wb") as log:
+        check_port_free(self.opts.host, self.opts.port)
+        with open(self.log_path, "ab") as log:  # ours (unique name) or the user's: never truncated
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          env=vllm_env(self.opts), start_new_session=True,
                                          preexec_fn=_die_with_parent)
@@ -231,7 +233,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise MgtError(f"{self.log_path}:1: vLLM exited with code {self.proc.returncode} while starting; "
                                f"expected it to serve {self.path} (last log lines: {self.log_tail()})")
-            if self.healthy():
+            if self.healthy() and self.answered_by_child():
                 return
             time.sleep(1.0)
         raise MgtError(f"{self.log_path}:1: vLLM not healthy after {timeout:.0f} s; expected /health to answer 200")
@@ -242,6 +244,22 @@ class Server:
                 return r.status == 200
         except (urllib.error.URLError, OSError):
             return False
+
+    def answered_by_child(self) -> bool:
+        """The port's listening socket belongs to our vLLM (its process group), not to a foreign server
+        that took the port meanwhile. Linux: read from /proc; elsewhere our child being alive must do."""
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        owners = listening_pids(self.opts.port)
+        if not owners:  # no /proc, or a listener we cannot see: our live child is the best evidence
+            return True
+        for pid in owners:
+            try:
+                if os.getpgid(pid) == self.proc.pid:
+                    return True
+            except OSError:
+                continue
+        return False
 
     def log_tail(self, lines: int = 4) -> str:
         """The last error lines of the log (or its last lines), for one-line messages."""
@@ -270,6 +288,64 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def check_port_free(host: str, port: int) -> None:
+    """MgtError (exit 2, one line) when something already listens on host:port. Binding with
+    SO_REUSEADDR, as vLLM does, succeeds for a port whose last connections linger in TIME_WAIT but not
+    for one a live server listens on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as err:
+            who = listening_pids(port)
+            by = f" by pid {', '.join(map(str, sorted(who)))}" if who else ""
+            raise MgtError(f"{host}:{port}: port already in use{by} ({err.strerror}); expected a free --port "
+                           "(or --port 0 for any free one); the running server was left untouched") from None
+
+
+def instance_log(port: int) -> Path:
+    """A new log file for one server: mgtrainer-vllm-PORT-XXXXXX.log in the temp folder (one per server,
+    so a second server never truncates a running one's log)."""
+    fd, path = tempfile.mkstemp(prefix=f"mgtrainer-vllm-{port}-", suffix=".log")
+    os.close(fd)
+    return Path(path)
+
+
+def listening_pids(port: int) -> set[int] | None:
+    """PIDs with a socket listening on `port` (Linux /proc; those we may read); None where /proc has no
+    answer (another OS)."""
+    inodes = set()
+    found = False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        found = True
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 9 and parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(parts[9])
+    if not found:
+        return None
+    targets = {f"socket:[{i}]" for i in inodes}
+    pids = set()
+    if not targets:
+        return pids
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in targets:
+                    pids.add(int(proc.name))
+                    break
+        except OSError:
+            continue
+    return pids
 
 
 def _die_with_parent() -> None:
