@@ -35,8 +35,14 @@ LOCK = ".mgtrainer.lock"
 RECORD = "mgtrainer-run.json"
 HEAD_BYTES = 1 << 20  # data fingerprint: size + sha256 of the first MiB (+ mtime, recorded, not compared)
 # config keys a resume may change without making it another run
+# Keys a resumed run may change: where it writes and what it shows, and how long, how often and how much
+# it evaluates, logs and saves (HF's Trainer resumes with a longer max_steps or more epochs just as well).
 VOLATILE = {"train.resume_from_checkpoint", "train.overwrite_output_dir", "train.preview_samples",
-            "train.report_to", "train.output_dir"}
+            "train.report_to", "train.output_dir", "train.max_steps", "train.num_train_epochs",
+            "train.logging_steps", "train.eval_steps", "train.eval_strategy", "train.eval_on_start",
+            "train.save_steps", "train.save_strategy", "train.save_total_limit",
+            "train.per_device_eval_batch_size", "train.early_stopping_patience",
+            "eval.generation_samples", "eval.max_new_tokens"}
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
            "adapter_model.safetensors", "adapter_model.bin")
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")

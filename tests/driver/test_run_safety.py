@@ -392,3 +392,12 @@ def test_a_sharded_checkpoint_is_complete_only_with_every_shard_whole(tmp_path):
     assert rundir.incomplete(ckpt) == f"model.safetensors.index.json names {shards[1]}, which is truncated"
     (ckpt / shards[1]).unlink()
     assert rundir.incomplete(ckpt) == f"model.safetensors.index.json names {shards[1]}, which is missing"
+
+
+def test_a_resume_may_train_longer_but_not_differently():
+    old = {"config": {"train.max_steps": 6, "train.num_train_epochs": 1.0, "train.save_steps": 2,
+                      "train.learning_rate": 1e-3}}
+    longer = {"config": {**old["config"], "train.max_steps": 12, "train.num_train_epochs": 3.0, "train.save_steps": 4}}
+    assert rundir.differences(old, longer) == []
+    other = {"config": {**longer["config"], "train.learning_rate": 2e-3}}
+    assert rundir.differences(old, other) == ["train.learning_rate"]
