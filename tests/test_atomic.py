@@ -42,7 +42,8 @@ def test_replace_dir_swaps_folders(tmp_path):
 def test_sweep_removes_what_a_killed_writer_left(tmp_path):
     code = ("import os, sys; from mgtrainer import atomic\n"
             f"d = atomic.temp_dir({str(tmp_path / 'final')!r})\n"
-            "cm = atomic.open_atomic(" + repr(str(tmp_path / 'x.json')) + "); f = cm.__enter__(); f.write('half'); f.flush()\n"
+            "cm = atomic.open_atomic(" + repr(str(tmp_path / 'x.json')) + "); f = cm.__enter__()\n"
+            "f.write('half'); f.flush()\n"
             "os._exit(9)\n")
     proc = subprocess.run([sys.executable, "-c", code])
     assert proc.returncode == 9

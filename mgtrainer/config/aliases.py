@@ -121,7 +121,6 @@ IGNORED: dict[str, str] = {
     "do_predict": "use `mgtrainer predict`",
     "predict_with_generate": "generative eval is eval.generation_samples",
     "overwrite_cache": "mgtrainer does not cache tokenized data",
-    "overwrite_output_dir": "output_dir is reused; resume_from_checkpoint decides resuming",
     "preprocessing_num_workers": "tokenization runs in-process",
     "dataloader_num_workers": "data loads in-process",
     "dataset_num_proc": "tokenization runs in-process",

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
+import os
 import re
+import reprlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,8 @@ from mgtrainer.errors import MgtError
 from mgtrainer.tasks import TASKS, config_classes
 
 GROUPS = (*SECTIONS, "task")
+SHOWN = 120  # a value quoted in a message is cut to this many characters (an alias bomb is not echoed whole)
+LINE = 600  # and no message is longer than this
 
 
 class _Loader(yaml.SafeLoader):
@@ -52,13 +58,26 @@ class Entry:
 
 def load_config(source: str | Path | dict, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Load a RunConfig from a YAML/JSON path or a dict, then apply `key=value` overrides."""
+    try:
+        return _load(source, overrides)
+    except MgtError as err:
+        text = str(err)
+        if len(text) > LINE:
+            raise MgtError(_cut(text, LINE)) from None
+        raise
+
+
+def _load(source, overrides) -> RunConfig:
     raw, lines, label = _read(source)
     entries = _collect(raw, lines, label, "file")
     for text in overrides:
         entries += _override(text)
     task = _task_name(entries)
     tree, origins, notes = _resolve(entries, task)
+    _refuse_non_finite(tree, origins, label)
     cfg = _validate(tree, origins, label)
+    _refuse_non_finite(cfg.model_dump(), origins, label)
+    _refuse_remote_code(cfg, origins, label)
     cfg._notes = notes
     cfg._source = None if isinstance(source, dict) else str(source)
     return cfg
@@ -68,7 +87,7 @@ def parse_value(text: str) -> Any:
     """An override's value as a YAML scalar or flow list/mapping: '1e-4' -> 1e-4, '[a,b]' -> list."""
     try:
         return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, RecursionError):  # a tag, a 5000-digit int, deep nesting: the text
         return text
 
 
@@ -93,8 +112,40 @@ def _read(source) -> tuple[dict, dict, str]:
                        "(key: value lines)")
     lines: dict[tuple, int] = {}
     _key_lines(node, (), lines, path)
-    data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
-    return data, lines, str(path)
+    return _parse(text, path), lines, str(path)
+
+
+def _parse(text: str, path: Path):
+    """The config's values (SafeLoader: a `!!python/...` tag is refused, never run)."""
+    try:
+        return json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
+    except yaml.constructor.ConstructorError as err:
+        raise _tag_error(err, path) from None
+    except ValueError as err:  # JSON syntax, or an integer over Python's 4300-digit limit (YAML or JSON)
+        raise _value_error(err, text, path) from None
+    except (yaml.YAMLError, RecursionError) as err:
+        raise MgtError(f"{path}:1: invalid YAML/JSON ({_cut(str(err) or type(err).__name__, SHOWN)}); expected "
+                       "a mapping of settings") from None
+
+
+def _tag_error(err, path: Path) -> MgtError:
+    line = err.problem_mark.line + 1 if err.problem_mark else 1
+    tag = re.search(r"tag '([^']*)'", err.problem or "")
+    if not tag:
+        return MgtError(f"{path}:{line}: {_cut(err.problem or err, SHOWN)}; expected plain YAML values")
+    name = tag.group(1).replace("tag:yaml.org,2002:", "!!")
+    return MgtError(f"{path}:{line}: YAML tag {_cut(name, 80)!r} is not allowed; expected plain values "
+                    "(strings, numbers, booleans, lists, mappings)")
+
+
+def _value_error(err: ValueError, text: str, path: Path) -> MgtError:
+    limit = sys.get_int_max_str_digits()
+    digits = re.search(r"\d{%d,}" % (limit + 1), text) if "digits" in str(err) else None
+    if digits is None:
+        return MgtError(f"{path}:1: invalid YAML/JSON ({_cut(err, SHOWN)}); expected a mapping of settings")
+    line = text.count("\n", 0, digits.start()) + 1
+    return MgtError(f"{path}:{line}: integer with more than {limit} digits; expected a number of at most "
+                    f"{limit} digits")
 
 
 def _compose(text: str, path: Path):
@@ -103,8 +154,10 @@ def _compose(text: str, path: Path):
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
-        raise MgtError(f"{path}{line}: invalid YAML/JSON: {getattr(err, 'problem', None) or err}") \
+        raise MgtError(f"{path}{line}: invalid YAML/JSON: {_cut(getattr(err, 'problem', None) or err, 200)}") \
             from None
+    except RecursionError:
+        raise MgtError(f"{path}:1: YAML nested too deeply; expected a mapping of settings") from None
 
 
 def _key_lines(node, prefix: tuple, out: dict, path: Path) -> None:
@@ -139,7 +192,7 @@ def _where(label: str, lines: dict, path: tuple) -> str:
 
 def _override(text: str) -> list[Entry]:
     key, sep, value = text.partition("=")
-    where = f"override '{text}'"
+    where = f"override '{_cut(text, SHOWN)}'"
     if not sep or not key.strip():
         raise MgtError(f"{where}: expected KEY=VALUE (e.g. train.learning_rate=1e-4 or lora_rank=16)")
     path = tuple(part.strip() for part in key.split("."))
@@ -190,8 +243,8 @@ def _check_twice(previous: Entry | None, entry: Entry, loc: tuple, value, tree: 
         return
     old = tree[loc[0]] if len(loc) == 1 else tree[loc[0]][loc[1]]
     if old != value:
-        raise MgtError(f"{entry.where}: '{entry.key}' sets {'.'.join(loc)} = {value!r}, but "
-                       f"{previous.where} ('{previous.key}') already set it to {old!r}; keep one")
+        raise MgtError(f"{entry.where}: '{entry.key}' sets {'.'.join(loc)} = {_show(value)}, but "
+                       f"{previous.where} ('{previous.key}') already set it to {_show(old)}; keep one")
 
 
 def _target(entry: Entry, task: str | None, notes: list[str]):
@@ -207,7 +260,7 @@ def _target(entry: Entry, task: str | None, notes: list[str]):
         return ("model", "name_or_path"), value
     if key in GROUPS:
         raise MgtError(f"{entry.where}: '{key}' must be a mapping of {key} settings (or use "
-                       f"flat keys); got {type(value).__name__} {value!r}")
+                       f"flat keys); got {type(value).__name__} {_show(value)}")
     return _flat(entry, task, notes)
 
 
@@ -226,7 +279,7 @@ def _flat(entry: Entry, task: str | None, notes: list[str]):
     if key in TASK_FIELDS:
         return _task_field(entry, task, notes)
     hint = _hint(key, ALL_NAMES) or "; expected a RunConfig field (see `mgtrainer config schema`)"
-    raise MgtError(f"{entry.where}: unknown key '{key}'{hint}")
+    raise MgtError(f"{entry.where}: unknown key '{_cut(key, 80)}'{hint}")
 
 
 def _in_group(entry: Entry, task: str | None, notes: list[str]):
@@ -247,7 +300,7 @@ def _in_group(entry: Entry, task: str | None, notes: list[str]):
         raise MgtError(f"{entry.where}: '{key}' is not a {group} setting; it belongs in {home}")
     names = list(SECTIONS[group].model_fields) + [k for k, a in ALIASES.items()
                                                   if a.target.startswith(group + ".")]
-    raise MgtError(f"{entry.where}: unknown key '{group}.{key}'{_hint(key, names)}; expected one "
+    raise MgtError(f"{entry.where}: unknown key '{group}.{_cut(key, 80)}'{_hint(key, names)}; expected one "
                    f"of {', '.join(SECTIONS[group].model_fields)}")
 
 
@@ -266,7 +319,7 @@ def _task_field(entry: Entry, task: str | None, notes: list[str], in_section: bo
         return ("task", key), value
     owners = [name for name, names in by_task.items() if key in names]
     if owners and (value is None or value is False):
-        notes.append(f"{entry.where}: ignored '{key}: {value}' (task {task} has no {key})")
+        notes.append(f"{entry.where}: ignored '{key}: {_show(value)}' (task {task} has no {key})")
         return None
     if owners:
         which = f"not of task '{task}'" if task else f"set task: {owners[0]}"
@@ -281,7 +334,7 @@ def _convert(entry: Entry, convert):
     try:
         return convert(entry.value)
     except (ValueError, TypeError) as err:
-        raise MgtError(f"{entry.where}: invalid '{entry.key}' = {entry.value!r}: {err}") from None
+        raise MgtError(f"{entry.where}: invalid '{entry.key}' = {_show(entry.value)}: {_cut(err, SHOWN)}") from None
 
 
 def _home(key: str) -> str | None:
@@ -345,7 +398,7 @@ def _explain(error: dict, origins: dict, label: str) -> str:
         return f"{where}: task has no name; expected one of {', '.join(TASKS)}"
     if not loc or isinstance(error.get("input"), dict):
         return f"{where}: {dotted + ': ' if dotted else ''}{message}"
-    return f"{where}: invalid {dotted} = {error['input']!r}: {message}"
+    return f"{where}: invalid {dotted} = {_show(error['input'])}: {message}"
 
 
 def _mentioned(message: str, loc: tuple, origins: dict) -> str | None:
@@ -375,3 +428,89 @@ def _expected(loc: tuple) -> str:
             return "a value"
         model = field.annotation
     return (field.description or "a value").rstrip(".")
+
+
+# -- limits: finite numbers, trusted code, readable messages -------------------------------------
+
+def _refuse_non_finite(tree: dict, origins: dict, label: str) -> None:
+    """NaN or infinity anywhere in the config (`learning_rate: .inf` would train to NaN)."""
+    for loc, value in _leaves(tree):
+        if isinstance(value, float) and not math.isfinite(value):
+            where = origins.get(loc[:2]) or origins.get(loc[:1]) or label
+            raise MgtError(f"{where}: invalid {'.'.join(loc)} = {value}: not a finite number; expected a "
+                           "finite number")
+
+
+def _leaves(tree: dict):
+    """(key path, value) of every scalar; each list/mapping is walked once, so YAML aliases that repeat
+    one list a billion times (an alias bomb) cost one visit each."""
+    stack, seen = [((), tree)], set()
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, (dict, list)):
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+            stack.extend((loc + (str(k),) if k is not None else loc, v) for k, v in items)
+        else:
+            yield loc, value
+
+
+def _refuse_remote_code(cfg: RunConfig, origins: dict, label: str) -> None:
+    """A model whose config.json maps to its own code (auto_map) for a model_type transformers does not
+    know needs trust_remote_code; say so now, in one line, rather than as transformers' traceback.
+    Checked where the model's config.json is on disk and transformers is importable (the train env)."""
+    if cfg.model.trust_remote_code:
+        return
+    model_type = _remote_model_type(cfg.model.name_or_path)
+    if model_type is None:
+        return
+    where = origins.get(("model", "name_or_path")) or origins.get(("model",)) or label
+    raise MgtError(f"{where}: model {_cut(cfg.model.name_or_path, 80)} runs its own code (model_type "
+                   f"{_cut(model_type, 40)!r} with auto_map in config.json) and trust_remote_code is false; expected "
+                   "model.trust_remote_code: true for a model you trust, or a model transformers supports")
+
+
+def _remote_model_type(name: str) -> str | None:
+    """The model_type of a local or cached model that only its own code can load, else None."""
+    info = _model_config_json(name)
+    if not isinstance(info, dict) or not info.get("auto_map"):
+        return None
+    try:
+        from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    except Exception:  # noqa: BLE001 - the light core has no transformers: the train env checks again
+        return None
+    model_type = str(info.get("model_type", ""))
+    return None if model_type in CONFIG_MAPPING else model_type
+
+
+def _model_config_json(name: str):
+    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "hub")
+    candidates = [Path(name) / "config.json"]
+    try:
+        candidates += sorted((Path(hub) / f"models--{name.replace('/', '--')}" / "snapshots").glob("*/config.json"))
+    except (OSError, ValueError):  # a name that is no path (too long, a NUL byte): nothing cached under it
+        pass
+    for path in candidates:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = SHOWN
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 3, 6, 6
+
+
+def _show(value) -> str:
+    """repr() for a message: bounded depth (an alias bomb is not expanded) and cut to SHOWN characters."""
+    return _cut(_REPR.repr(value), SHOWN)
+
+
+def _cut(text, limit: int) -> str:
+    text = " ".join(str(text).split("\n"))
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -18,7 +19,7 @@ _REGEX_CHARS = re.compile(r"[.*^$|()\[\]\\+?{}]")
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)  # no NaN/inf
 
 
 def comma_list(value):
@@ -139,6 +140,8 @@ class TrainConfig(Section):
     )
     eval_steps: int | None = Field(None, description="Evaluate every N steps (eval_strategy=steps); "
                                    "None = logging_steps.")
+    eval_on_start: bool | None = Field(None, description="Evaluate once before the first step (the step-0 "
+                                       "baseline in metrics.jsonl and the report); None = on when evaluating.")
     save_strategy: Literal["no", "steps", "epoch"] = Field("steps", description="When to checkpoint.")
     save_steps: int = Field(500, gt=0, description="Checkpoint every N steps (save_strategy=steps).")
     save_total_limit: int | None = Field(3, description="Keep at most N checkpoints; None = all.")
@@ -149,8 +152,10 @@ class TrainConfig(Section):
     load_best_model_at_end: bool = Field(False, description="Reload the best checkpoint at the end.")
     early_stopping_patience: int | None = Field(None, description="Stop after N evals without "
                                                 "improvement; None = never.")
-    resume_from_checkpoint: str | None = Field(None, description="None, 'auto' (the last checkpoint in "
-                                               "output_dir, if any) or a checkpoint path.")
+    resume_from_checkpoint: str | None = Field(None, description="None, 'auto' (the newest complete checkpoint "
+                                               "of the same run in output_dir, if any) or a checkpoint path.")
+    overwrite_output_dir: bool = Field(False, description="Replace the run already in output_dir (its final/ "
+                                       "and checkpoints); without it a new run there is refused.")
     report_to: list[str] = Field(default_factory=list, description="Trackers (tensorboard, wandb, ...);"
                                  " [] or 'none' = none. metrics.jsonl and plots are always written.")
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
@@ -160,6 +165,25 @@ class TrainConfig(Section):
                                              "batching); None = fixed batch size.")
     preview_samples: int = Field(2, ge=0, description="Print this many tokenized train examples "
                                  "(with loss masks) before training.")
+
+    @field_validator("output_dir")
+    @classmethod
+    def _output_dir(cls, value):
+        """A folder, new or existing: not a file, not under a file."""
+        if value is None:
+            return value
+        path = Path(value)
+        try:
+            if path.exists() and not path.is_dir():
+                raise ValueError("an existing file, not a folder; expected a folder path (new, or an existing folder)")
+            for parent in path.parents:
+                if parent.exists():
+                    if not parent.is_dir():
+                        raise ValueError(f"{parent} is a file, not a folder; expected a folder path")
+                    break
+        except OSError as err:  # a name too long for the file system
+            raise ValueError(f"not a usable path ({err.strerror}); expected a folder path") from None
+        return value
 
     @field_validator("report_to", mode="before")
     @classmethod

@@ -5,7 +5,7 @@ output list for preference; a bool label (kto_tag) for KTO; the response as the 
 from __future__ import annotations
 
 from mgtrainer.data.base import RowError, Spec, finish_row, layout, need_list, need_str, pick
-from mgtrainer.data.chat import (label_out, need_bool, norm_label, norm_tools, plain_pairs, split_system,
+from mgtrainer.data.chat import (label_out, norm_label, norm_tools, plain_pairs, read_label, split_system,
                                  tools_out)
 from mgtrainer.data.records import Message, Record
 
@@ -94,8 +94,8 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
         rec.chosen, rec.rejected = [Message("assistant", ranked[0])], [Message("assistant", ranked[1])]
     elif r in row:
         rec.messages.append(Message("assistant", need_str(row[r], r)))
-        if k in row:
-            rec.kind, rec.label = "kto", need_bool(row[k], k)
+        if k in row:  # beside the answer: a KTO verdict (classify takes the answer itself as the label)
+            rec.kind, rec.label = read_label(row[k], k, kind, True, meta)
     else:
         raise RowError("missing required column", r or "output", "output (or response) with the answer")
     return rec

@@ -7,8 +7,14 @@ it into the one-line message `FILE:LINE: what (field); expected ...`.
 from __future__ import annotations
 
 import json
+import math
+import reprlib
+import sys
 from dataclasses import dataclass, field
 from typing import Any
+
+MAX_DEPTH = 100  # lists/objects nested deeper than this in one row are refused (no real format needs it)
+SHOWN = 120  # values quoted in a message are cut to about this many characters
 
 
 class RowError(ValueError):
@@ -48,6 +54,64 @@ def layout(row: dict, spec: Spec, columns) -> tuple[dict, tuple, tuple]:
     return lay
 
 
+class NonFinite(ValueError):
+    """NaN, Infinity or -Infinity in JSON text (Python's json accepts them; JSON does not)."""
+
+
+def _refuse_constant(name: str):
+    raise NonFinite(name)
+
+
+STRICT = json.JSONDecoder(parse_constant=_refuse_constant)
+_DECODE = STRICT.decode
+
+
+def loads(text: str) -> Any:
+    """json.loads that refuses NaN/Infinity; ValueError (incl. NonFinite) or RecursionError otherwise."""
+    return _DECODE(text)
+
+
+def json_problem(err: BaseException) -> tuple[str, str]:
+    """(what, expected) for a JSON text that `loads` refused."""
+    if isinstance(err, NonFinite):
+        return f"non-finite number {err}", "finite numbers (NaN and Infinity are not JSON)"
+    if isinstance(err, RecursionError):
+        return "JSON nested too deeply", f"at most {MAX_DEPTH} levels of nested lists and objects"
+    if isinstance(err, json.JSONDecodeError):
+        return f"malformed JSON ({err.msg} at column {err.colno})", "valid JSON"
+    if "digits" in str(err):  # int('9' * 5000): Python's guard against quadratic int parsing
+        limit = sys.get_int_max_str_digits()
+        return f"integer with more than {limit} digits", f"numbers of at most {limit} digits"
+    return f"unreadable JSON ({show(str(err))})", "valid JSON"
+
+
+def depth(value: Any) -> int:
+    """How deeply lists/objects nest in `value` (iterative: safe on any depth)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = SHOWN
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 3, 6, 6
+
+
+def show(value: Any, limit: int = SHOWN) -> str:
+    """A value for a one-line message: repr(), bounded in depth and cut to about `limit` characters."""
+    return cut(_REPR.repr(value), limit)
+
+
+def cut(text: str, limit: int = SHOWN) -> str:
+    """One line of at most `limit` characters ('...' marks a cut)."""
+    text = " ".join(str(text).split("\n"))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def type_name(value: Any) -> str:
     return {dict: "object", list: "list", str: "string", bool: "bool", type(None): "null"}.get(
         type(value), type(value).__name__
@@ -64,9 +128,9 @@ def need_list(value: Any, field_: str, of: type | None = None, what: str = "a li
     """A list (a JSON list inside a CSV cell is accepted), optionally of one item type."""
     if isinstance(value, str) and value.startswith("["):
         try:
-            value = json.loads(value)
-        except ValueError:
-            pass
+            value = loads(value)
+        except (ValueError, RecursionError) as err:
+            raise RowError(json_problem(err)[0], field_, what) from None
     if not isinstance(value, list):
         raise RowError(f"wrong type {type_name(value)}", field_, what)
     if of is not None:
@@ -82,7 +146,16 @@ def need_scores(value: Any, field_: str, n: int) -> list[float] | None:
     scores = need_list(value, field_, (int, float), "a list of numbers")
     if len(scores) != n:
         raise RowError(f"{len(scores)} scores for {n} passages", field_, "one score per passage")
-    return [float(s) for s in scores]
+    return [need_number(s, f"{field_}[{i}]", "a finite number") for i, s in enumerate(scores)]
+
+
+def need_number(value: Any, field_: str, expected: str) -> float:
+    """A finite int or float (not a bool, not NaN or infinite) as float."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise RowError(f"wrong type {type_name(value)} {show(value, 40)}", field_, expected)
+    if not math.isfinite(value):
+        raise RowError(f"non-finite number {value}", field_, expected)
+    return float(value)
 
 
 def pick(row: dict, names: tuple[str, ...]) -> str | None:

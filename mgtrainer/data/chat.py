@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from mgtrainer.data.base import RowError, need_list, type_name
+from mgtrainer.data.base import RowError, need_list, show, type_name
 from mgtrainer.data.records import Message
 
 # which roles may follow which (None = start of the conversation, after an optional system turn)
@@ -41,14 +41,14 @@ def check_order(msgs: list[Message], whole: str, path: Callable[[int], str], nam
             continue
         allowed = NEXT[prev]
         if msg.role not in allowed:
-            after = f" after '{tag(i - 1)}'" if prev else " as the first turn"
+            after = f" after {show(tag(i - 1), 60)}" if prev else " as the first turn"
             want = " or ".join(name(r) for r in allowed)
-            raise RowError(f"wrong role order: '{tag(i)}'{after}", path(i - offset), want)
+            raise RowError(f"wrong role order: {show(tag(i), 60)}{after}", path(i - offset), want)
         prev = _state(msg)
     last = msgs[-1].role
     if "" not in ends and last not in ends:
         want = " or ".join(name(r) for r in ends)
-        raise RowError(f"conversation ends with '{tag(len(msgs) - 1)}'", path(len(msgs) - 1 - offset),
+        raise RowError(f"conversation ends with {show(tag(len(msgs) - 1), 60)}", path(len(msgs) - 1 - offset),
                        f"the last turn from {want}")
 
 
@@ -120,7 +120,13 @@ def calls_to_json(calls: list[dict]) -> str:
 def norm_label(value: Any, field: str, meta: dict):
     """A classification label: str, int (kept as str, type remembered) or a list of them (multi-label)."""
     if isinstance(value, list):
-        return [norm_label(v, f"{field}[{i}]", meta) for i, v in enumerate(value)]
+        return [_one_label(v, f"{field}[{i}]", meta) for i, v in enumerate(value)]
+    return _one_label(value, field, meta)
+
+
+def _one_label(value: Any, field: str, meta: dict) -> str:
+    if isinstance(value, list):
+        raise RowError("nested list", field, "a label: string, integer or a list of them (not a list of lists)")
     if isinstance(value, str) and value.strip():
         return value
     if isinstance(value, str):
@@ -129,6 +135,15 @@ def norm_label(value: Any, field: str, meta: dict):
         meta["label_int"] = True
         return str(value)
     raise RowError(f"wrong type {type_name(value)}", field, "a label: string, integer or a list of them")
+
+
+def read_label(value: Any, field: str, kind: str | None, judged: bool, meta: dict) -> tuple[str, Any]:
+    """The label rule of every chat format, as (record kind, label): a bool label, a kto task, or a
+    label beside a judged answer (the conversation ends with an assistant turn) is KTO's true/false
+    verdict on that answer, unless the task is classify; any other label classifies the prompt."""
+    if isinstance(value, bool) or kind == "kto" or (judged and kind != "classify"):
+        return "kto", need_bool(value, field)
+    return "classify", norm_label(value, field, meta)
 
 
 def label_out(label, meta: dict):

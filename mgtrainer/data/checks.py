@@ -37,6 +37,8 @@ class Report:
     stats: dict[str, Stat] = field(default_factory=dict)
     values: dict[str, Counter] = field(default_factory=dict)
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    seen: dict[int, str] = field(default_factory=dict, repr=False)  # content hash -> first source
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (source, source of the first copy)
 
     def add(self, name: str, n: float) -> None:
         self.stats.setdefault(name, Stat()).add(n)
@@ -45,9 +47,23 @@ class Report:
         self.values.setdefault(name, Counter())[value] += 1
 
 
+def _content(rec: Record) -> int:
+    """A hash of what a record teaches (not where it came from): equal rows hash equal."""
+    def turns(msgs):
+        return tuple((m.role, m.content, repr(m.tool_calls)) for m in msgs or ())
+
+    label = tuple(rec.label) if isinstance(rec.label, list) else rec.label
+    lists = tuple(tuple(x) if x is not None else None for x in (rec.pos, rec.neg, rec.passages, rec.labels))
+    return hash((rec.kind, rec.text, label, rec.query, turns(rec.messages), turns(rec.chosen), turns(rec.rejected),
+                 lists))
+
+
 def _observe(rep: Report, rec: Record) -> None:
     rep.rows += 1
     rep.kinds[rec.kind] += 1
+    first = rep.seen.setdefault(_content(rec), rec.source)
+    if first != rec.source:
+        rep.duplicates.append((rec.source, first))
     if rec.messages:
         rep.add("messages (turns)", len(rec.messages))
         rep.add("messages (chars)", sum(len(m.content) for m in rec.messages))

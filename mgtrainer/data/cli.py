@@ -19,7 +19,7 @@ def register(sub) -> None:
     chk.add_argument("--task", help="check rows as the record kind this task trains on (e.g. classify, rerank)")
     chk.add_argument("--dataset-dir", help="folder with LLaMA-Factory's dataset_info.json (for dataset names)")
     chk.add_argument("--format", choices=FORMAT_NAMES, help="skip auto-detection")
-    chk.set_defaults(func=cmd_check)
+    chk.set_defaults(func=cmd_check, argv=None)
 
     conv = verbs.add_parser("convert", help="convert a data file to alpaca, sharegpt or messages rows")
     add_convert_args(conv)
@@ -38,6 +38,7 @@ def add_convert_args(parser: argparse.ArgumentParser) -> None:
                         help="target format (alpaca, sharegpt, messages, ...)")
     parser.add_argument("-o", "--output", required=True, help="output file (.jsonl .json .csv .tsv .parquet .txt)")
     parser.add_argument("--format", choices=FORMAT_NAMES, help="input format (default: auto-detect)")
+    parser.set_defaults(argv=None)  # the command line to re-run in the train env (default: sys.argv[1:])
 
 
 def _task_kind(task: str | None) -> str | None:
@@ -48,10 +49,62 @@ def _task_kind(task: str | None) -> str | None:
     return record_kind(task)
 
 
+def needs_for_check(args) -> list[str]:
+    """Modules outside the light core that reading the check targets needs (pyarrow, datasets)."""
+    from mgtrainer.data.readers import needed_modules
+    from mgtrainer.data.registry import resolve
+    from mgtrainer.errors import MgtError
+
+    out = set()
+    for target in args.target:
+        try:
+            out.update(needed_modules(resolve(target, args.dataset_dir, "target")[0]))
+        except MgtError:  # reported by the check itself
+            pass
+    return sorted(out)
+
+
+def needs_for_convert(args) -> list[str]:
+    """Modules outside the light core that reading IN and writing -o need."""
+    from pathlib import Path
+
+    from mgtrainer.data.readers import needed_modules
+
+    out = set(needed_modules(Path(args.input)))
+    if Path(args.output).suffix.lower() == ".parquet":
+        out.add("pyarrow")
+    return sorted(out)
+
+
+def missing(modules: list[str]) -> list[str]:
+    import importlib.util
+
+    return [m for m in modules if importlib.util.find_spec(m) is None]
+
+
+def reexec(modules: list[str], args) -> int | None:
+    """None when `modules` import here; else this command's exit code, re-run in the train env (as the
+    driver's verbs do). None too when this interpreter cannot run the env layer (no core deps): the
+    reader or writer then says in one line what to do."""
+    if not missing(modules):
+        return None
+    try:
+        import filelock  # noqa: F401 - the env layer needs the light core's own deps
+        import platformdirs  # noqa: F401
+
+        from mgtrainer.env import ensure
+    except ImportError:
+        return None
+    return ensure("train", modules, args.argv or sys.argv[1:])
+
+
 def cmd_check(args) -> int:
     """Check each target; problems go to stderr one line each; exit 2 when any row or file is bad."""
     from mgtrainer.errors import MgtError
 
+    code = reexec(needs_for_check(args), args)
+    if code is not None:
+        return code
     kind, status = _task_kind(args.task), 0
     for target in args.target:
         try:
@@ -84,6 +137,9 @@ def _check_one(target: str, kind: str | None, args) -> int:
         table.add_row(f"{name} ({len(counter)} distinct)", str(sum(counter.values())), "", top + more, "")
     if rep.rows:
         Console().print(table)
+    if rep.duplicates:  # not an error (repeating rows oversamples them), but rarely meant
+        source, first = rep.duplicates[0]
+        print(f"{len(rep.duplicates)} rows repeat an earlier row (first: {source} repeats {first})")
     for source, reason in rep.rejected:  # plain lines: one per rejected row, greppable, never wrapped
         print(f"{source}: {reason}", file=sys.stderr)
     if rep.rejected:
@@ -93,19 +149,34 @@ def _check_one(target: str, kind: str | None, args) -> int:
 
 
 def cmd_convert(args) -> int:
+    """Convert IN to --to rows in -o (standard library only, so tools/dataformat_trans.py runs with a bare
+    python3; the progress bar is drawn when rich is there)."""
+    import contextlib
     from pathlib import Path
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from mgtrainer.data.convert import convert, count_lines
 
+    code = reexec(needs_for_convert(args), args)
+    if code is not None:
+        return code
     total = count_lines(Path(args.input))
-    columns = (TextColumn("converting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task("rows", total=total)
-        n = convert(args.input, args.output, args.to, args.format, tick=lambda k: bar.update(task, completed=k))
+    with contextlib.ExitStack() as stack:
+        tick = _progress(stack, total)
+        n = convert(args.input, args.output, args.to, args.format, tick=tick)
     print(f"wrote {n} {args.to} rows to {args.output}")
     return 0
+
+
+def _progress(stack, total: int | None):
+    """A rich progress bar's update function (None without rich)."""
+    try:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    except ImportError:
+        return None
+    columns = (TextColumn("converting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    bar = stack.enter_context(Progress(*columns, transient=True))
+    task = bar.add_task("rows", total=total)
+    return lambda k: bar.update(task, completed=k)
 
 
 def cmd_preview(args) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Callable
 
 from mgtrainer.data.base import RowError
 from mgtrainer.data.formats import FORMATS
 from mgtrainer.data.loaders import iter_records
+from mgtrainer.data.readers import check_exists, check_path
 from mgtrainer.data.writers import RowWriter
 from mgtrainer.errors import MgtError
 
@@ -15,8 +17,26 @@ from mgtrainer.errors import MgtError
 def same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (b.exists() and a.exists() and b.samefile(a))
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
         return False
+
+
+def check_output(dst: Path) -> None:
+    """MgtError unless `dst` can become an output file: not a folder, not a looping link, under a folder."""
+    check_path(dst, "-o")
+    if dst.is_symlink() and not dst.exists():
+        try:
+            dst.stat()
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise MgtError(f"{dst}:1: output is a symbolic link loop (-o); expected a file path") from None
+    if dst.is_dir():
+        raise MgtError(f"{dst}:1: output is a folder (-o); expected a file path ending in .jsonl, .json, ...")
+    for parent in dst.parents:
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                raise MgtError(f"{dst}:1: {parent} is not a folder (-o); expected an output path inside a folder")
+            break
 
 
 def convert(src: str | Path, dst: str | Path, to: str, format: str | None = None,
@@ -26,26 +46,35 @@ def convert(src: str | Path, dst: str | Path, to: str, format: str | None = None
     src, dst = Path(src), Path(dst)
     if to not in FORMATS:
         raise MgtError(f"unknown target format '{to}' (--to); expected one of {', '.join(FORMATS)}")
+    check_exists(src, "IN")
+    check_output(dst)
     if same_file(src, dst) or (src.is_dir() and dst.resolve().is_relative_to(src.resolve())):
         raise MgtError(f"{dst}:1: output would overwrite the input (-o); expected a different output path")
     write_row = FORMATS[to].write
-    with RowWriter(dst) as out:
-        for rec in iter_records(src, format):
-            try:
-                out.write(write_row(rec))
-            except RowError as err:  # this record cannot be written as `to`
-                raise MgtError(f"{rec.source}: {err}") from None
-            if tick and out.count % 1000 == 0:
-                tick(out.count)
+    try:
+        with RowWriter(dst) as out:
+            for rec in iter_records(src, format):
+                try:
+                    out.write(write_row(rec))
+                except RowError as err:  # this record cannot be written as `to`
+                    raise MgtError(f"{rec.source}: {err}") from None
+                if tick and out.count % 1000 == 0:
+                    tick(out.count)
+    except OSError as err:  # a full disk, no permission: nothing is left behind (RowWriter is atomic)
+        raise MgtError(f"{dst}:1: cannot write ({err.strerror or err}) (-o); expected a writable output path") \
+            from None
     return out.count
 
 
 def count_lines(path: Path) -> int | None:
     """Cheap total for a progress bar (line-based files only)."""
-    if path.is_dir() or path.suffix.lower() not in (".jsonl", ".ndjson", ".txt"):
+    if path.suffix.lower() not in (".jsonl", ".ndjson", ".txt"):
         return None
     n = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            n += chunk.count(b"\n")
+    try:  # a folder, a missing file, a broken link, a name too long: convert() says so in one line
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                n += chunk.count(b"\n")
+    except OSError:
+        return None
     return n

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_scores, need_str, pick
+from mgtrainer.data.base import (RowError, Spec, extra_columns, finish_row, json_problem, loads, need_list, need_number,
+                                 need_scores, need_str, pick)
 from mgtrainer.data.chat import label_out, norm_label
 from mgtrainer.data.records import Message, Record
 
@@ -47,11 +48,24 @@ def parse_classify(row: dict, spec: Spec, kind: str | None = None) -> Record:
         raise RowError("missing required column", lcol or "label", "text and label columns")
     label = row[lcol]
     if isinstance(label, str) and label.startswith("[") and spec.cells:
-        label, meta["label_json"] = json.loads(label), True
+        label, meta["label_json"] = _label_list(label, lcol), True
     meta["extra"] = extra_columns(row, {tcol, lcol})
     rec = Record("classify", text=_text(row, tcol, "text and label columns"), meta=meta)
     rec.label = norm_label(label, lcol, meta)
     return rec
+
+
+def _label_list(cell: str, col: str) -> list:
+    """A CSV cell starting with '[' is a multi-label JSON list."""
+    expected = 'a label, or a JSON list of labels such as ["a", "b"]'
+    try:
+        labels = loads(cell)
+    except (ValueError, RecursionError) as err:
+        raise RowError(f"label starts with '[' but is not a JSON list: {json_problem(err)[0]}", col, expected) \
+            from None
+    if not isinstance(labels, list):
+        raise RowError("label starts with '[' but is not a JSON list", col, expected)
+    return labels
 
 
 def write_classify(rec: Record) -> dict:
@@ -125,8 +139,9 @@ def _passage(p, where: str) -> tuple[str, float, float | None]:
     label = p.get("label")
     if not isinstance(label, (int, float)) or isinstance(label, bool):
         raise RowError("missing or non-numeric label", f"{where}.label", "a relevance number, e.g. 0 or 1")
+    label = need_number(label, f"{where}.label", "a relevance number, e.g. 0 or 1")
     score = p.get("score")
-    return text, float(label), None if score is None else float(score)
+    return text, label, None if score is None else need_number(score, f"{where}.score", "a teacher score (a number)")
 
 
 def parse_rerank(row: dict, spec: Spec, kind: str | None = None) -> Record:

@@ -5,17 +5,49 @@ from __future__ import annotations
 
 import random
 import sys
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
 
-from mgtrainer.data.base import RowError, Spec
+from mgtrainer.data.base import RowError, Spec, cut, json_problem
 from mgtrainer.data.formats import EXPECT, FORMATS, KindError, coerce, detect
 from mgtrainer.data.readers import file_kind, folder_files, read_rows
 from mgtrainer.data.records import KINDS, Record
 from mgtrainer.data.registry import resolve
+from mgtrainer.data.rules import RULED, LabelSpellings, check_record
 from mgtrainer.errors import MgtError
 
 OnError = Callable[[str, str], None]
+
+
+DEFAULT_SEED = 42
+
+
+@dataclass(frozen=True, slots=True)
+class DataOptions:
+    """What the data layer reads from the config's `data` section, typed once at the edge
+    (`DataOptions.of(cfg.data)`); the loaders trust it from there."""
+
+    train: tuple[str, ...] = ()
+    eval: tuple[str, ...] = ()
+    dataset_dir: str | None = None
+    format: str | None = None
+    mix: tuple[float, ...] | None = None
+    val_size: float | int = 0
+    max_samples: int | None = None
+    seed: int = DEFAULT_SEED
+
+    @classmethod
+    def of(cls, cfg) -> "DataOptions":
+        """From a DataConfig (or any object with some of these attributes, or a DataOptions)."""
+        if isinstance(cfg, cls):
+            return cfg
+        given = {f.name: getattr(cfg, f.name) for f in fields(cls) if getattr(cfg, f.name, None) is not None}
+        given["train"] = tuple(_names(given.get("train"), "data.train"))
+        given["eval"] = tuple(_names(given.get("eval"), "data.eval"))
+        if "mix" in given:
+            given["mix"] = tuple(given["mix"]) if given["mix"] else None
+        return cls(**given)
 
 
 class Splits(NamedTuple):
@@ -38,23 +70,26 @@ def _format_for(row: dict, path: Path, source: str, format: str | None, kind: st
         return "text"
     found = detect(row, kind)
     if found is None:
-        cols = ", ".join(list(row)[:8]) or "none"
+        cols = cut(", ".join(list(row)[:8]) or "none", 80)
         raise MgtError(f"{source}: cannot detect the data format (columns: {cols}); expected "
                        f"{EXPECT.get(kind or '', 'one of: ' + ', '.join(FORMATS))}, or set data.format")
     return found
 
 
 def iter_records(path: str | Path, format: str | None = None, kind: str | None = None, *,
-                 spec: Spec | None = None, on_error: OnError | None = None) -> Iterator[Record]:
+                 spec: Spec | None = None, on_error: OnError | None = None,
+                 labels: LabelSpellings | None = None) -> Iterator[Record]:
     """Stream the records of one file or folder. A bad row raises MgtError `FILE:LINE: ...` unless
-    `on_error(source, reason)` is given, which then receives it and the row is skipped."""
+    `on_error(source, reason)` is given, which then receives it and the row is skipped. `labels` carries
+    the label spellings seen across several sources (default: this source only)."""
     format = format or (spec.format if spec else None) or None
     _check_names(format, kind)
     path = Path(path)
+    labels = labels or LabelSpellings()
     if path.is_dir() and file_kind(path) == "folder":  # each file of a plain folder detected on its own
         for file in folder_files(path):
             same = Spec(format or "", dict(spec.columns), dict(spec.tags), spec.ranking) if spec else None
-            yield from iter_records(file, format, kind, spec=same, on_error=on_error)
+            yield from iter_records(file, format, kind, spec=same, on_error=on_error, labels=labels)
         return
     spec = spec or Spec(format or "")
     if path.suffix.lower() in (".csv", ".tsv"):
@@ -73,6 +108,13 @@ def iter_records(path: str | Path, format: str | None = None, kind: str | None =
             if kind:
                 rec = coerce(rec, kind)
             rec.source = source
+            if rec.kind in RULED:
+                check_record(rec)
+                labels.check(rec)
+        except RecursionError:  # nesting the reader let through but a converter cannot walk
+            what, expected = json_problem(RecursionError())
+            _fail(source, RowError(what, "row", expected), on_error)
+            continue
         except KindError as err:
             if first:
                 raise MgtError(f"{source}: {err}") from None
@@ -98,18 +140,21 @@ def _names(value, field: str) -> list[str]:
     return [str(v) for v in items if str(v)]
 
 
-def read_dataset(name: str, cfg, kind: str | None, rejected: list, field: str) -> list[Record]:
+def read_dataset(name: str, cfg, kind: str | None, rejected: list, field: str,
+                 labels: LabelSpellings | None = None) -> list[Record]:
     """All valid records of one dataset (file, folder or dataset_info.json name), capped at max_samples."""
-    path, spec = resolve(name, getattr(cfg, "dataset_dir", None), field)
-    fmt = getattr(cfg, "format", None)
+    opts = DataOptions.of(cfg)
+    path, spec = resolve(name, opts.dataset_dir, field)
+    fmt = opts.format
     if spec and fmt:
         spec.format = fmt
-    cap = getattr(cfg, "max_samples", None)
+    cap = opts.max_samples
     out: list[Record] = []
+
     def keep(source: str, reason: str) -> None:
         rejected.append((source, reason))
 
-    for rec in iter_records(path, None if spec else fmt, kind, spec=spec, on_error=keep):
+    for rec in iter_records(path, None if spec else fmt, kind, spec=spec, on_error=keep, labels=labels):
         if cap is not None and len(out) >= cap:
             break
         out.append(rec)
@@ -156,19 +201,20 @@ def _mix(sets: list[list[Record]], weights, seed: int) -> list[Record]:
 def load_splits(data_cfg, record_kind: str) -> Splits:
     """Read data.train (and data.eval or a val_size split), mixing with data.mix; rejected rows
     are collected, reported on stderr, and returned."""
+    opts = DataOptions.of(data_cfg)
     rejected: list[tuple[str, str]] = []
-    seed = getattr(data_cfg, "seed", None) or 42
-    train_names = _names(data_cfg.train, "data.train")
+    labels = LabelSpellings()  # one spelling per class across train and eval
+    train_names = list(opts.train)
     if not train_names:
         raise MgtError("no training data (data.train); expected a file, folder or dataset name")
-    sets = [read_dataset(n, data_cfg, record_kind, rejected, f"data.train[{i}]") for i, n in enumerate(train_names)]
-    eval_names = _names(getattr(data_cfg, "eval", None), "data.eval")
-    if eval_names:
-        evals = [r for i, n in enumerate(eval_names) for r in read_dataset(n, data_cfg, record_kind, rejected,
-                                                                           f"data.eval[{i}]")]
+    sets = [read_dataset(n, opts, record_kind, rejected, f"data.train[{i}]", labels)
+            for i, n in enumerate(train_names)]
+    if opts.eval:
+        evals = [r for i, n in enumerate(opts.eval)
+                 for r in read_dataset(n, opts, record_kind, rejected, f"data.eval[{i}]", labels)]
     else:
-        sets, evals = _split(sets, getattr(data_cfg, "val_size", None), seed)
-    train = _mix(sets, getattr(data_cfg, "mix", None), seed)
+        sets, evals = _split(sets, opts.val_size, opts.seed)
+    train = _mix(sets, opts.mix, opts.seed)
     report_rejected(rejected, len(train) + len(evals))
     if not train:
         first = f"; first rejected: {rejected[0][0]}: {rejected[0][1]}" if rejected else ""

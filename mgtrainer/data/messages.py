@@ -4,8 +4,8 @@ prompt/completion(/label) shapes, KTO (messages + bool label), classification ov
 
 from __future__ import annotations
 
-from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str, pick
-from mgtrainer.data.chat import check_order, label_out, need_bool, norm_label, norm_tools, tools_out
+from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str, pick, show
+from mgtrainer.data.chat import check_order, label_out, norm_tools, read_label, tools_out
 from mgtrainer.data.records import ROLES, Message, Record
 
 KNOWN_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name")
@@ -27,7 +27,7 @@ def parse_turns(value, field: str, meta: dict, as_role: str | None = None) -> li
         where = f"{field}[{i}]"
         role = m.get("role")
         if role not in ROLES:
-            what = "missing role" if role is None else f"unknown role '{role}'"
+            what = "missing role" if role is None else f"unknown role {show(role, 60)}"
             raise RowError(what, f"{where}.role", "one of " + ", ".join(ROLES))
         content = m.get("content", ABSENT)
         if content is ABSENT or content is None:
@@ -125,11 +125,9 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
             rec.messages = rec.messages + parse_turns(row["completion"], "completion", meta, "assistant")
             meta["split"] = len(rec.messages) - (1 if isinstance(row["completion"], str) else len(row["completion"]))
             used.add("completion")
-        judged = kind != "classify" and rec.messages and rec.messages[-1].role == "assistant"
-        if label_key in row and (isinstance(row[label_key], bool) or kind == "kto" or judged):
-            rec.kind, rec.label = "kto", need_bool(row[label_key], label_key)
-        elif label_key in row:
-            rec.kind, rec.label = "classify", norm_label(row[label_key], label_key, meta)
+        if label_key in row:
+            judged = bool(rec.messages) and rec.messages[-1].role == "assistant"
+            rec.kind, rec.label = read_label(row[label_key], label_key, kind, judged, meta)
         _check(rec.messages, mkey, ("user", "tool") if rec.kind == "classify" else ("assistant",))
     meta["columns"] = {"messages": mkey, "label": label_key}
     meta["extra"] = extra_columns(row, used)

@@ -10,18 +10,26 @@ raises MgtError at once; a bad row comes out as a RowError so callers can list o
 
 from __future__ import annotations
 
+import errno
 import csv
 import json
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from mgtrainer.data.base import RowError
+from mgtrainer.data.base import MAX_DEPTH, STRICT, RowError, cut, depth, json_problem, loads, show
 from mgtrainer.errors import MgtError
 
 BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark some editors write at the start of a file
 EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".txt")
 Rows = Iterator[tuple[str, Any]]
+# a \uD800-\uDFFF escape that is not half of a surrogate pair: JSON can spell it, UTF-8 cannot store it
+LONE_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+                            r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")  # a cheap first look on the raw line
+NEEDS = {".parquet": "pyarrow", "datasets": "datasets"}  # file kind -> the module that reads it
 
 
 def file_kind(path: Path) -> str:
@@ -34,11 +42,69 @@ def file_kind(path: Path) -> str:
     return {".ndjson": ".jsonl"}.get(suffix, suffix)
 
 
+def check_path(path: Path, field: str = "path") -> None:
+    """MgtError for a path no file system takes: a name that is too long, a NUL byte."""
+    try:
+        os.lstat(path)
+    except ValueError:
+        raise MgtError(f"{cut(str(path), 80)}:1: a NUL byte in the path ({field}); expected a file path") from None
+    except OSError as err:
+        if err.errno == errno.ENAMETOOLONG:
+            raise MgtError(f"{cut(str(path), 80)}:1: file name too long ({field}); expected a path the file system "
+                           "takes (at most 255 bytes per name)") from None
+
+
+def check_exists(path: Path, field: str = "path") -> None:
+    """MgtError unless `path` exists; a broken or looping symbolic link is named as such."""
+    check_path(path, field)
+    try:
+        os.stat(path)
+        return
+    except OSError as err:
+        if path.is_symlink() and err.errno == errno.ELOOP:
+            raise MgtError(f"{path}:1: symbolic link loop ({field}); expected a link that ends at a data "
+                           "file or folder") from None
+        if path.is_symlink():
+            raise MgtError(f"{path}:1: broken symbolic link to {show(os.readlink(path))} ({field}); expected a "
+                           "link to an existing data file or folder") from None
+        if err.errno == errno.ELOOP:
+            raise MgtError(f"{path}:1: symbolic link loop in the path ({field}); expected a path without "
+                           "looping links") from None
+        raise MgtError(f"{path}:1: no such file or folder ({field}); expected an existing data file") from None
+
+
+def needed_modules(path: Path) -> list[str]:
+    """Modules outside the light core that reading `path` needs (pyarrow for .parquet, datasets for a
+    folder saved by `datasets`), [] when it is missing or plain."""
+    try:
+        if not path.exists():
+            return []
+        kind = file_kind(path)
+        if kind == "folder":
+            return sorted({m for f in folder_files(path) for m in needed_modules(f)})
+    except (MgtError, OSError):
+        return []
+    return [NEEDS[kind]] if kind in NEEDS else []
+
+
+def _need(module: str, path: Path):
+    """Import a reader's module, or one line saying how to get it (the CLI re-runs in the train env first)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MgtError(f"{path}:1: reading this needs {module}, which is not installed here (file type); "
+                       f"expected to run in the train env: `mgtrainer env run train -- mgtrainer ...`, "
+                       f"or `pip install {module}`") from None
+
+
 def read_rows(path: Path | str) -> Rows:
     """Every row of a file or folder, in order; raises MgtError for an empty or unreadable file."""
     path = Path(path)
-    if not path.exists():
-        raise MgtError(f"{path}:1: no such file or folder (path); expected an existing data file")
+    check_exists(path)
+    if not os.access(path, os.R_OK):
+        raise MgtError(f"{path}:1: cannot read (permission denied) (path); expected a readable data file or folder")
     kind = file_kind(path)
     reader = {".jsonl": _jsonl, ".json": _json, ".csv": _csv, ".tsv": _csv, ".parquet": _parquet, ".txt": _txt,
               "datasets": _datasets, "folder": _folder}[kind]
@@ -60,13 +126,35 @@ def _decode(raw: bytes) -> str | RowError:
 
 def _json_line(text: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        return RowError(f"malformed JSON ({err.msg} at column {err.colno})", "line", "one JSON object per line")
+        return _sound(loads(text), text)
+    except (ValueError, RecursionError) as err:
+        what, expected = json_problem(err)
+        return RowError(what, "line", "one JSON object per line" if isinstance(err, json.JSONDecodeError)
+                        else expected)
+
+
+def _sound(obj: Any, text: str) -> Any:
+    """`obj` parsed from `text`, or a RowError for what JSON allows and a row must not hold: lone surrogate
+    escapes (not storable as UTF-8) and nesting deeper than MAX_DEPTH. Cheap unless the text hints at one."""
+    if "\\u" in text and (bad := LONE_SURROGATE.search(text)) and _has_surrogate(obj):
+        return RowError(f"lone surrogate {bad.group()} at column {bad.start() + 1}", "encoding",
+                        "valid Unicode text (\\ud800-\\udfff escapes only as surrogate pairs)")
+    if text.count("[") + text.count("{") > MAX_DEPTH and depth(obj) > MAX_DEPTH:
+        what, expected = json_problem(RecursionError())
+        return RowError(what, "line", expected)
+    return obj
+
+
+def _has_surrogate(obj: Any) -> bool:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _jsonl(path: Path) -> Rows:
-    name, loads = str(path), json.loads
+    name, hint, decode, maybe_surrogate = str(path), MAX_DEPTH // 2, STRICT.decode, MAYBE_SURROGATE.search
     with open(path, "rb") as fh:
         for line, raw in enumerate(fh, 1):
             if line == 1 and raw.startswith(BOM):
@@ -74,11 +162,15 @@ def _jsonl(path: Path) -> Rows:
             if raw.isspace() or not raw:
                 continue
             try:  # the hot loop of big files: one try, no helper calls on the good path
-                row = loads(raw.decode("utf-8"))
+                text = raw.decode("utf-8")
+                row = decode(text)
             except UnicodeDecodeError:
                 row = _decode(raw)
-            except json.JSONDecodeError:
-                row = _json_line(raw.decode("utf-8"))
+            except (ValueError, RecursionError):
+                row = _json_line(text)
+            else:
+                if maybe_surrogate(raw) or raw.count(b"[") > hint or raw.count(b"{") > hint:
+                    row = _sound(row, text)
             yield f"{name}:{line}", row
 
 
@@ -110,12 +202,12 @@ def _json(path: Path) -> Rows:
 def _safe_load(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
 
 
 def _json_array(path: Path, text: str, pos: int) -> Rows:
-    decoder, ws, line, seen = json.JSONDecoder(), " \t\r\n", 1, 0
+    decoder, ws, line, seen = STRICT, " \t\r\n", 1, 0
     n = len(text)
     while True:
         while pos < n and text[pos] in ws:
@@ -128,9 +220,13 @@ def _json_array(path: Path, text: str, pos: int) -> Rows:
             line = text.count("\n", 0, err.pos) + 1
             raise MgtError(f"{path}:{line}: malformed JSON ({err.msg} at column {err.colno}) (file); "
                            "expected a JSON array of row objects") from None
+        except (ValueError, RecursionError) as err:  # NaN, a huge integer, deep nesting: the row cannot be skipped
+            line = text.count("\n", 0, pos) + 1
+            what, expected = json_problem(err)
+            raise MgtError(f"{path}:{line}: {what} (file); expected {expected}") from None
         line += text.count("\n", seen, pos)
         seen = pos
-        yield f"{path}:{line}", obj
+        yield f"{path}:{line}", _sound(obj, text[pos:end])
         pos = end
         while pos < n and text[pos] in ws:
             pos += 1
@@ -174,7 +270,8 @@ def _csv(path: Path) -> Rows:
 
 def _csv_row(header: list[str], cells: list[str]) -> dict | RowError:
     if len(cells) != len(header):
-        return RowError(f"{len(cells)} cells for {len(header)} columns", "row", "one cell per header column")
+        quote = ", a quoted cell runs over several lines: an unclosed quote?" if any("\n" in c for c in cells) else ""
+        return RowError(f"{len(cells)} cells for {len(header)} columns{quote}", "row", "one cell per header column")
     return dict(zip(header, cells))
 
 
@@ -190,19 +287,28 @@ def _txt(path: Path) -> Rows:
 
 
 def _parquet(path: Path) -> Rows:
+    _need("pyarrow", path)
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     row = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
-        for item in batch.to_pylist():
-            row += 1
-            yield f"{path}:{row}", item
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+            for item in batch.to_pylist():
+                row += 1
+                yield f"{path}:{row}", item
+    except (pa.ArrowException, OSError) as err:
+        raise MgtError(f"{path}:{row + 1}: unreadable parquet ({cut(err, 120)}) (file); expected a parquet file "
+                       "(pyarrow, pandas or datasets wrote it)") from None
 
 
 def _datasets(path: Path) -> Rows:
-    import datasets
-
-    ds = datasets.load_from_disk(str(path))
+    datasets = _need("datasets", path)
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except Exception as err:  # noqa: BLE001 - datasets raises FileNotFoundError, ValueError, KeyError, ... here
+        raise MgtError(f"{path}:1: unreadable `datasets` folder ({cut(err, 120)}) (file); expected a folder that "
+                       "Dataset.save_to_disk wrote") from None
     if isinstance(ds, datasets.DatasetDict):
         if "train" not in ds:
             raise MgtError(f"{path}:1: a DatasetDict without a 'train' split (splits: {', '.join(ds)}); "

@@ -7,7 +7,8 @@ import difflib
 import json
 from pathlib import Path
 
-from mgtrainer.data.base import Spec
+from mgtrainer.data.base import Spec, show
+from mgtrainer.data.readers import check_exists, check_path
 from mgtrainer.errors import MgtError
 
 INFO = "dataset_info.json"
@@ -31,28 +32,52 @@ def entry_spec(name: str, entry: dict, path: Path) -> Spec:
     """A dataset_info.json entry -> a Spec for our converters (LF's formatting defaults to alpaca)."""
     formatting = entry.get("formatting", "alpaca")
     if formatting not in ("alpaca", "sharegpt", "openai"):
-        raise MgtError(f"{path}:1: unknown formatting '{formatting}' ({name}.formatting); expected alpaca or sharegpt")
-    columns = dict(entry.get("columns") or {})
-    tags = dict(entry.get("tags") or {})
+        raise MgtError(f"{path}:1: unknown formatting {show(formatting, 60)} ({name}.formatting); expected alpaca or "
+                       "sharegpt")
+    columns, tags = _names_map(entry, "columns", name, path), _names_map(entry, "tags", name, path)
     if formatting == "alpaca" and set(columns) == {"prompt"}:  # pretraining: LF reads the prompt column as text
         return Spec("text", {"text": columns["prompt"]})
     fmt = "messages" if formatting == "openai" else formatting
     return Spec(fmt, columns, tags, bool(entry.get("ranking")))
 
 
+def _names_map(entry: dict, key: str, name: str, path: Path) -> dict[str, str]:
+    """An entry's `columns` or `tags`: an object of names."""
+    value = entry.get(key) or {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        example = '{"prompt": "instruction"}' if key == "columns" else '{"role_tag": "from"}'
+        raise MgtError(f"{path}:1: wrong {key} {show(value, 60)} ({name}.{key}); expected an object of names, "
+                       f"e.g. {example}")
+    return value
+
+
+def _entry(info: dict, name: str, path: Path) -> dict:
+    entry = info[name]
+    if not isinstance(entry, dict):
+        raise MgtError(f"{path}:1: dataset '{name}' is a {type(entry).__name__}, not an object ({name}); expected "
+                       "an object with file_name, formatting, columns, ...")
+    if "file_name" in entry and not isinstance(entry["file_name"], str):
+        raise MgtError(f"{path}:1: wrong file_name {show(entry['file_name'], 60)} ({name}.file_name); expected a "
+                       "file or folder name under dataset_dir")
+    return entry
+
+
 def resolve(name: str, dataset_dir: str | Path | None, field: str) -> tuple[Path, Spec | None]:
     """A file/folder path, or a dataset name in dataset_dir/dataset_info.json."""
     base = Path(dataset_dir) if dataset_dir else Path(".")
+    check_path(Path(name), field)
     for candidate in (Path(name), base / name):
         if candidate.exists():
             return candidate, None
+        if candidate.is_symlink():  # broken or looping: say so rather than "unknown dataset"
+            check_exists(candidate, field)
     info = load_info(base)
     if name not in info:
         near = difflib.get_close_matches(name, list(info), n=1)
         hint = f" (nearest: {near[0]})" if near else ""
         raise MgtError(f"{base / INFO}:1: unknown dataset '{name}'{hint} ({field}); expected a file, a folder, "
                        f"or a name in {base / INFO}")
-    entry = info[name]
+    entry = _entry(info, name, base / INFO)
     if "file_name" not in entry:
         hub = next((k for k in ("hf_hub_url", "ms_hub_url", "om_hub_url") if k in entry), "file_name")
         raise MgtError(f"{base / INFO}:1: dataset '{name}' has no local file ({name}.{hub}); expected a file_name "

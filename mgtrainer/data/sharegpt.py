@@ -5,9 +5,9 @@ chosen/rejected turns for preference; a bool label (kto_tag) for KTO. LLaMA-Fact
 
 from __future__ import annotations
 
-from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str, pick
-from mgtrainer.data.chat import (calls_to_json, check_order, label_out, need_bool, norm_label, norm_tools,
-                                 parse_calls, split_system, tools_out)
+from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str, pick, show
+from mgtrainer.data.chat import (calls_to_json, check_order, label_out, norm_tools, parse_calls, read_label,
+                                 split_system, tools_out)
 from mgtrainer.data.records import Message, Record
 
 TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
@@ -37,7 +37,7 @@ class _Turns:
         for i, turn in enumerate(value):
             where, tag = f"{field}[{i}]", turn.get(t["role_tag"])
             if tag not in self.role_of:
-                what = "missing role" if tag is None else f"unknown role '{tag}'"
+                what = "missing role" if tag is None else f"unknown role {show(tag, 60)}"
                 raise RowError(what, f"{where}.{t['role_tag']}", "one of " + ", ".join(self.role_of))
             if t["content_tag"] not in turn:
                 raise RowError("missing content", f"{where}.{t['content_tag']}", "a string")
@@ -117,13 +117,10 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
         rec.chosen, rec.rejected = _answer(row[c], c, turns, meta), _answer(row[x], x, turns, meta)
         for key, ans in ((c, rec.chosen), (x, rec.rejected)):
             turns.check(rec.messages + ans, key, len(rec.messages))
-    elif k in row and (isinstance(row[k], bool) or kind == "kto" or kind != "classify" and rec.messages
-                       and rec.messages[-1].role == "assistant"):  # a judged answer: KTO needs true/false
-        rec.kind, rec.label = "kto", need_bool(row[k], k)
-        turns.check(rec.messages, mcol, offset)
     elif k in row:
-        rec.kind, rec.label = "classify", norm_label(row[k], k, meta)
-        turns.check(rec.messages, mcol, offset, ("user", "tool"))
+        judged = bool(rec.messages) and rec.messages[-1].role == "assistant"
+        rec.kind, rec.label = read_label(row[k], k, kind, judged, meta)
+        turns.check(rec.messages, mcol, offset, ("assistant",) if rec.kind == "kto" else ("user", "tool"))
     else:
         turns.check(rec.messages, mcol, offset)
     used = {col for col in cols.values() if col in row and row[col] is not None}

@@ -13,7 +13,7 @@ import sys
 from itertools import chain, islice
 from typing import Iterable, Iterator
 
-from mgtrainer.data.loaders import OnError, _names, iter_records, read_dataset, report_rejected
+from mgtrainer.data.loaders import DataOptions, OnError, iter_records, read_dataset, report_rejected
 from mgtrainer.data.records import Record
 from mgtrainer.data.registry import resolve
 from mgtrainer.errors import MgtError
@@ -43,12 +43,12 @@ class RecordStream:
     """The train records of data_cfg; each iteration opens the files again and reads them lazily."""
 
     def __init__(self, data_cfg, kind: str, skip: int = 0):
-        self.cfg, self.kind, self.skip = data_cfg, kind, skip
-        self.names = _names(data_cfg.train, "data.train")
+        self.opts, self.kind, self.skip = DataOptions.of(data_cfg), kind, skip
+        self.names = list(self.opts.train)
         if not self.names:
             raise MgtError("no training data (data.train); expected a file, folder or dataset name")
         for i, name in enumerate(self.names):  # a missing file or dataset name fails now, not mid-training
-            resolve(name, getattr(data_cfg, "dataset_dir", None), f"data.train[{i}]")
+            resolve(name, self.opts.dataset_dir, f"data.train[{i}]")
 
     def records(self, on_error: OnError) -> Iterator[Record]:
         """One pass; rows rejected among the skipped (eval) rows are not reported again."""
@@ -64,12 +64,12 @@ class RecordStream:
                 yield rec
 
     def _one(self, i: int, name: str, on_error: OnError) -> Iterator[Record]:
-        path, spec = resolve(name, getattr(self.cfg, "dataset_dir", None), f"data.train[{i}]")
-        fmt = getattr(self.cfg, "format", None)
+        path, spec = resolve(name, self.opts.dataset_dir, f"data.train[{i}]")
+        fmt = self.opts.format
         if spec and fmt:
             spec.format = fmt
         rows = iter_records(path, None if spec else fmt, self.kind, spec=spec, on_error=on_error)
-        cap = getattr(self.cfg, "max_samples", None)
+        cap = self.opts.max_samples
         return islice(rows, cap) if cap is not None else rows
 
     def describe(self) -> str:
@@ -78,27 +78,26 @@ class RecordStream:
 
 def stream_splits(data_cfg, kind: str) -> tuple[RecordStream, list[Record]]:
     """The lazy train stream and the (in-memory) eval records; see the module doc."""
-    if getattr(data_cfg, "mix", None):
+    opts = DataOptions.of(data_cfg)
+    if opts.mix:
         raise MgtError("data.mix is not supported with data.streaming (data.mix); expected no mix: streamed "
                        "datasets are read one after another")
-    val_size = getattr(data_cfg, "val_size", 0) or 0
+    val_size = opts.val_size
     if val_size and not float(val_size).is_integer():
         raise MgtError(f"val_size {val_size} is a ratio, but a stream's length is unknown (data.val_size); "
                        "expected a row count (the first N rows become eval rows) or data.eval files")
-    eval_names = _names(getattr(data_cfg, "eval", None), "data.eval")
-    if eval_names:
+    if opts.eval:
         rejected: list[tuple[str, str]] = []
-        evals = [r for i, n in enumerate(eval_names) for r in read_dataset(n, data_cfg, kind, rejected,
-                                                                           f"data.eval[{i}]")]
+        evals = [r for i, n in enumerate(opts.eval) for r in read_dataset(n, opts, kind, rejected, f"data.eval[{i}]")]
         report_rejected(rejected, len(evals))
-        return RecordStream(data_cfg, kind), evals
+        return RecordStream(opts, kind), evals
     n = int(val_size)
-    train = RecordStream(data_cfg, kind)
+    train = RecordStream(opts, kind)
     evals = list(islice(train.records(Rejects()), n)) if n else []
     if n and len(evals) < n:
         raise MgtError(f"val_size {n} but data.train has only {len(evals)} usable rows (data.val_size); "
                        "expected fewer eval rows than train rows")
-    return RecordStream(data_cfg, kind, skip=n), evals
+    return RecordStream(opts, kind, skip=n), evals
 
 
 def shuffled(items: Iterable, buffer_size: int, rng: random.Random) -> Iterator:

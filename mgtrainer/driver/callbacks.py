@@ -28,6 +28,7 @@ class MetricsJsonl(TrainerCallback):
             return
         rows = [line for line in self.path.read_text().splitlines()
                 if line.strip() and json.loads(line).get("step", 0) <= state.global_step]
+        rows = rows if state.global_step else []  # a fresh run keeps no row, not even the last run's step-0 eval
         atomic.write_text(self.path, "".join(row + "\n" for row in rows))
 
     def on_log(self, args, state, control, logs=None, **kwargs):

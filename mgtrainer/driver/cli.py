@@ -55,10 +55,12 @@ def _tiny(args) -> int:
 
 
 def _report(args) -> int:
-    from mgtrainer.report.plots import report
+    code = _reexec(["matplotlib", "jinja2"])
+    if code is not None:
+        return code
+    from mgtrainer.report.cli import main
 
-    report(args.output_dir)
-    return 0
+    return main(args.run_dirs, args.output)
 
 
 def register(sub) -> None:
@@ -86,6 +88,9 @@ def register(sub) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=_tiny)
 
-    p = sub.add_parser("report", help="(re)draw plots from OUTPUT_DIR/metrics.jsonl")
-    p.add_argument("output_dir")
+    p = sub.add_parser("report", help="one HTML page (offline) of one or more runs: curves, samples, data, "
+                       "config; also (re)draws OUTPUT_DIR/plots/*.png")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="a train.output_dir (several: overlaid)")
+    p.add_argument("-o", "--output", help="the HTML file (default: RUN_DIR/report.html for one run, "
+                   "report.html here for several)")
     p.set_defaults(func=_report)

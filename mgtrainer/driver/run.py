@@ -9,11 +9,13 @@ from mgtrainer import atomic
 
 
 def start(cfg) -> None:
-    """Seed everything and create the output folder."""
+    """Seed everything and claim the output folder (mgtrainer/driver/rundir.py)."""
     from transformers import set_seed
 
+    from mgtrainer.driver import rundir
+
     set_seed(cfg.train.seed)
-    Path(cfg.train.output_dir).mkdir(parents=True, exist_ok=True)
+    rundir.claim(cfg)  # lock output_dir, refuse to replace a run, sweep leftovers, write the run record
 
 
 def finish(trainer, cfg, metrics: dict, details: dict | None = None) -> dict:

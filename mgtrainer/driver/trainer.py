@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from mgtrainer.driver.callbacks import MetricsJsonl, SigtermCheckpoint
 from mgtrainer.driver.model import gpu_bf16
 from mgtrainer.errors import MgtError
+from mgtrainer.report.callback import attach_report
 
 
 def has_accelerator() -> bool:
@@ -37,6 +36,7 @@ def training_args(cfg, default_metric: str = "loss", **extra) -> TrainingArgumen
         weight_decay=t.weight_decay, optim=t.optim, lr_scheduler_type=t.lr_scheduler_type,
         bf16=t.bf16 or (cfg.model.dtype == "auto" and gpu_bf16()), fp16=t.fp16, seed=t.seed, data_seed=t.seed,
         logging_steps=t.logging_steps, eval_strategy=eval_strategy, eval_steps=eval_steps,
+        eval_on_start=eval_strategy != "no" if t.eval_on_start is None else t.eval_on_start,
         save_strategy=eval_strategy if best else t.save_strategy, save_steps=eval_steps if best else t.save_steps,
         save_total_limit=t.save_total_limit, load_best_model_at_end=best,
         metric_for_best_model=t.metric_for_best_model or (default_metric if best else None),
@@ -79,17 +79,14 @@ def build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, compute_me
                   data_collator=collate_fn, processing_class=tok, compute_metrics=compute_metrics,
                   callbacks=callbacks)
     trainer.max_tokens_per_batch = cfg.train.max_tokens_per_batch
+    attach_report(trainer, cfg, train_rows)  # eval samples per eval, report.html at each eval and at the end
     return trainer
 
 
 def resume_path(cfg) -> str | None:
-    value = cfg.train.resume_from_checkpoint
-    if value == "auto":
-        return get_last_checkpoint(cfg.train.output_dir) if os.path.isdir(cfg.train.output_dir) else None
-    if value and not os.path.isdir(value):
-        raise MgtError(f"checkpoint '{value}' not found (train.resume_from_checkpoint); expected a "
-                       "checkpoint-N folder, 'auto' or null")
-    return value
+    from mgtrainer.driver import rundir
+
+    return rundir.resume_path(cfg)  # `auto`: the newest complete checkpoint of the same run
 
 
 def train(trainer, cfg):

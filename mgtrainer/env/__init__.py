@@ -4,13 +4,16 @@
     ensure(profile, modules, argv) -> int | None
         None when `modules` import here; else runs `python -m mgtrainer *argv` in the profile's env
         (building it first) and returns its exit code.
-    run(profile, cmd) -> int       runs a command inside the env, returns its exit code
+    run(profile, cmd) -> int       runs a command inside the env, returns its exit code; the command is
+                                   owned: it dies with us and gets the signals we get (run_owned)
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -44,11 +47,85 @@ def run(profile: str, cmd: list[str]) -> int:
         raise MgtError("<command line>:1: no command to run; expected `mgtrainer env run PROFILE -- CMD ...`")
     env = env_path(profile)
     exe = shutil.which(cmd[0], path=str(env / "bin")) or cmd[0]
+    return run_owned([exe, *cmd[1:]], run_env(env, load_profile(profile).name), cmd[0], env)
+
+
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+
+
+def run_owned(argv: list[str], environ: dict | None = None, name: str | None = None, where=None) -> int:
+    """Run argv as a child this process owns; its exit code (128 + N when killed by signal N).
+
+    - the child dies with us, even when we are SIGKILLed (Linux PR_SET_PDEATHSIG: it gets SIGTERM, which
+      a trainer turns into a checkpoint; see driver/callbacks.py);
+    - SIGTERM, SIGHUP, SIGQUIT and SIGINT sent to us are passed on to the child, and we wait for it to
+      end (a terminal's Ctrl-C already reaches the whole foreground group: that one is not sent twice).
+    """
+    parent = os.getpid()
+    previous = {}
+    proc = None
+    pending: list[int] = []
+
+    def forward(signum, frame):
+        if signum == signal.SIGINT and _terminal_delivered():
+            return
+        if proc is None:
+            pending.append(signum)
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signum)
+
+    for sig in FORWARDED:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread: leave signals alone
+            previous[sig] = signal.signal(sig, forward)
     try:
-        proc = subprocess.run([exe, *cmd[1:]], env=run_env(env, load_profile(profile).name))
-    except FileNotFoundError:
-        raise MgtError(f"<command line>:1: command not found ({cmd[0]}); expected a program in {env}/bin or on PATH") from None
-    return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+        try:
+            proc = subprocess.Popen(argv, env=environ, preexec_fn=lambda: _die_with(parent))
+        except FileNotFoundError:
+            raise MgtError(f"<command line>:1: command not found ({name or argv[0]}); expected a program in "
+                           f"{where}/bin or on PATH") from None
+        for signum in pending:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signum)
+        while True:
+            try:
+                code = proc.wait()
+                break
+            except KeyboardInterrupt:  # a handler installed by someone else: keep waiting for the child
+                continue
+    finally:
+        if proc is not None and proc.poll() is None:  # we are leaving on an error: do not leave it behind
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(30)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return code if code >= 0 else 128 - code
+
+
+def _terminal_delivered() -> bool:
+    """True when our process group is the terminal's foreground group: a Ctrl-C there reached the child
+    (same group) directly."""
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _die_with(parent: int) -> None:
+    """In the child, before exec: SIGTERM when `parent` dies (Linux), even by SIGKILL; if it already
+    died between fork and here, SIGTERM now."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def ensure(profile: str, modules: list[str], argv: list[str]) -> int | None:
@@ -67,4 +144,5 @@ def ensure(profile: str, modules: list[str], argv: list[str]) -> int | None:
                        f"expected the env to provide them (try `mgtrainer env doctor {profile}`)")
     print(f"mgtrainer: {', '.join(m.split(' ')[0] for m in missing)} not importable here; "
           f"running in the {profile} env", file=sys.stderr, flush=True)
-    return run(profile, ["python", "-m", "mgtrainer", *argv])
+    # -P: a folder named `mgtrainer` in the current folder must not shadow the env's mgtrainer
+    return run(profile, ["python", "-P", "-m", "mgtrainer", *argv])

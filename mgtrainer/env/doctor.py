@@ -107,9 +107,11 @@ def _conflicts(build: str) -> list[tuple[str, str, str]]:
 
 def _uv_check(excluded: set[str]) -> list[tuple[str, str, str]]:
     """`uv pip check`, minus the requirements on packages the profile excludes on CPU (on purpose)."""
-    uv = os.environ.get("MGT_UV") or shutil.which("uv")
+    from mgtrainer.env.sources import find_uv
+
+    uv = find_uv()
     if not uv:
-        return [("uv pip check", "skipped (no uv on PATH)", OK)]
+        return [("uv pip check", "skipped (no uv on PATH or in mgtrainer's tools)", OK)]
     proc = subprocess.run([uv, "pip", "check", "--python", sys.executable], capture_output=True, text=True)
     problems, expected = [], 0
     for line in (proc.stdout + proc.stderr).splitlines():

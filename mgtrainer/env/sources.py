@@ -101,17 +101,24 @@ def mgt_home() -> Path:
     return Path(platformdirs.user_cache_dir("mgtrainer"))
 
 
-def uv_exe() -> str:
-    """The uv to run: $MGT_UV, uv on PATH, or one pip-installed into mgtrainer's own tool venv."""
+def find_uv() -> str | None:
+    """The uv uv_exe() would run, if there is one already: $MGT_UV, uv on PATH, mgtrainer's own; None."""
     if os.environ.get("MGT_UV"):
         return os.environ["MGT_UV"]
     on_path = shutil.which("uv")
     if on_path:
         return on_path
+    exe = mgt_home() / "tools" / "uv" / "bin" / "uv"
+    return str(exe) if exe.exists() else None
+
+
+def uv_exe() -> str:
+    """The uv to run: $MGT_UV, uv on PATH, or one pip-installed into mgtrainer's own tool venv."""
+    found = find_uv()
+    if found:
+        return found
     tool = mgt_home() / "tools" / "uv"
     exe = tool / "bin" / "uv"
-    if exe.exists():
-        return str(exe)
     from filelock import FileLock
 
     tool.parent.mkdir(parents=True, exist_ok=True)

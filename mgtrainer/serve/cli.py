@@ -12,10 +12,10 @@ import signal
 import sys
 
 
-def _reexec(modules: list[str]) -> int | None:
+def _reexec(modules: list[str], profile: str = "serve") -> int | None:
     from mgtrainer.env import ensure
 
-    return ensure("serve", modules, sys.argv[1:])
+    return ensure(profile, modules, sys.argv[1:])
 
 
 def _options(args):
@@ -103,7 +103,8 @@ def _predict(args) -> int:
         from mgtrainer.serve.vllm import ServeOptions, vllm_args
 
         vllm_args(args.output_dir, ServeOptions())
-    code = _reexec(["vllm"] if args.engine == "vllm" else ["torch", "transformers"])
+    # the hf engine needs what training needs (torch, transformers, peft): the train env, not vLLM's
+    code = _reexec(["vllm"]) if args.engine == "vllm" else _reexec(["torch", "transformers", "peft"], "train")
     if code is not None:
         return code
     from mgtrainer.serve.predict import predict

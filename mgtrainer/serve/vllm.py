@@ -12,10 +12,8 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +23,7 @@ from pathlib import Path
 from mgtrainer import manifest as mf
 from mgtrainer import tasks
 from mgtrainer.errors import MgtError
+from mgtrainer.serve.ports import check_port_free, free_port, instance_log, listening_pids  # noqa: F401 (re-exported)
 
 CPU_KV_CACHE_GIB = 1  # vLLM alone would reserve ~13 GiB on CPU (whole GiB: vLLM reads an int)
 CPU_MAX_MODEL_LEN = 4096
@@ -155,12 +154,6 @@ def serve_python() -> str:
     return str(env.python("serve"))
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def resolve_api_key(given: str | None) -> tuple[str, str]:
     """(key, where it came from): --api-key, else $MGT_API_KEY, else a fresh random one."""
     if given:
@@ -180,7 +173,8 @@ class Server:
         self.manifest = mf.read(path)
         self.name = opts.served_model_name or model_name(path)
         vllm_args(path, opts)  # a model vLLM cannot serve is a one-line error before anything starts
-        self.log_path = Path(log) if log else Path(tempfile.gettempdir()) / f"mgtrainer-vllm-{opts.port}.log"
+        check_port_free(opts.host, opts.port)  # a busy port too: the other server is left alone
+        self.log_path = Path(log) if log else instance_log(opts.port)
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -193,7 +187,8 @@ class Server:
 
     def start(self, timeout: float = 900.0) -> "Server":
         cmd = self.command()
-        with open(self.log_path, "wb") as log:
+        check_port_free(self.opts.host, self.opts.port)
+        with open(self.log_path, "ab") as log:  # ours (unique name) or the user's: never truncated
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          env=vllm_env(self.opts), start_new_session=True,
                                          preexec_fn=_die_with_parent)
@@ -210,7 +205,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise MgtError(f"{self.log_path}:1: vLLM exited with code {self.proc.returncode} while starting; "
                                f"expected it to serve {self.path} (last log lines: {self.log_tail()})")
-            if self.healthy():
+            if self.healthy() and self.answered_by_child():
                 return
             time.sleep(1.0)
         raise MgtError(f"{self.log_path}:1: vLLM not healthy after {timeout:.0f} s; expected /health to answer 200")
@@ -221,6 +216,22 @@ class Server:
                 return r.status == 200
         except (urllib.error.URLError, OSError):
             return False
+
+    def answered_by_child(self) -> bool:
+        """The port's listening socket belongs to our vLLM (its process group), not to a foreign server
+        that took the port meanwhile. Linux: read from /proc; elsewhere our child being alive must do."""
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        owners = listening_pids(self.opts.port)
+        if not owners:  # no /proc, or a listener we cannot see: our live child is the best evidence
+            return True
+        for pid in owners:
+            try:
+                if os.getpgid(pid) == self.proc.pid:
+                    return True
+            except OSError:
+                continue
+        return False
 
     def log_tail(self, lines: int = 4) -> str:
         """The last error lines of the log (or its last lines), for one-line messages."""

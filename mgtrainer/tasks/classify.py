@@ -117,6 +117,8 @@ def run(cfg, data) -> dict:
     from mgtrainer.driver import collate, preview, run as dr, save, trainer as dt
     from mgtrainer.driver.metrics import scalar_metrics
     from mgtrainer.driver.model import apply_finetuning
+    from mgtrainer.report.callback import add_before_report
+    from mgtrainer.report.evalfiles import EvalDetails
 
     dr.start(cfg)
     splits, labels, tok, model = _model_and_data(cfg, data)
@@ -127,6 +129,7 @@ def run(cfg, data) -> dict:
     details: dict = {}
     trainer = dt.build_trainer(cfg, model, tok, train_set.rows, eval_set.rows, collate.collator(tok, HEAD),
                                metrics_fn(cfg, labels, details), default_metric="accuracy")
+    add_before_report(trainer, EvalDetails(cfg.train.output_dir, details))  # per-class report at every eval
     dt.train(trainer, cfg)
     metrics = scalar_metrics(trainer.evaluate()) if eval_set.rows else {}
     save.save_final(trainer, tok, cfg, HEAD, metrics, labels=labels, multi_label=cfg.task.multi_label)

@@ -55,6 +55,10 @@ def extra_metrics(cfg, trainer, tok, eval_records) -> dict:
 
     if not trainer.is_world_process_zero():
         return {}
+    from mgtrainer.report.evalfiles import generated_now
+
+    if (done := generated_now(trainer)) is not None:  # this eval's generations were scored by the callback
+        return done
     gen = generation_eval(trainer.model, tok, eval_records, cfg.eval.generation_samples, cfg.eval.max_new_tokens)
     if gen:
         trainer.log(gen)

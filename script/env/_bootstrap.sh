@@ -2,8 +2,8 @@
 #
 # Gives a light mgtrainer (core deps only: pydantic, pyyaml, rich, filelock, platformdirs) installed
 # editable from this checkout into a small venv of its own, then:
-#   mgt ARGS...       runs `python -m mgtrainer ARGS...` with it (e.g. mgt env build train)
-#   mgt_env ARGS...   runs `python -m mgtrainer.env ARGS...` (env verbs only: the fast path)
+#   mgt ARGS...       runs `python -P -m mgtrainer ARGS...` with it (e.g. mgt env build train), from any folder
+#   mgt_env ARGS...   runs `python -P -m mgtrainer.env ARGS...` (env verbs only: the fast path)
 #   MGT_BOOTSTRAP_PY  that venv's interpreter
 # The venv lives in $MGT_HOME/bootstrap/<key> (key: checkout path, pyproject.toml, Python version), is
 # built in a temp folder and renamed into place, so concurrent or interrupted bootstraps are harmless.
@@ -35,7 +35,9 @@ mgt_bootstrap() {
     MGT_BOOTSTRAP_PY="$dest/bin/python"
 }
 
-mgt() { "$MGT_BOOTSTRAP_PY" -m mgtrainer "$@"; }
-mgt_env() { "$MGT_BOOTSTRAP_PY" -m mgtrainer.env "$@"; }
+# -P: the current folder is not put on sys.path, so a folder named `mgtrainer` there (a checkout, an
+# output folder) cannot shadow the installed package.
+mgt() { "$MGT_BOOTSTRAP_PY" -P -m mgtrainer "$@"; }
+mgt_env() { "$MGT_BOOTSTRAP_PY" -P -m mgtrainer.env "$@"; }
 
 mgt_bootstrap || { [ "${BASH_SOURCE[0]}" != "$0" ] && return 2 || exit 2; }

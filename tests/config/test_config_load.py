@@ -88,7 +88,8 @@ def test_llamafactory_yaml_loads(tmp_path):
     assert cfg.train.resume_from_checkpoint is None
     ignored = {note.split("'")[1] for note in cfg.notes}
     assert ignored == {"do_train", "overwrite_cache", "preprocessing_num_workers", "dataloader_num_workers",
-                       "plot_loss", "overwrite_output_dir", "save_only_model", "ddp_timeout"}
+                       "plot_loss", "save_only_model", "ddp_timeout"}
+    assert cfg.train.overwrite_output_dir is True  # the HF / LLaMA-Factory name is a real field
     assert any(note.startswith(f"{tmp_path / 'cfg.yaml'}:7: ignored 'do_train'") for note in cfg.notes)
 
 

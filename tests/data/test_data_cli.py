@@ -88,3 +88,12 @@ def test_convert_to_every_file_kind(shared_data, tmp_path):
     text = tmp_path / "wiki.txt"
     assert convert(shared_data / "llama-factory/wiki_demo.txt", text, "text") == 30
     assert text.read_bytes() == (shared_data / "llama-factory/wiki_demo.txt").read_bytes()
+
+
+def test_check_counts_repeated_rows_without_failing(tmp_path, cli):
+    data = tmp_path / "dup.jsonl"
+    data.write_text('{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": "d"}\n'
+                    '{"instruction": "a", "output": "b"}\n', encoding="utf-8")
+    proc = cli("data", "check", str(data))
+    assert proc.returncode == 0, proc.stderr
+    assert f"1 rows repeat an earlier row (first: {data}:3 repeats {data}:1)" in proc.stdout

@@ -149,3 +149,18 @@ def test_byte_order_mark_and_crlf(tmp_path):
     t = tmp_path / "bom.txt"
     t.write_bytes(b"\xef\xbb\xbfdoc one\r\ndoc two\r\n")
     assert [r.text for r in iter_records(t)] == ["doc one", "doc two"]
+
+
+def test_data_options_read_the_real_data_config_once():
+    """The typed edge between config and data layer: every DataOptions field is a DataConfig field."""
+    from dataclasses import fields
+
+    from mgtrainer.config import load_config
+    from mgtrainer.config.sections import DataConfig
+    from mgtrainer.data.loaders import DataOptions
+
+    assert {f.name for f in fields(DataOptions)} <= set(DataConfig.model_fields)
+    cfg = load_config({"task": "sft", "model": "m", "dataset": "a.jsonl,b.jsonl", "mix": [1, 3], "data_seed": 0,
+                       "val_size": 0.1, "max_samples": 5})
+    opts = DataOptions.of(cfg.data)
+    assert opts == DataOptions(train=("a.jsonl", "b.jsonl"), mix=(1.0, 3.0), val_size=0.1, max_samples=5, seed=0)

@@ -179,3 +179,62 @@ def test_mdl_round_trip(system, user, prediction):
     assert to_row(rec) == row
     assert rec.messages[-1].content == prediction and (rec.messages[0].role == "system") == (system != "null")
     assert parse(row, "mdl", "classify").label == prediction
+
+
+# -- fuzz: whatever the bytes, a record or one line (issue 11: "every bad input is one clear line") -----------
+
+KEYS = st.sampled_from(["instruction", "input", "output", "system", "history", "messages", "conversations", "role",
+                        "content", "from", "value", "label", "labels", "text", "query", "pos", "neg", "passages",
+                        "score", "pos_scores", "chosen", "rejected", "prompt", "completion", "tools", "tool_calls",
+                        "kto_tag", "user_prompt", "prediction", "input", "preferred_output", "non_preferred_output"])
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8),
+                    st.sampled_from(["user", "assistant", "human", "gpt", "system", "tool", "[not json", "[1, 2]"]))
+VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                       st.dictionaries(KEYS, inner, max_size=5)), max_leaves=20)
+TEXTY = st.one_of(TEXT, TEXT, TEXT, VALUES)  # mostly valid, so rows get past detection into the converters
+NUMBER = st.one_of(st.integers(0, 3), st.floats(), VALUES)
+USER, ASSISTANT = (st.fixed_dictionaries({"role": st.just(r), "content": TEXTY}) for r in ("user", "assistant"))
+CHAT = st.one_of(st.tuples(USER, ASSISTANT).map(list), st.lists(st.one_of(USER, ASSISTANT), max_size=4))
+PASSAGE = st.fixed_dictionaries({"text": TEXTY, "label": NUMBER}, optional={"score": NUMBER})
+SHAPES = [{"instruction": TEXTY, "output": TEXTY}, {"messages": CHAT}, {"messages": CHAT, "label": VALUES},
+          {"instruction": TEXTY, "chosen": TEXTY, "rejected": TEXTY}, {"text": TEXTY, "label": VALUES},
+          {"query": TEXTY, "pos": st.lists(TEXTY, max_size=3), "neg": st.lists(TEXTY, max_size=3)},
+          {"query": TEXTY, "pos": st.lists(TEXT, min_size=1, max_size=2), "pos_scores": st.lists(NUMBER, max_size=2)},
+          {"query": TEXTY, "passages": st.lists(PASSAGE, max_size=3)},
+          {"prompt": CHAT, "chosen": st.lists(ASSISTANT, max_size=1), "rejected": st.lists(ASSISTANT, max_size=1)}]
+ROWS = st.one_of(st.dictionaries(KEYS, VALUES, max_size=6), *[st.fixed_dictionaries(shape) for shape in SHAPES])
+LINES = st.one_of(ROWS.map(json.dumps).map(str.encode),
+                  st.binary(max_size=40), st.just(b'{"text": "a \\udc00", "label": NaN}'),
+                  st.just(b"[" * 3000 + b"]" * 3000))
+
+
+@settings(max_examples=int(__import__("os").environ.get("MGT_FUZZ_EXAMPLES", 300)), deadline=None)
+@given(st.lists(LINES, min_size=1, max_size=4), st.sampled_from([".jsonl", ".json", ".csv", ".txt"]),
+       st.sampled_from([None, "chat", "preference", "kto", "text", "classify", "embed", "rerank"]),
+       st.sampled_from([".jsonl", ".json", ".csv", ".txt", ".parquet"]))
+def test_any_input_gives_records_or_one_line_errors(tmp_path_factory, lines, suffix, kind, output):
+    from mgtrainer.data import iter_records
+    from mgtrainer.data.writers import RowWriter
+    from mgtrainer.errors import MgtError
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    path = folder / f"in{suffix}"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    reasons: list[str] = []
+    try:
+        records = list(iter_records(path, kind=kind, on_error=lambda source, reason: reasons.append(reason)))
+    except MgtError as err:
+        records, reasons = [], reasons + [str(err)]
+    assert all("\n" not in r and "; expected " in r for r in reasons), reasons
+    for rec in records:
+        for fmt in FORMATS:
+            try:
+                row = to_row(rec, fmt)
+            except RowError:
+                continue
+            try:
+                with RowWriter(folder / f"out{output}") as out:
+                    out.write(row)
+                    out.write(to_row(records[0], fmt))  # two rows: the writer sees differing shapes
+            except (MgtError, RowError) as err:
+                assert "\n" not in str(err)

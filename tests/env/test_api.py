@@ -43,7 +43,7 @@ def test_ensure_runs_here_or_in_the_env(mgt_home, selfprof, capfd):
     assert f"inside {mgt_env.env_path(str(selfprof))}" in out
 
 
-def test_doctor_runs_inside_and_catches_drift_from_the_lock(mgt_home, selfprof):
+def test_doctor_runs_inside_and_catches_drift_from_the_lock(mgt_home, selfprof, uv):
     from envkit import env_cmd
 
     wide = {"COLUMNS": "200"}
@@ -52,7 +52,7 @@ def test_doctor_runs_inside_and_catches_drift_from_the_lock(mgt_home, selfprof):
     assert f"{env}/bin/python" in proc.stdout
     pins = len(read_pins(selfprof / "requirements.txt")) - 1  # colorama is excluded here
     assert f"{pins}/{pins} match requirements.txt" in proc.stdout
-    subprocess.run(["uv", "pip", "install", "-q", "--python", env / "bin" / "python", "tqdm==4.67.1"], check=True)
+    subprocess.run([uv, "pip", "install", "-q", "--python", env / "bin" / "python", "tqdm==4.67.1"], check=True)
     proc = env_cmd("doctor", str(selfprof), env=wide, check=False)
     assert proc.returncode == 1
     assert "tqdm 4.67.1 (lock 4.70.1)" in proc.stdout

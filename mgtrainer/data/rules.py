@@ -1,0 +1,54 @@
+"""Rules a record must meet beyond its own row's shape, applied to every record read (checks and training).
+
+    check_record(rec)          identical pairs: chosen == rejected, a passage both positive and negative,
+                               one passage with two labels (RowError)
+    LabelSpellings             labels that differ only in case or whitespace ('pos', 'pos ', ' Pos') are
+                               one class misspelt: the first spelling is kept, rows with another are refused
+"""
+
+from __future__ import annotations
+
+from mgtrainer.data.base import RowError, show
+from mgtrainer.data.records import Message, Record
+
+RULED = ("preference", "embed", "rerank", "classify")  # the record kinds these rules look at
+
+
+def _turns(msgs: list[Message] | None) -> list[tuple]:
+    return [(m.role, m.content, m.tool_calls) for m in msgs or []]
+
+
+def check_record(rec: Record) -> None:
+    """Raise RowError for a pair that teaches nothing or contradicts itself."""
+    if rec.kind == "preference" and _turns(rec.chosen) == _turns(rec.rejected):
+        raise RowError("chosen and rejected are the same answer", "rejected",
+                       "a rejected answer that differs from the chosen one")
+    if rec.kind == "embed" and rec.neg:
+        pos = set(rec.pos)
+        for i, text in enumerate(rec.neg):
+            if text in pos:
+                raise RowError(f"passage {show(text, 60)} is both positive and negative", f"neg[{i}]",
+                               "each passage either positive or negative")
+    if rec.kind == "rerank":
+        seen: dict[str, float] = {}
+        for i, (text, label) in enumerate(zip(rec.passages, rec.labels)):
+            if seen.setdefault(text, label) != label:
+                raise RowError(f"passage {show(text, 60)} has labels {seen[text]:g} and {label:g}",
+                               f"passages[{i}]", "each passage once, with one label")
+
+
+class LabelSpellings:
+    """The first spelling of each class (label.strip().casefold()) and where it was seen."""
+
+    def __init__(self):
+        self.first: dict[str, tuple[str, str]] = {}
+
+    def check(self, rec: Record) -> None:
+        """Raise RowError when a label of `rec` is another spelling of a class already seen."""
+        if rec.kind != "classify":
+            return
+        for label in rec.label if isinstance(rec.label, list) else [rec.label]:
+            spelling, source = self.first.setdefault(label.strip().casefold(), (label, rec.source))
+            if spelling != label:
+                raise RowError(f"label {show(label, 40)} differs from {show(spelling, 40)} ({source}) only in case "
+                               "or whitespace", "label", "one spelling per class")

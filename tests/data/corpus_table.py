@@ -1,0 +1,86 @@
+"""Print the "bad inputs tried / handled" table of references/safety.md from the two corpora.
+
+    bash script/test.sh --co -q >/dev/null   # once: builds the dev env
+    source script/env/_bootstrap.sh && mgt env run dev -- python tests/data/corpus_table.py
+
+Each case of tests/data/bad and tests/config/bad runs through the real command line in this process
+(`data check FILE` / `config show FILE`). Handled = exit 2, the expected message exactly, no traceback,
+at most 600 characters per line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from mgtrainer.cli import main  # noqa: E402
+
+CORPORA = {"data": (REPO / "tests/data/bad", "data", "check"), "config": (REPO / "tests/config/bad", "config", "show")}
+# first matching keyword in a case's file name (without extension) -> its category (row of the table)
+CATEGORIES = [
+    ("non-finite numbers (NaN, Infinity, 1e999)", ("nan", "inf", "overflow")),
+    ("huge or deep values (nesting, 5000 digits, alias bomb, long values)", ("deep", "huge", "digits", "bomb")),
+    ("invalid text (bad UTF-8, lone surrogates)", ("surrogate", "encoding", "utf8")),
+    ("identical pairs (chosen == rejected, pos == neg, one passage two labels)",
+     ("equals", "identical", "conflicting")),
+    ("label spelling variants (case, whitespace)", ("variants",)),
+    ("links and paths (broken/looping links, output_dir a file, empty folder)", ("link", "output_dir", "empty_folder")),
+    ("YAML tags and syntax", ("tag", "bracket", "tab_indent", "not_a_mapping", "duplicate_key")),
+    ("empty, malformed or corrupt files", ("empty", "blank", "malformed", "truncated", "single_object", "short_row",
+                                           "row_not_object", "data", "corrupt", "broken_datasets", "without_train")),
+    ("wrong type or shape (labels, scores, JSON cells, tools, remote code)",
+     ("label", "score", "type", "not_json", "multilabel", "remote", "tools", "function_call", "history",
+      "image", "mismatch")),
+]
+
+
+def category(name: str) -> str:
+    stem = name.lower().rsplit(".", 1)[0]
+    for title, words in CATEGORIES:
+        if any(w in stem for w in words):
+            return title
+    return "rows of the wrong structure (roles, turn order, missing columns, record kind)"
+
+
+def run(corpus: str, name: str, case: dict) -> bool:
+    folder, verb, sub = CORPORA[corpus]
+    err = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main([verb, sub, name, *case["args"]])
+    except BaseException:  # noqa: BLE001 - a traceback: not handled
+        return False
+    finally:
+        os.chdir(cwd)
+    lines = err.getvalue().splitlines()
+    mine = [line for line in lines if line.startswith(name + ":")] or lines[-1:]
+    return code == 2 and bool(mine) and mine[0] == case["message"] and all(len(line) <= 600 for line in lines)
+
+
+def main_table() -> str:
+    tried, handled = Counter(), Counter()
+    for corpus, (folder, _, _) in CORPORA.items():
+        cases = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+        for name, case in sorted(cases.items()):
+            key = (corpus, category(name))
+            tried[key] += 1
+            handled[key] += run(corpus, name, case)
+    rows = ["| corpus | bad input | tried | handled |", "|---|---|---:|---:|"]
+    for (corpus, title) in sorted(tried):
+        rows.append(f"| {corpus} | {title} | {tried[corpus, title]} | {handled[corpus, title]} |")
+    rows.append(f"| **all** | | **{sum(tried.values())}** | **{sum(handled.values())}** |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(main_table())
