@@ -14,11 +14,12 @@ def _rows(out: Path) -> list[dict]:
 def test_generation_at_every_eval_picks_best_and_fresh_run_starts_clean(tiny_qwen2, make_cfg, shared_data):
     gsm = shared_data / "microsoft-foundry"
 
-    def cfg(steps):
+    def cfg(steps, overwrite=False):
         return make_cfg("sft", tiny_qwen2, [gsm / "gsm8k_chat_train.jsonl"], [gsm / "gsm8k_chat_validation.jsonl"],
                         data={"max_samples": 8, "cutoff_len": 128},
                         train={"max_steps": steps, "eval_strategy": "steps", "eval_steps": 2,
-                               "metric_for_best_model": "eval_rouge-l", "early_stopping_patience": 5},
+                               "metric_for_best_model": "eval_rouge-l", "early_stopping_patience": 5,
+                               "overwrite_output_dir": overwrite},
                         eval={"generation_samples": 2, "max_new_tokens": 4})
 
     first = cfg(4)
@@ -31,7 +32,7 @@ def test_generation_at_every_eval_picks_best_and_fresh_run_starts_clean(tiny_qwe
     assert len(samples) == 2 and {"prompt", "reference", "output", "rouge-l", "exact_match"} <= set(samples[0])
     assert "<|im_start|>assistant" in samples[0]["prompt"] and samples[0]["reference"]
 
-    runs.train(cfg(2))  # a fresh run in the same folder
+    runs.train(cfg(2, overwrite=True))  # a fresh run in the same folder (the run lock asks to say so)
     assert max(r["step"] for r in _rows(out)) == 2
     assert sorted(p.name for p in (out / "eval_samples").iterdir()) == ["step-0.jsonl", "step-2.jsonl"]
     html = (out / "report.html").read_text()
