@@ -85,12 +85,7 @@ def test_every_module_has_a_layer():
     assert all(is_entry(name) or layer(name) >= 0 for name in MODULES)
 
 
-# Known, to be removed by the report package's owner (not part of issue 12's change): the sft generation
-# callback reads the eval records again from the data layer instead of being handed them by the task.
-KNOWN_UPWARD = [
-    "mgtrainer.report.evalfiles (driver) imports mgtrainer.data (data)",
-    "mgtrainer.report.evalfiles (driver) imports mgtrainer.data.stream (data)",
-]
+KNOWN_UPWARD: list[str] = []
 
 
 def test_imports_point_down_the_layers():

@@ -11,6 +11,7 @@ from __future__ import annotations
 from mgtrainer.driver.metrics import quality_metrics, scalar_metrics
 from mgtrainer.driver.run import finish, start
 from mgtrainer.errors import MgtError
+from mgtrainer.report.callback import add_generation_eval
 
 
 def fit_causal_lm(cfg, task, data) -> dict:
@@ -23,6 +24,8 @@ def fit_causal_lm(cfg, task, data) -> dict:
     train_rows, eval_rows = _causal_rows(cfg, task, tok, data)
     trainer = dt.build_trainer(cfg, model, tok, train_rows, eval_rows, collate.collator(tok, task.HEAD),
                                perplexity=True)
+    if task.RECORD == "chat":  # conversations: generate on the eval prompts at every eval
+        add_generation_eval(trainer, cfg, list(data.eval or []))
     dt.train(trainer, cfg)
     if cfg.data.streaming:
         train_rows.rejects.report()

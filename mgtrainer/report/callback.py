@@ -2,7 +2,8 @@
 at the end, atomically, so it can be watched (reload the page) while a run goes on.
 
 attach_report(trainer, cfg, train_rows) is the one hook driver/trainer.py calls on every trainer it builds;
-add_before_report(trainer, cb) lets a task add its own per-eval writer (it runs before the report is drawn).
+add_before_report(trainer, cb) lets a task add its own per-eval writer (it runs before the report is drawn);
+add_generation_eval(trainer, cfg, records) is the chat tasks' one (samples and ROUGE/BLEU at every eval).
 """
 
 from __future__ import annotations
@@ -52,17 +53,20 @@ class ReportCallback(TrainerCallback):
 
 
 def attach_report(trainer, cfg, train_rows) -> None:
-    """sft: generation metrics and samples at every eval; every task: the live report."""
-    if cfg.task.name == "sft" and cfg.eval.generation_samples > 0:
-        # before early stopping, which reads metric_for_best_model (eval_rouge-l may be it) on_evaluate
-        callbacks = trainer.callback_handler.callbacks
-        at = next((i for i, cb in enumerate(callbacks) if isinstance(cb, EarlyStoppingCallback)), len(callbacks))
-        callbacks.insert(at, evalfiles.GenerationEval(trainer, cfg))
+    """The live report, on every trainer the driver builds."""
     trainer.add_callback(ReportCallback(cfg, train_rows))
 
 
 def add_before_report(trainer, callback) -> None:
-    """Add a callback that runs before the report is redrawn (so the report shows what it writes)."""
+    """Add a per-eval writer that runs before early stopping (which reads metric_for_best_model, e.g.
+    eval_rouge-l, on_evaluate) and before the report is redrawn (so the report shows what it writes)."""
     callbacks = trainer.callback_handler.callbacks
-    at = next((i for i, cb in enumerate(callbacks) if isinstance(cb, ReportCallback)), len(callbacks))
+    at = next((i for i, cb in enumerate(callbacks) if isinstance(cb, (EarlyStoppingCallback, ReportCallback))),
+              len(callbacks))
     callbacks.insert(at, callback)
+
+
+def add_generation_eval(trainer, cfg, records: list) -> None:
+    """Generation metrics and samples at every eval, on the eval conversations the task was handed."""
+    if cfg.eval.generation_samples > 0 and records:
+        add_before_report(trainer, evalfiles.GenerationEval(trainer, cfg, records))

@@ -8,8 +8,6 @@ overwrite a run's files) and only on the main process. Files are written atomica
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
@@ -20,32 +18,18 @@ from mgtrainer.report.stepfiles import DETAILS, SAMPLES
 
 
 class GenerationEval(TrainerCallback):
-    """sft: at every eval, greedy generations on the first eval.generation_samples eval prompts, scored
+    """Chat tasks: at every eval, greedy generations on the first eval.generation_samples eval prompts (of
+    `records`, the eval conversations the task was handed), scored
     (ROUGE-1/2/L, BLEU-4, exact match as a fraction) and logged as eval metrics; prompts, references and
     outputs saved per step."""
 
-    def __init__(self, trainer, cfg):
-        self.trainer, self.cfg = trainer, cfg
-        self.records = None
+    def __init__(self, trainer, cfg, records: list):
+        self.trainer, self.cfg, self.records = trainer, cfg, records
         self.active = False
         self.done: dict[int, dict] = {}  # step -> the metrics generated at that step
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.active = True
-
-    def _eval_records(self):
-        """The run's eval conversations, read again from the data layer (its reject report silenced)."""
-        if self.records is None:
-            with contextlib.redirect_stderr(io.StringIO()):
-                if self.cfg.data.streaming:
-                    from mgtrainer.data.stream import stream_splits
-
-                    self.records = list(stream_splits(self.cfg.data, "chat")[1] or [])
-                else:
-                    from mgtrainer.data import load_splits
-
-                    self.records = list(load_splits(self.cfg.data, "chat").eval or [])
-        return self.records
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, processing_class=None, **kwargs):
         if not self.active or not state.is_world_process_zero or self.cfg.eval.generation_samples <= 0:
@@ -64,10 +48,9 @@ class GenerationEval(TrainerCallback):
         from mgtrainer.driver.generate import generate, prompts_and_references
         from mgtrainer.driver.metrics import generation_metrics
 
-        records = self._eval_records()
-        if not records:
+        if not self.records:
             return {}
-        prompts, refs = prompts_and_references(tok, records, self.cfg.eval.generation_samples)
+        prompts, refs = prompts_and_references(tok, self.records, self.cfg.eval.generation_samples)
         was_training = model.training
         try:
             outs = generate(model, tok, prompts, self.cfg.eval.max_new_tokens)
