@@ -1,6 +1,5 @@
 """mgtrainer.atomic: outputs appear whole or not at all; leftovers of a killed writer are swept."""
 
-import os
 import subprocess
 import sys
 

@@ -55,7 +55,6 @@ def auto_class(head: str):
 
 def load_model(model_cfg, head: str, tokenizer=None, labels: list[str] | None = None, multi_label: bool = False):
     """AutoModelForCausalLM / AutoModelForSequenceClassification / AutoModel for `head`."""
-    import transformers as tf
 
     path = resolve_model(model_cfg.name_or_path)
     kwargs = {"dtype": pick_dtype(model_cfg), "trust_remote_code": model_cfg.trust_remote_code}

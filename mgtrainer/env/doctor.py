@@ -17,30 +17,30 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mgtrainer.env import profiles as P
+from mgtrainer.env import profiles
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
 
 def doctor(profile: str | None) -> int:
     if profile:
-        prof = P.load_profile(profile)
-        inside = os.environ.get("MGT_ENV") == prof.name and Path(sys.prefix).parent == P.envs_root()
+        prof = profiles.load_profile(profile)
+        inside = os.environ.get("MGT_ENV") == prof.name and Path(sys.prefix).parent == profiles.envs_root()
         if not inside:
             from mgtrainer.env import run
 
             return run(profile, ["python", "-m", "mgtrainer.env", "doctor", profile])
     else:
-        prof = P.load_profile(os.environ["MGT_ENV"]) if os.environ.get("MGT_ENV") else None
+        prof = profiles.load_profile(os.environ["MGT_ENV"]) if os.environ.get("MGT_ENV") else None
     rows = checks(prof)
     _print(rows, prof)
     return 1 if any(state == FAIL for _, _, state in rows) else 0
 
 
-def checks(prof: P.Profile | None) -> list[tuple[str, str, str]]:
+def checks(prof: profiles.Profile | None) -> list[tuple[str, str, str]]:
     rows = [("python", f"{sys.version.split()[0]} at {sys.executable}", OK),
             ("env", f"{prof.name if prof else '(no profile)'} at {sys.prefix}", OK)]
-    build = P.machine_torch_build()
+    build = profiles.machine_torch_build()
     rows.append(("GPU", _gpus() or "none seen (CPU machine)", OK))
     excluded = prof.excluded(build) if prof else set()
     rows += _torch(build) + _vllm() + _conflicts(build) + _uv_check(excluded)
@@ -118,7 +118,7 @@ def _uv_check(excluded: set[str]) -> list[tuple[str, str, str]]:
         if not line.startswith("The package"):
             continue
         m = re.search(r"requires `([A-Za-z0-9._-]+)", line)
-        if m and P.canonical(m.group(1)) in excluded and "not installed" in line:
+        if m and profiles.canonical(m.group(1)) in excluded and "not installed" in line:
             expected += 1
         else:
             problems.append(line.strip())
@@ -126,7 +126,7 @@ def _uv_check(excluded: set[str]) -> list[tuple[str, str, str]]:
     return [("uv pip check", ("; ".join(problems)[:500] or "no broken requirements") + note, WARN if problems else OK)]
 
 
-def _requires(prof: P.Profile) -> list[tuple[str, str, str]]:
+def _requires(prof: profiles.Profile) -> list[tuple[str, str, str]]:
     """`requires` (imported at build too) and `doctor_requires` (heavy stacks only the doctor imports)."""
     bad, names = [], prof.requires + prof.doctor_requires
     for name in names:
@@ -138,11 +138,11 @@ def _requires(prof: P.Profile) -> list[tuple[str, str, str]]:
              FAIL if bad else OK)]
 
 
-def _versions(prof: P.Profile, build: str) -> list[tuple[str, str, str]]:
+def _versions(prof: profiles.Profile, build: str) -> list[tuple[str, str, str]]:
     from mgtrainer.env.build import derived_requirements
 
     lock = prof.lock_file(build)
-    pins = P.read_pins(derived_requirements(prof, lock, build)[0])  # as installed on this machine
+    pins = profiles.read_pins(derived_requirements(prof, lock, build)[0])  # as installed on this machine
     wrong = []
     for name, want in sorted(pins.items()):
         try:
@@ -156,7 +156,7 @@ def _versions(prof: P.Profile, build: str) -> list[tuple[str, str, str]]:
     return [("versions vs lock", text, FAIL if wrong else OK)]
 
 
-def _print(rows: list[tuple[str, str, str]], prof: P.Profile | None) -> None:
+def _print(rows: list[tuple[str, str, str]], prof: profiles.Profile | None) -> None:
     from rich.console import Console
     from rich.table import Table
 

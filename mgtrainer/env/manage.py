@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mgtrainer.env import profiles as P
+from mgtrainer import atomic
+from mgtrainer.env import profiles
 from mgtrainer.env import sources
 from mgtrainer.env.build import ready
 from mgtrainer.errors import MgtError
@@ -22,24 +23,24 @@ def installed_versions(env: Path) -> dict[str, str]:
     out = {}
     for info in env.glob("lib/python*/site-packages/*.dist-info"):
         name, _, version = info.name[: -len(".dist-info")].partition("-")
-        out[P.canonical(name)] = version
+        out[profiles.canonical(name)] = version
     return out
 
 
 def _row(name: str) -> tuple[str, ...]:
-    profile = P.load_profile(name)
+    profile = profiles.load_profile(name)
     try:
-        current = P.env_dir(profile)
+        current = profiles.env_dir(profile)
     except MgtError:
         return (name, "-", "-", "-", "no lock")
-    others = [d for d in P.envs_root().glob(f"{name}-*") if d != current and d.is_dir()]
+    others = [d for d in profiles.envs_root().glob(f"{name}-*") if d != current and d.is_dir()]
     if ready(current):
         versions = installed_versions(current)
         python = next(iter(current.glob("lib/python*")), Path("?")).name
         keys = ", ".join(f"{k} {versions[k]}" for k in KEY_PACKAGES if k in versions)
         state = "built" + (f" (+{len(others)} stale)" if others else "")
         return (name, str(current), python, keys, state)
-    pins = P.read_pins(profile.lock_file())
+    pins = profiles.read_pins(profile.lock_file())
     keys = ", ".join(f"{k} {pins[k]}" for k in KEY_PACKAGES if k in pins)
     return (name, str(current), "-", keys + " (lock)", "stale" if others else "not built")
 
@@ -48,10 +49,10 @@ def status() -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"mgtrainer envs (MGT_HOME={sources.mgt_home()}, torch build: {P.machine_torch_build()})")
+    table = Table(title=f"mgtrainer envs (MGT_HOME={sources.mgt_home()}, torch build: {profiles.machine_torch_build()})")
     for col in ("profile", "path", "python", "key versions", "state"):
         table.add_column(col, overflow="fold")
-    for name in P.list_profiles():
+    for name in profiles.list_profiles():
         table.add_row(*_row(name))
     Console(width=max(shutil.get_terminal_size().columns, 140)).print(table)
     return 0
@@ -61,14 +62,14 @@ def clean(profile: str | None, everything: bool = False) -> int:
     """Remove envs whose key no longer matches their profile (all with --all) and dead temp folders."""
     from filelock import FileLock, Timeout
 
-    root = P.envs_root()
-    profiles = [P.load_profile(p) for p in ([profile] if profile else P.list_profiles())]
-    names = [p.name for p in profiles]
+    root = profiles.envs_root()
+    chosen = [profiles.load_profile(p) for p in ([profile] if profile else profiles.list_profiles())]
+    names = [p.name for p in chosen]
     keep = set()
     if not everything:
-        for prof in profiles:
+        for prof in chosen:
             try:
-                keep.add(P.env_dir(prof).name)
+                keep.add(profiles.env_dir(prof).name)
             except MgtError:
                 pass
     removed = 0
@@ -88,9 +89,9 @@ def clean(profile: str | None, everything: bool = False) -> int:
     return 0
 
 
-def lock(profiles: list[str], upgrade: bool = False) -> int:
-    for name in profiles or P.list_profiles():
-        profile = P.load_profile(name)
+def lock(names: list[str], upgrade: bool = False) -> int:
+    for name in names or profiles.list_profiles():
+        profile = profiles.load_profile(name)
         for variant in ("", "-cuda"):
             source = profile.dir / f"requirements{variant}.in"
             if source.is_file():
@@ -98,7 +99,7 @@ def lock(profiles: list[str], upgrade: bool = False) -> int:
     return 0
 
 
-def compile_lock(profile: P.Profile, source: Path, out: Path, upgrade: bool) -> None:
+def compile_lock(profile: profiles.Profile, source: Path, out: Path, upgrade: bool) -> None:
     """uv pip compile SOURCE -> OUT for this Python; torch-family pins lose their +cpu/+cuXXX local
     version so the machine picks the build at install time (see references/env.md). The default lock is
     resolved against CPU torch (its deps: no nvidia-* wheels), requirements-cuda.txt against CUDA torch."""
@@ -128,13 +129,13 @@ def compile_lock(profile: P.Profile, source: Path, out: Path, upgrade: bool) -> 
     if proc.returncode:
         tmp.unlink(missing_ok=True)
         raise MgtError(f"{source}:1: uv pip compile failed (exit {proc.returncode}); expected resolvable requirements")
-    family = "|".join(P.TORCH_FAMILY)
+    family = "|".join(profiles.TORCH_FAMILY)
     text = re.sub(rf"^({family})==([^\s+]+)\+(cpu|cu\d+|rocm[\d.]+)", r"\1==\2", tmp.read_text(), flags=re.M)
-    tmp.write_text(text)
-    os.replace(tmp, out)
+    atomic.write_text(out, text)
+    tmp.unlink()
 
 
-TORCH_PIN = re.compile(rf"^({'|'.join(P.TORCH_FAMILY)})==([^\s;#+]+)(\+\S+)?\s*$")
+TORCH_PIN = re.compile(rf"^({'|'.join(profiles.TORCH_FAMILY)})==([^\s;#+]+)(\+\S+)?\s*$")
 
 
 def _with_cpu(text: str) -> str:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mgtrainer.app import runs
-from mgtrainer import manifest, tasks
+from mgtrainer import manifest
 from mgtrainer.config import load_config
 
 DPO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "llama-factory" / "dpo_en_demo.json"
