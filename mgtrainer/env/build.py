@@ -208,11 +208,11 @@ def check(profile: profiles.Profile, env: Path, quiet: bool = False) -> None:
     lock_file = profile.dir / "profile.toml"
     run = run_env(env, profile.name)
     if profile.requires:
-        _step([str(python_of(env)), "-c", CHECK_IMPORTS, *profile.requires], lock_file,
-              "import " + ", ".join(profile.requires), quiet, env=run)
-    for cmd in profile.smoke:
+        _step([str(python_of(env)), "-P", "-c", CHECK_IMPORTS, *profile.requires], lock_file,
+              "import " + ", ".join(profile.requires), quiet, env=run, cwd=env)
+    for cmd in profile.smoke:  # run in the env's folder: a `mgtrainer` folder where the user stands shadows nothing
         exe = shutil.which(cmd[0], path=str(env / "bin")) or cmd[0]
-        _step([exe, *cmd[1:]], lock_file, "smoke " + " ".join(cmd), quiet, env=run)
+        _step([exe, *cmd[1:]], lock_file, "smoke " + " ".join(cmd), quiet, env=run, cwd=env)
 
 
 def run_env(env: Path, profile_name: str) -> dict[str, str]:
@@ -239,9 +239,9 @@ def site_packages(env: Path) -> Path:
     return found[0]
 
 
-def _step(cmd: list[str], source: Path, what: str, quiet: bool, env: dict | None = None) -> None:
+def _step(cmd: list[str], source: Path, what: str, quiet: bool, env: dict | None = None, cwd=None) -> None:
     # step output goes to stderr (stdout carries only the env's path) or, quiet, is kept for the error
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE if quiet else sys.stderr.fileno(),
+    proc = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE if quiet else sys.stderr.fileno(),
                           stderr=subprocess.STDOUT if quiet else None, text=True)
     if proc.returncode:
         tail = (proc.stdout or "").strip().splitlines()[-5:] if quiet else []
