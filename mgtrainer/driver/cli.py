@@ -80,7 +80,8 @@ def register(sub) -> None:
     msub = p.add_subparsers(dest="model_verb", metavar="VERB", required=True)
     t = msub.add_parser("tiny", help="write a tiny random causal LM with a local tokenizer and chat template")
     t.add_argument("out")
-    t.add_argument("--arch", choices=["qwen2", "llama"], default="qwen2")
+    t.add_argument("--arch", choices=["qwen2", "llama", "llava", "qwen2_audio"], default="qwen2",
+                   help="llava: vision-language, qwen2_audio: audio-language (real processors, built locally)")
     t.add_argument("--hidden", type=int, default=128)
     t.add_argument("--layers", type=int, default=2)
     t.add_argument("--heads", type=int, default=4)
