@@ -81,7 +81,8 @@ def from_part(part: dict, where: str) -> tuple[str, Media] | None:
 
 
 def _is_path(data: str) -> bool:
-    return "/" in data[:200] or data.lower().endswith(tuple("." + f for f in AUDIO_FORMATS))
+    """A file path rather than base64 (which never contains '.'): short and ending in an audio suffix."""
+    return len(data) < 1024 and data.lower().endswith(tuple("." + f for f in AUDIO_FORMATS))
 
 
 def to_part(media: Media, text: str = "") -> dict:
