@@ -8,12 +8,12 @@ http(s) URLs are refused (no network); `data:` URLs are kept as they are and dec
 
 from __future__ import annotations
 
-import base64
 import re
 from pathlib import Path
 
 from mgtrainer.data.base import RowError, need_list
 from mgtrainer.data.records import Media, Record
+from mgtrainer.driver.media_io import content_parts, open_bytes, to_part  # noqa: F401 (light: no torch)
 
 PLACEHOLDER = {"image": "<image>", "audio": "<audio>"}
 COLUMNS = {"image": "images", "audio": "audios"}  # LLaMA-Factory's column names
@@ -85,32 +85,6 @@ def _is_path(data: str) -> bool:
     return len(data) < 1024 and data.lower().endswith(tuple("." + f for f in AUDIO_FORMATS))
 
 
-def to_part(media: Media, text: str = "") -> dict:
-    """Media -> an OpenAI content part (image_url with the ref; input_audio with base64 data or the path)."""
-    if media.kind == "image":
-        return {"type": "image_url", "image_url": {"url": media.ref}}
-    ref = media.ref
-    if ref.startswith("data:"):
-        head, data = ref.split(",", 1)
-        return {"type": "input_audio", "input_audio": {"data": data, "format": head[11:].split(";")[0]}}
-    return {"type": "input_audio", "input_audio": {"data": ref, "format": Path(ref).suffix[1:] or "wav"}}
-
-
-def content_parts(content: str, media: list[Media]) -> list[dict] | str:
-    """A content string with placeholders -> OpenAI content parts (media consumed from the front)."""
-    if not _TOKENS.search(content):
-        return content
-    parts, pos = [], 0
-    for m in _TOKENS.finditer(content):
-        if m.start() > pos:
-            parts.append({"type": "text", "text": content[pos:m.start()]})
-        parts.append(to_part(media.pop(0)))
-        pos = m.end()
-    if pos < len(content):
-        parts.append({"type": "text", "text": content[pos:]})
-    return parts
-
-
 def resolve(rec: Record, base: Path, media_dir: str | None = None) -> None:
     """Set each Media.path: data: URLs stay, relative paths join media_dir (if given) or the data file's folder."""
     root = Path(media_dir).expanduser() if media_dir else base
@@ -124,11 +98,3 @@ def resolve(rec: Record, base: Path, media_dir: str | None = None) -> None:
 
 def modalities(records) -> set[str]:
     return {m.kind for rec in records for m in rec.media}
-
-
-def open_bytes(m: Media) -> bytes | None:
-    """The file's bytes (a data: URL decoded); None when missing."""
-    if m.path.startswith("data:"):
-        return base64.b64decode(m.path.split(",", 1)[1])
-    p = Path(m.path)
-    return p.read_bytes() if p.is_file() else None

@@ -57,22 +57,3 @@ def _audio(m: Media, data: bytes, sample_rate: int, max_seconds: float) -> str |
 def check_media(rec: Record) -> list[tuple[str, str]]:
     """(source, problem) for each media file of the record that does not open or fit."""
     return [(rec.source, p) for m in rec.media if (p := problem(m))]
-
-
-def read_audio(m: Media):
-    """A mono float32 numpy array of a PCM .wav (numpy is imported here, not at module import)."""
-    import numpy as np
-
-    with wave.open(io.BytesIO(open_bytes(m))) as w:
-        width, channels, raw = w.getsampwidth(), w.getnchannels(), w.readframes(w.getnframes())
-    dtype = {1: np.uint8, 2: np.int16, 4: np.int32}[width]
-    x = np.frombuffer(raw, dtype=dtype).astype(np.float32)
-    x = (x - 128) / 128 if width == 1 else x / float(2 ** (8 * width - 1))
-    return x.reshape(-1, channels).mean(axis=1)
-
-
-def read_image(m: Media):
-    """An RGB PIL image."""
-    from PIL import Image
-
-    return Image.open(io.BytesIO(open_bytes(m))).convert("RGB")

@@ -47,9 +47,14 @@ def _tiny(args) -> int:
     if code is not None:
         return code
     from mgtrainer.driver.tiny import make_tiny_model
+    from mgtrainer.driver.tiny_media import ARCHS, make_tiny_media_model
 
-    path = make_tiny_model(args.out, arch=args.arch, hidden=args.hidden, layers=args.layers,
-                           heads=args.heads, vocab_size=args.vocab_size, seed=args.seed)
+    if args.arch in ARCHS:  # vision-/audio-language models with their processors
+        path = make_tiny_media_model(args.out, args.arch, hidden=args.hidden, layers=args.layers, heads=args.heads,
+                                     seed=args.seed)
+    else:
+        path = make_tiny_model(args.out, arch=args.arch, hidden=args.hidden, layers=args.layers,
+                               heads=args.heads, vocab_size=args.vocab_size, seed=args.seed)
     print(path)
     return 0
 

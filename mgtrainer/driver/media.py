@@ -78,7 +78,7 @@ def _expand(proc, text: str) -> str:
 
 
 def media_inputs(proc, media) -> dict:
-    from mgtrainer.data.media_check import read_audio, read_image
+    from mgtrainer.driver.media_io import read_audio, read_image
 
     images = [read_image(m) for m in media if m.kind == "image"]
     audio = [read_audio(m) for m in media if m.kind == "audio"]

@@ -118,10 +118,6 @@ def make_tiny_model(out_dir: str | Path, arch: str = "qwen2", vocab_size: int = 
     import torch
     from transformers import AutoModelForCausalLM, GenerationConfig
 
-    from mgtrainer.driver.tiny_media import ARCHS, make_tiny_media_model
-
-    if arch in ARCHS:  # vision-/audio-language models with their processors
-        return make_tiny_media_model(out_dir, arch, hidden=hidden, layers=layers, heads=heads, seed=seed)
     out = Path(out_dir)
     tok = build_tokenizer(vocab_size)
     cfg = _config(arch, len(tok), hidden, layers, heads, tok)

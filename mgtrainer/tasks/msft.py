@@ -45,11 +45,10 @@ def serve_settings(manifest) -> dict:
     return {}
 
 
-def request(row, manifest, tok) -> dict:
-    """predict: one row (toolkit CSV, wav.scp/asr row, messages with content parts) as a media chat record."""
-    from mgtrainer.serve.media_rows import row_record
-
-    return row_record(row)
+def request(row, manifest, tok):
+    """predict: the row as a media chat record (serve/media_rows.py reads the toolkit CSV, wav.scp lines
+    and messages with content parts into one for models with a modality); the engine takes it as it is."""
+    return row
 
 
 def call(engine, requests: list, max_new_tokens: int) -> list:
@@ -71,7 +70,7 @@ def probe(manifest) -> list[dict]:
 
 def served(post, rows: list, requests: list) -> tuple[str, list]:
     """Greedy /v1/chat/completions per probe row with OpenAI content parts."""
-    from mgtrainer.data.media import content_parts
+    from mgtrainer.driver.media_io import content_parts
 
     out = []
     for rec in requests:

@@ -29,13 +29,13 @@ def media_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_llava(tmp_path_factory):
-    from mgtrainer.driver.tiny import make_tiny_model
+    from mgtrainer.driver.tiny_media import make_tiny_media_model
 
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "llava", arch="llava")
+    return make_tiny_media_model(tmp_path_factory.mktemp("tiny") / "llava", "llava")
 
 
 @pytest.fixture(scope="session")
 def tiny_audio(tmp_path_factory):
-    from mgtrainer.driver.tiny import make_tiny_model
+    from mgtrainer.driver.tiny_media import make_tiny_media_model
 
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "qwen2_audio", arch="qwen2_audio")
+    return make_tiny_media_model(tmp_path_factory.mktemp("tiny") / "qwen2_audio", "qwen2_audio")

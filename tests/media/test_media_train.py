@@ -77,6 +77,31 @@ def test_audio_trains_lm_keeps_tower_and_reloads(media_dir, tiny_audio, make_cfg
     man = mf.read(final)
     assert man.modality == ["audio"] and man.processor == "Qwen2AudioProcessor"
     assert abs(_reloaded_loss(final, _records(media_dir / "sounds.csv")) - metrics["eval_loss"]) < 1e-4
+    _predicts(media_dir, tmp_path / "out", tmp_path)
+
+
+def _predicts(media_dir, out, tmp_path):
+    """The toolkit CSV -> CSV (other columns kept, prediction filled) and wav.scp -> text + WER (hf engine)."""
+    import csv
+
+    from mgtrainer.serve.predict import predict
+
+    predict(out, media_dir / "sounds.csv", tmp_path / "pred.csv", engine="hf", max_new_tokens=3, progress=False)
+    rows = list(csv.DictReader((tmp_path / "pred.csv").open()))
+    assert [r["id"] for r in rows] == ["0", "1", "2", "3"] and all(r["audio"].startswith("a/tone_") for r in rows)
+    assert all(r["user_prompt"] == "What sound is this?" and r["system_prompt"] == "null" for r in rows)
+    from mgtrainer.driver import media
+
+    model, proc = media.load(str(out / "final"))
+    rec = _records(media_dir / "sounds.csv")[1]
+    assert rows[1]["prediction"] == media.generate(model, proc, media.chat(rec.messages), rec.media, 3)
+    scp = tmp_path / "asr" / "wav.scp"
+    scp.parent.mkdir()
+    scp.write_text("".join(f"u{i} {media_dir / f'a/tone_{i}.wav'}\n" for i in range(2)))
+    (scp.parent / "text").write_text("u0 low\nu1 high\n")
+    stats = predict(out, scp, tmp_path / "asr" / "hyp" / "text", engine="hf", max_new_tokens=3, progress=False)
+    lines = (tmp_path / "asr" / "hyp" / "text").read_text().splitlines()
+    assert [ln.split(" ")[0] for ln in lines] == ["u0", "u1"] and stats["wer"] >= 0 and "cer" in stats
 
 
 def test_images_for_a_text_model_fail_in_one_line(media_dir, tiny_qwen2, make_cfg):
