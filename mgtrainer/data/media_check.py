@@ -20,7 +20,8 @@ def problem(m: Media, sample_rate: int = SAMPLE_RATE, max_seconds: float = MAX_S
     except (OSError, ValueError) as err:
         return f"unreadable {m.kind} {m.ref[:80]}: {err}"
     if data is None:
-        return f"missing {m.kind} file {m.ref} (relative paths resolve against the data file's folder or data.media_dir)"
+        return (f"missing {m.kind} file {m.ref} (relative paths resolve against the data file's folder or "
+                "data.media_dir)")
     return _image(m, data) if m.kind == "image" else _audio(m, data, sample_rate, max_seconds)
 
 

@@ -26,7 +26,8 @@ def chat_template(media_text: dict[str, str]) -> str:
                    for k, v in media_text.items())
     return (
         "{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\\n' }}"
-        "{%- if message['role'] == 'assistant' %}{%- generation %}{{- message['content'] }}<|im_end|>{%- endgeneration %}"
+        "{%- if message['role'] == 'assistant' %}"
+        "{%- generation %}{{- message['content'] }}<|im_end|>{%- endgeneration %}"
         "{{- '\\n' }}{%- elif message['content'] is string %}{{- message['content'] + '<|im_end|>\\n' }}"
         "{%- else %}{%- for c in message['content'] %}{%- if c['type'] == 'text' %}{{- c['text'] }}"
         + part + "{%- endif %}{%- endfor %}{{- '<|im_end|>\\n' }}{%- endif %}{%- endfor %}"
