@@ -9,6 +9,7 @@ speaking rate) before and after training.
 """
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -63,7 +64,8 @@ def asr(root):
     for f, rows in (("train.json", tr), ("held.json", ho)):
         (d / f).write_text(json.dumps(_rows(rows, "<audio>Transcribe the audio.")))
     base = make_tiny_media_model(d / "base", "qwen2_audio")
-    return measure("asr", base, d / "train.json", d / "held.json", steps=80, lr=2e-3, batch=6)
+    return measure("asr", base, d / "train.json", d / "held.json", steps=int(os.environ.get("ASR_STEPS", 80)),
+                   lr=2e-3, batch=4)
 
 
 if __name__ == "__main__":
