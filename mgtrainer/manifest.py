@@ -22,7 +22,7 @@ class Manifest(BaseModel):
 
     task: str  # a key of mgtrainer.tasks.TASKS
     base_model: str
-    head: Literal["causal_lm", "sequence_classification", "encoder"]
+    head: Literal["causal_lm", "sequence_classification", "encoder", "media_lm"]
     finetuning_type: Literal["full", "lora", "freeze"] = "full"
     labels: list[str] | None = None  # classify: id order; rm/rerank: None (one output)
     multi_label: bool = False
@@ -34,6 +34,8 @@ class Manifest(BaseModel):
     max_length: int | None = None
     adapter_dir: str | None = None  # relative to final/: the kept LoRA adapter
     backend: Literal["native", "llamafactory"] = "native"
+    modality: list[str] | None = None  # media_lm: the media kinds it takes ("image", "audio")
+    processor: str | None = None  # media_lm: the transformers processor class saved beside the weights
     metrics: dict[str, float] = {}
     mgtrainer_version: str = __version__
 

@@ -8,6 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source script/env/_bootstrap.sh
 command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium) \
     || echo "test.sh: chromium not installed (needs root); the report's browser tests will fail" >&2
+command -v espeak-ng >/dev/null || (apt-get update && apt-get install -y --no-install-recommends espeak-ng) \
+    || echo "test.sh: espeak-ng not installed (needs root); the media tests use tones only" >&2
 mgt_env build dev
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 exec "$MGT_BOOTSTRAP_PY" -m mgtrainer.env run dev -- python -m pytest -ra --durations=25 "$@"

@@ -68,6 +68,10 @@ class DataConfig(Section):
     dataset_dir: str | None = Field(
         None, description="Folder holding LLaMA-Factory's dataset_info.json for dataset names."
     )
+    media_dir: str | None = Field(
+        None, description="Folder that relative image/audio paths in the data resolve against "
+        "(default: the data file's own folder); http(s) URLs are refused."
+    )
     format: str | None = Field(
         None, description="Input format (alpaca, sharegpt, messages, ...); None = auto-detect."
     )

@@ -86,14 +86,22 @@ def _observe(rep: Report, rec: Record) -> None:
             rep.count("passage label", label)
 
 
-def check(target: str, kind: str | None = None, dataset_dir: str | None = None, format: str | None = None) -> Report:
+def check(target: str, kind: str | None = None, dataset_dir: str | None = None, format: str | None = None,
+          media_dir: str | None = None) -> Report:
     """Read every row of a file, folder or dataset name; rejected rows are collected, not raised."""
     path, spec = resolve(target, dataset_dir, "target")
     spec = spec or Spec(format or "")
     if format:
         spec.format = format
     rep = Report(path)
-    for rec in iter_records(path, kind=kind, spec=spec, on_error=lambda s, r: rep.rejected.append((s, r))):
+    for rec in iter_records(path, kind=kind, spec=spec, on_error=lambda s, r: rep.rejected.append((s, r)),
+                            media_dir=media_dir):
         _observe(rep, rec)
+        if rec.media:  # open every image/audio file: missing, unreadable, wrong sample rate, too long
+            from mgtrainer.data.media_check import check_media
+
+            rep.rejected += check_media(rec)
+            for m in rec.media:
+                rep.count("media", m.kind)
     rep.format = spec.format or "?"
     return rep

@@ -6,7 +6,8 @@ import argparse
 import sys
 
 # = tuple(mgtrainer.data.formats.FORMATS), spelled out so `--help` imports nothing more (a test checks it)
-FORMAT_NAMES = ("alpaca", "sharegpt", "messages", "openai_preference", "text", "classify", "embed", "rerank", "mdl")
+FORMAT_NAMES = ("alpaca", "sharegpt", "messages", "openai_preference", "text", "classify", "embed", "rerank", "mdl",
+                "asr")
 
 
 def register(sub) -> None:
@@ -18,6 +19,7 @@ def register(sub) -> None:
     chk.add_argument("target", metavar="FILE|DATASET_NAME", nargs="+")
     chk.add_argument("--task", help="check rows as the record kind this task trains on (e.g. classify, rerank)")
     chk.add_argument("--dataset-dir", help="folder with LLaMA-Factory's dataset_info.json (for dataset names)")
+    chk.add_argument("--media-dir", help="folder relative image/audio paths resolve against (default: the data file's)")
     chk.add_argument("--format", choices=FORMAT_NAMES, help="skip auto-detection")
     chk.set_defaults(func=cmd_check, argv=None)
 
@@ -123,7 +125,7 @@ def _check_one(target: str, kind: str | None, args) -> int:
 
     from mgtrainer.data.checks import check
 
-    rep = check(target, kind, args.dataset_dir, args.format)
+    rep = check(target, kind, args.dataset_dir, args.format, args.media_dir)
     kinds = ", ".join(f"{k} {n}" for k, n in rep.kinds.items()) or "-"
     print(f"{rep.path}: format {rep.format}, {rep.rows} rows ({kinds}), {len(rep.rejected)} rejected")
     table = Table()

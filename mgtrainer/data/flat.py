@@ -183,18 +183,27 @@ def _null(row: dict, col: str) -> str | None:
 
 
 def parse_mdl(row: dict, spec: Spec, kind: str | None = None) -> Record:
+    """The audio toolkit's CSV: audio (a path; the user turn gets an <audio> placeholder in front),
+    system_prompt, user_prompt ("null" or absent with audio: none) and prediction."""
     meta = {"format": "mdl", "order": list(row),
-            "nulls": {c: row[c] for c in ("system_prompt", "prediction") if c in row and _null(row, c) is None}}
-    meta["extra"] = extra_columns(row, {"system_prompt", "user_prompt", "prediction"})
+            "nulls": {c: row[c] for c in ("system_prompt", "user_prompt", "prediction")
+                      if c in row and _null(row, c) is None}}
+    meta["extra"] = extra_columns(row, {"system_prompt", "user_prompt", "prediction", "audio"})
     user, system, pred = _null(row, "user_prompt"), _null(row, "system_prompt"), _null(row, "prediction")
+    media = []
+    if _null(row, "audio") is not None:
+        from mgtrainer.data.media import PLACEHOLDER, column_media
+
+        media, user = column_media(row, "audio", "audio"), PLACEHOLDER["audio"] + (user or "")
     if user is None:
         raise RowError("missing user prompt", "user_prompt", "the prompt text (\"null\" only for system_prompt)")
     if pred is None:
         raise RowError("missing prediction", "prediction", "the answer or label for each training row")
     msgs = ([Message("system", system)] if system is not None else []) + [Message("user", user)]
     if kind == "classify":
-        return Record("classify", messages=msgs if system is not None else [], text=user, label=pred, meta=meta)
-    return Record("chat", messages=msgs + [Message("assistant", pred)], meta=meta)
+        return Record("classify", messages=msgs if system is not None else [], text=user, label=pred, meta=meta,
+                      media=media)
+    return Record("chat", messages=msgs + [Message("assistant", pred)], meta=meta, media=media)
 
 
 def write_mdl(rec: Record) -> dict:
@@ -208,4 +217,13 @@ def write_mdl(rec: Record) -> dict:
         user, pred = rec.messages[-2].content, rec.messages[-1].content
     out = {"system_prompt": system if system is not None else nulls.get("system_prompt", "null"),
            "user_prompt": user, "prediction": pred}
+    audio = [m.ref for m in rec.media if m.kind == "audio"]
+    if audio:
+        from mgtrainer.data.media import PLACEHOLDER
+
+        out = {"audio": audio[0], **out, "user_prompt": user.replace(PLACEHOLDER["audio"], "", 1)}
+        out["user_prompt"] = out["user_prompt"] or nulls.get("user_prompt", "null")
+        for col in ("system_prompt", "user_prompt"):  # an audio,prediction CSV stays that
+            if rec.meta.get("format") == "mdl" and col not in rec.meta["order"] and out[col] == "null":
+                del out[col]
     return finish_row(out, rec.meta, "mdl")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
-from mgtrainer.data import alpaca, flat, messages, sharegpt
+from mgtrainer.data import alpaca, flat, kaldi, messages, sharegpt
 from mgtrainer.data.base import RowError
 from mgtrainer.data.records import Record
 
@@ -32,7 +32,8 @@ FORMATS: dict[str, Format] = {
     "embed": Format(flat.parse_embed, flat.write_embed,
                     "query + pos/neg lists (or positive/negative_N), scores, prompt"),
     "rerank": Format(flat.parse_rerank, flat.write_rerank, "query + passages: [{text, label}]"),
-    "mdl": Format(flat.parse_mdl, flat.write_mdl, "MDL-Toolkit CSV: system_prompt, user_prompt, prediction"),
+    "mdl": Format(flat.parse_mdl, flat.write_mdl, "MDL-Toolkit CSV: audio, system_prompt, user_prompt, prediction"),
+    "asr": Format(kaldi.parse, kaldi.write, "speech: audio + text (Kaldi wav.scp + text read as these rows)"),
 }
 EXPECT = {
     "chat": "chat rows (messages, conversations or instruction/output)",
@@ -61,8 +62,10 @@ def detect(row: dict, kind: str | None = None) -> str | None:
     keys = row.keys()
     if isinstance(row.get("input"), dict) and "preferred_output" in keys:
         return "openai_preference"
-    if "user_prompt" in keys or "system_prompt" in keys:
+    if "user_prompt" in keys or "system_prompt" in keys or ("audio" in keys and "prediction" in keys):
         return "mdl"
+    if "audio" in keys and "text" in keys and not any(k in keys for k in flat.LABEL_COLS):
+        return "asr"
     if "query" in keys and "passages" in keys:
         return "rerank"
     if any(k in keys for k in flat.QUERY_COLS) and any(k in keys for k in flat.POS_COLS):

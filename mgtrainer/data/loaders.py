@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
 
 from mgtrainer.data.base import RowError, Spec, cut, json_problem
+from mgtrainer.data.media import resolve as resolve_media
 from mgtrainer.data.formats import EXPECT, FORMATS, KindError, coerce, detect
 from mgtrainer.data.readers import file_kind, folder_files, read_rows
 from mgtrainer.data.records import KINDS, Record
@@ -31,6 +32,7 @@ class DataOptions:
     train: tuple[str, ...] = ()
     eval: tuple[str, ...] = ()
     dataset_dir: str | None = None
+    media_dir: str | None = None
     format: str | None = None
     mix: tuple[float, ...] | None = None
     val_size: float | int = 0
@@ -78,7 +80,7 @@ def _format_for(row: dict, path: Path, source: str, format: str | None, kind: st
 
 def iter_records(path: str | Path, format: str | None = None, kind: str | None = None, *,
                  spec: Spec | None = None, on_error: OnError | None = None,
-                 labels: LabelSpellings | None = None) -> Iterator[Record]:
+                 labels: LabelSpellings | None = None, media_dir: str | None = None) -> Iterator[Record]:
     """Stream the records of one file or folder. A bad row raises MgtError `FILE:LINE: ...` unless
     `on_error(source, reason)` is given, which then receives it and the row is skipped. `labels` carries
     the label spellings seen across several sources (default: this source only)."""
@@ -89,7 +91,8 @@ def iter_records(path: str | Path, format: str | None = None, kind: str | None =
     if path.is_dir() and file_kind(path) == "folder":  # each file of a plain folder detected on its own
         for file in folder_files(path):
             same = Spec(format or "", dict(spec.columns), dict(spec.tags), spec.ranking) if spec else None
-            yield from iter_records(file, format, kind, spec=same, on_error=on_error, labels=labels)
+            yield from iter_records(file, format, kind, spec=same, on_error=on_error, labels=labels,
+                                    media_dir=media_dir)
         return
     spec = spec or Spec(format or "")
     if path.suffix.lower() in (".csv", ".tsv"):
@@ -108,6 +111,8 @@ def iter_records(path: str | Path, format: str | None = None, kind: str | None =
             if kind:
                 rec = coerce(rec, kind)
             rec.source = source
+            if rec.media:
+                resolve_media(rec, path if path.is_dir() else path.parent, media_dir)
             if rec.kind in RULED:
                 check_record(rec)
                 labels.check(rec)
@@ -154,7 +159,8 @@ def read_dataset(name: str, cfg, kind: str | None, rejected: list, field: str,
     def keep(source: str, reason: str) -> None:
         rejected.append((source, reason))
 
-    for rec in iter_records(path, None if spec else fmt, kind, spec=spec, on_error=keep, labels=labels):
+    for rec in iter_records(path, None if spec else fmt, kind, spec=spec, on_error=keep, labels=labels,
+                            media_dir=opts.media_dir):
         if cap is not None and len(out) >= cap:
             break
         out.append(rec)

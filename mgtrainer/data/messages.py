@@ -16,8 +16,9 @@ def _same(role: str) -> str:
     return role
 
 
-def parse_turns(value, field: str, meta: dict, as_role: str | None = None) -> list[Message]:
-    """A list of OpenAI message objects (or one string, read as one `as_role` turn)."""
+def parse_turns(value, field: str, meta: dict, as_role: str | None = None, media: list | None = None) -> list[Message]:
+    """A list of OpenAI message objects (or one string, read as one `as_role` turn); image_url /
+    input_audio content parts become placeholders in the text and Media appended to `media`."""
     if isinstance(value, str) and as_role:
         meta.setdefault("as_str", []).append(field)
         return [Message(as_role, value)]
@@ -37,7 +38,7 @@ def parse_turns(value, field: str, meta: dict, as_role: str | None = None) -> li
             content = ""
         elif isinstance(content, list):  # OpenAI content parts: text parts only
             meta.setdefault("content", {})[f"{field}.{i}"] = content
-            content = _text_parts(content, f"{where}.content")
+            content = _text_parts(content, f"{where}.content", media)
         need_str(content, f"{where}.content")
         calls = m.get("tool_calls")
         if calls is not None:
@@ -49,12 +50,18 @@ def parse_turns(value, field: str, meta: dict, as_role: str | None = None) -> li
     return out
 
 
-def _text_parts(parts: list, where: str) -> str:
+def _text_parts(parts: list, where: str, media: list | None) -> str:
+    from mgtrainer.data.media import from_part
+
+    text = []
     for j, part in enumerate(parts):
-        if not (isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)):
-            raise RowError("non-text content part", f"{where}[{j}]", 'text parts {"type": "text", "text": ...} '
-                           "(images, audio are not supported)")
-    return "".join(part["text"] for part in parts)
+        got = from_part(part, f"{where}[{j}]")
+        if got is not None and media is None:
+            raise RowError("media content part", f"{where}[{j}]", "text parts here (media only in chat prompts)")
+        if got is not None:
+            media.append(got[1])
+        text.append(part["text"] if got is None else got[0])
+    return "".join(text)
 
 
 def turns_out(msgs: list[Message], field: str, meta: dict, own: bool) -> list[dict] | str:
@@ -119,7 +126,7 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
     elif mkey is None:
         raise RowError("missing required column", "messages", "an OpenAI row with messages: [{role, content}, ...]")
     else:
-        rec.messages = parse_turns(row[mkey], mkey, meta, "user")
+        rec.messages = parse_turns(row[mkey], mkey, meta, "user", rec.media)
         used = {mkey, "tools", label_key}
         if "completion" in row:
             rec.messages = rec.messages + parse_turns(row["completion"], "completion", meta, "assistant")
@@ -129,9 +136,36 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
             judged = bool(rec.messages) and rec.messages[-1].role == "assistant"
             rec.kind, rec.label = read_label(row[label_key], label_key, kind, judged, meta)
         _check(rec.messages, mkey, ("user", "tool") if rec.kind == "classify" else ("assistant",))
+        _lf_media(rec, row, cols, used)
     meta["columns"] = {"messages": mkey, "label": label_key}
     meta["extra"] = extra_columns(row, used)
     return rec
+
+
+def _lf_media(rec: Record, row: dict, cols: dict, used: set) -> None:
+    """LLaMA-Factory's images/audios columns beside messages (content parts already gave rec.media)."""
+    from mgtrainer.data.media import COLUMNS, check_count, column_media
+
+    for kind, default in COLUMNS.items():
+        col = cols.get(default) or default
+        if row.get(col) is not None:
+            rec.media += column_media(row, col, kind)
+            rec.meta.setdefault("media_cols", {})[kind] = col
+            used.add(col)
+    check_count(rec, rec.meta.get("columns", {}).get("messages") or "messages")
+
+
+def _media_out(rec: Record, out: dict, mkey: str, own: bool) -> None:
+    """Media back out: the row's own images/audios columns, else OpenAI content parts in the user turns."""
+    from mgtrainer.data.media import COLUMNS, content_parts
+
+    cols = rec.meta.get("media_cols", {}) if own else {}
+    for kind, col in cols.items():
+        out[col] = [m.ref for m in rec.media if m.kind == kind]
+    if rec.media and not cols and not (own and rec.meta.get("content")):
+        queue = list(rec.media)
+        for turn in out[mkey]:
+            turn["content"] = content_parts(turn["content"], queue)
 
 
 def write(rec: Record) -> dict:
@@ -159,6 +193,8 @@ def write(rec: Record) -> dict:
             out[mkey] = turns_out(msgs, mkey, meta, own)
         if rec.kind != "chat":
             out[meta.get("columns", {}).get("label", "label") if own else "label"] = label_out(rec.label, meta)
+        if rec.media and isinstance(out[mkey], list):
+            _media_out(rec, out, mkey, own)
     else:
         raise RowError(f"{rec.kind} records cannot be written as messages", "kind", "chat, preference, kto or classify")
     tools = tools_out(rec.tools, meta, own, as_string=False)

@@ -33,6 +33,8 @@ NEEDS = {".parquet": "pyarrow", "datasets": "datasets"}  # file kind -> the modu
 
 
 def file_kind(path: Path) -> str:
+    if path.name == "wav.scp" or (path.is_dir() and (path / "wav.scp").is_file()):
+        return "wav.scp"  # Kaldi-style speech: wav.scp (+ text beside it)
     if path.is_dir():
         return "datasets" if (path / "state.json").exists() or (path / "dataset_dict.json").exists() else "folder"
     suffix = path.suffix.lower()
@@ -107,7 +109,7 @@ def read_rows(path: Path | str) -> Rows:
         raise MgtError(f"{path}:1: cannot read (permission denied) (path); expected a readable data file or folder")
     kind = file_kind(path)
     reader = {".jsonl": _jsonl, ".json": _json, ".csv": _csv, ".tsv": _csv, ".parquet": _parquet, ".txt": _txt,
-              "datasets": _datasets, "folder": _folder}[kind]
+              "datasets": _datasets, "folder": _folder, "wav.scp": _scp}[kind]
     empty = True
     for item in reader(path):
         empty = False
@@ -326,6 +328,12 @@ def folder_files(path: Path) -> list[Path]:
         raise MgtError(f"{path}:1: no data files in this folder (path); expected files ending in "
                        f"{', '.join(EXTENSIONS)}")
     return files
+
+
+def _scp(path: Path) -> Rows:
+    from mgtrainer.data.kaldi import read_scp
+
+    yield from read_scp(path / "wav.scp" if path.is_dir() else path)
 
 
 def _folder(path: Path) -> Rows:

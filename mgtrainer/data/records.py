@@ -12,6 +12,10 @@ Which fields are set depends on `kind`:
 | embed      | query, pos, neg, pos_scores?, neg_scores?, prompt?                      |
 | rerank     | query, passages, labels (relevance per passage, float), scores? (teacher) |
 
+Any kind may carry `media` (images, audio): each Message's content marks where they go with the
+placeholders `<image>` / `<audio>` (LLaMA-Factory's convention), in order; `media[i]` is the i-th one
+(mgtrainer/data/media.py parses, resolves and checks them; references/media.md).
+
 `source` is "file:line" (1-based line, or row number for CSV/parquet) for error messages.
 `meta` keeps what a lossless round trip to the row's own format needs (column names, id fields,
 unknown columns); converters to other formats ignore it.
@@ -36,6 +40,13 @@ class Message:
 
 
 @dataclass(slots=True)
+class Media:
+    kind: str  # "image" | "audio"
+    ref: str  # as written in the row: a path (relative or absolute) or a data: URL
+    path: str = ""  # resolved: an absolute path, or the data: URL itself ("" until the loader resolves it)
+
+
+@dataclass(slots=True)
 class Record:
     kind: str  # one of KINDS
     messages: list[Message] = field(default_factory=list)
@@ -53,5 +64,6 @@ class Record:
     passages: list[str] | None = None
     labels: list[float] | None = None
     scores: list[float] | None = None  # rerank: optional teacher score per passage
+    media: list[Media] = field(default_factory=list)
     source: str = ""
     meta: dict = field(default_factory=dict)

@@ -13,7 +13,8 @@ from mgtrainer.data.records import Message, Record
 TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
         "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system"}
 AUTO = {"messages": ("conversations", "messages", "conversation"), "system": ("system",), "tools": ("tools",),
-        "chosen": ("chosen",), "rejected": ("rejected",), "kto_tag": ("kto_tag", "label")}
+        "chosen": ("chosen",), "rejected": ("rejected",), "kto_tag": ("kto_tag", "label"),
+        "images": ("images",), "audios": ("audios",)}
 
 
 class _Turns:
@@ -123,9 +124,20 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
         turns.check(rec.messages, mcol, offset, ("assistant",) if rec.kind == "kto" else ("user", "tool"))
     else:
         turns.check(rec.messages, mcol, offset)
+    _media(rec, row, cols, mcol)
     used = {col for col in cols.values() if col in row and row[col] is not None}
     meta["extra"] = extra_columns(row, used)
     return rec
+
+
+def _media(rec: Record, row: dict, cols: dict, mcol: str) -> None:
+    """LLaMA-Factory's images/audios columns: files for the <image>/<audio> placeholders, in order."""
+    from mgtrainer.data.media import check_count, column_media
+
+    for kind, key in (("image", "images"), ("audio", "audios")):
+        if row.get(cols[key]) is not None:
+            rec.media += column_media(row, cols[key], kind)
+    check_count(rec, mcol)
 
 
 def _answer_out(msgs: list[Message], field: str, turns: _Turns, meta: dict, own: bool):
@@ -160,4 +172,7 @@ def write(rec: Record) -> dict:
     tools = tools_out(rec.tools, meta, own, as_string=True)
     if tools is not None:
         out[cols["tools"] or "tools"] = tools
+    for kind, key in (("image", "images"), ("audio", "audios")):
+        if any(m.kind == kind for m in rec.media):
+            out[cols[key] or key] = [m.ref for m in rec.media if m.kind == kind]
     return finish_row(out, meta, "sharegpt")

@@ -47,9 +47,14 @@ def _tiny(args) -> int:
     if code is not None:
         return code
     from mgtrainer.driver.tiny import make_tiny_model
+    from mgtrainer.driver.tiny_media import ARCHS, make_tiny_media_model
 
-    path = make_tiny_model(args.out, arch=args.arch, hidden=args.hidden, layers=args.layers,
-                           heads=args.heads, vocab_size=args.vocab_size, seed=args.seed)
+    if args.arch in ARCHS:  # vision-/audio-language models with their processors
+        path = make_tiny_media_model(args.out, args.arch, hidden=args.hidden, layers=args.layers, heads=args.heads,
+                                     seed=args.seed)
+    else:
+        path = make_tiny_model(args.out, arch=args.arch, hidden=args.hidden, layers=args.layers,
+                               heads=args.heads, vocab_size=args.vocab_size, seed=args.seed)
     print(path)
     return 0
 
@@ -80,7 +85,8 @@ def register(sub) -> None:
     msub = p.add_subparsers(dest="model_verb", metavar="VERB", required=True)
     t = msub.add_parser("tiny", help="write a tiny random causal LM with a local tokenizer and chat template")
     t.add_argument("out")
-    t.add_argument("--arch", choices=["qwen2", "llama"], default="qwen2")
+    t.add_argument("--arch", choices=["qwen2", "llama", "llava", "qwen2_audio"], default="qwen2",
+                   help="llava: vision-language, qwen2_audio: audio-language (real processors, built locally)")
     t.add_argument("--hidden", type=int, default=128)
     t.add_argument("--layers", type=int, default=2)
     t.add_argument("--heads", type=int, default=4)

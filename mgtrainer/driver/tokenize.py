@@ -67,6 +67,7 @@ def assistant_spans(tok, msgs: list[dict], tools) -> tuple[str, list[tuple[int, 
 
 def encode_chat(tok, record, cutoff_len: int, train_on_prompt: bool = False) -> tuple[dict | None, bool]:
     """input_ids + labels for one chat record; returns (row or None if nothing left to train, truncated)."""
+    no_media(record)
     msgs = message_dicts(record.messages)
     text, spans = assistant_spans(tok, msgs, record.tools)
     enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -100,8 +101,20 @@ def chat_stream(tok, records, cutoff_len: int, train_on_prompt: bool = False, st
             yield row
 
 
+def no_media(record) -> None:
+    """Text-only encoders refuse a record with images/audio in one line (never train on `<image>` text)."""
+    if record.media:
+        from mgtrainer.errors import MgtError
+
+        kinds = sorted({m.kind for m in record.media})
+        raise MgtError(f"{record.source}: the row has {' and '.join(kinds)} input ({record.media[0].ref[:60]}) but "
+                       "this task trains a text-only model; expected the media chat task with a vision/audio-language "
+                       "model (references/media.md), or the media columns removed")
+
+
 def record_text(tok, record) -> str:
     """The text a classify/pt record stands for (a chat-style record is rendered with the template)."""
+    no_media(record)
     if record.text is not None:
         return record.text
     return _render(tok, message_dicts(record.messages), record.tools)

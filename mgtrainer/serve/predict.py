@@ -17,7 +17,12 @@ from mgtrainer.serve.rows import Row, read_rows, write_rows
 
 
 def requests(task, manifest, tok, rows: list[Row]) -> list:
-    """What the engine gets for these rows: one request per row (prompt ids, a text, a pair)."""
+    """What the engine gets for these rows: one request per row (prompt ids, a text, a pair); rows for a
+    model with a modality are read as media chat records first (mgtrainer/serve/media_rows.py)."""
+    if manifest.modality:
+        from mgtrainer.serve.media_rows import row_record
+
+        return [task.request(row_record(row), manifest, tok) for row in rows]
     return [task.request(row, manifest, tok) for row in rows]
 
 
@@ -39,6 +44,12 @@ def predict(path: str | Path, input_path: str | Path, output_path: str | Path, e
     out_rows = [dict(row) | task.response(o, manifest, eng.tokenizer) for row, o in zip(rows, outputs)]
     write_rows(output_path, out_rows)
     stats = {"rows": len(rows), "seconds": seconds, "engine": engine}
+    if manifest.modality:  # speech lists: WER/CER against the reference transcripts, when given
+        from mgtrainer.serve.media_rows import error_rates
+
+        if (rates := error_rates(out_rows)) is not None:
+            stats.update(rates)
+            print(f"mgtrainer: WER {rates['wer']:.4f}, CER {rates['cer']:.4f} against the reference", file=sys.stderr)
     if task.SERVE.runner == "generate":
         stats["generated_tokens"] = sum(len(o) for o in outputs)
     print(f"mgtrainer: {len(rows)} rows -> {output_path} ({engine}, {seconds:.1f} s)", file=sys.stderr)

@@ -23,6 +23,10 @@ class Row(dict):
 def read_rows(path: str | Path) -> list[Row]:
     """A .csv (header row) or .jsonl/.json (one object a line) file -> rows."""
     p = Path(path)
+    if p.name == "wav.scp" and p.is_file():  # Kaldi speech list (+ text beside it as the reference)
+        from mgtrainer.serve.media_rows import scp_rows
+
+        return [_row(r, where) for where, r in scp_rows(p)]
     if not p.is_file():
         raise MgtError(f"{p}:1: no such input file; expected a .csv or .jsonl file")
     if p.suffix.lower() == ".csv":
@@ -52,7 +56,9 @@ def write_rows(path: str | Path, rows: list[dict]) -> Path:
     """Write rows atomically (temp file + rename) as CSV or JSONL by the file's suffix."""
     p = Path(path)
     with atomic.open_atomic(p, "w", newline="") as f:
-        if p.suffix.lower() == ".csv":
+        if p.name == "text" and rows and "utt" in rows[0]:  # Kaldi transcripts: UTT TEXT per line
+            f.writelines(f"{r['utt']} {r.get('prediction', '')}\n" for r in rows)
+        elif p.suffix.lower() == ".csv":
             _write_csv(f, rows)
         else:
             for row in rows:
