@@ -9,7 +9,7 @@ task.extra_metrics(cfg, trainer, tok, eval_records) -> dict added to eval loss a
 from __future__ import annotations
 
 from mgtrainer.driver.metrics import quality_metrics, scalar_metrics
-from mgtrainer.driver.run import finish, start
+from mgtrainer.driver.run import finish, main_process, start
 from mgtrainer.errors import MgtError
 
 
@@ -43,8 +43,9 @@ def _causal_rows(cfg, task, tok, data):
     eval_note = f"; {eval_set.summary('eval')}" if data.eval else ""
     if not cfg.data.streaming:
         train_set = task.encode(cfg, tok, data.train)
-        print(train_set.summary("train") + eval_note)
-        preview.show(tok, train_set, cfg.train.preview_samples)
+        if main_process():  # under torchrun only rank 0 speaks
+            print(train_set.summary("train") + eval_note)
+            preview.show(tok, train_set, cfg.train.preview_samples)
         return train_set.rows, eval_set.rows
     from mgtrainer.driver.stream import RowStream
 
@@ -52,7 +53,7 @@ def _causal_rows(cfg, task, tok, data):
                      cfg.data.seed, data.shuffle, data.rejects)
     print(f"train: streaming {data.train.describe()}, shuffle buffer {cfg.data.buffer_size} rows, "
           f"{cfg.train.max_steps} steps{eval_note}")
-    if cfg.train.preview_samples:
+    if cfg.train.preview_samples and main_process():
         head = Encoded(rows=rows.head(cfg.train.preview_samples))
         preview.show(tok, head, cfg.train.preview_samples, title="train (first rows of the stream)")
     return rows, eval_set.rows
