@@ -51,8 +51,17 @@ def fsdp_config(value) -> dict | None:
     return _json_file(value, "fsdp_config")
 
 
-def sharding_args(t) -> dict:
-    """TrainingArguments keys for distributed training from cfg.train."""
+FSDP_ON_CPU = ("train.fsdp needs a GPU: accelerate 1.15 turns FSDP on only for GPU-class devices (its "
+               "MULTI_CPU processes would train as plain DDP, ignoring fsdp); expected train.fsdp unset on CPU, "
+               "or train.deepspeed: zero3 (DeepSpeed shards on CPU with gloo)")
+
+
+def sharding_args(t, accelerator: bool = True) -> dict:
+    """TrainingArguments keys for distributed training from cfg.train (MgtError for FSDP without a GPU)."""
+    from mgtrainer.errors import MgtError
+
+    if t.fsdp and not accelerator:
+        raise MgtError(FSDP_ON_CPU)
     out = {"ddp_timeout": t.ddp_timeout}
     if t.ddp_find_unused_parameters is not None:
         out["ddp_find_unused_parameters"] = t.ddp_find_unused_parameters

@@ -49,7 +49,7 @@ def training_args(cfg, default_metric: str = "loss", **extra) -> TrainingArgumen
     )
     if t.gradient_checkpointing:
         kwargs["gradient_checkpointing"] = True
-    kwargs.update(sharding_args(t))  # ddp_timeout, ddp_find_unused_parameters, fsdp, deepspeed
+    kwargs.update(sharding_args(t, has_accelerator()))  # ddp_timeout, ddp_find_unused_parameters, fsdp, deepspeed
     kwargs.update(extra)
     return TrainingArguments(**kwargs)
 
