@@ -39,6 +39,13 @@ def _causal_rows(cfg, task, tok, data):
     from mgtrainer.driver import preview
     from mgtrainer.driver.tokenize import Encoded
 
+    if cfg.data.packed:
+        from mgtrainer.driver import packed
+
+        train_rows, eval_rows = packed.load(cfg, tok)
+        if main_process():
+            print(f"train: {len(train_rows)} rows from the packed cache {cfg.data.packed}; eval: {len(eval_rows)}")
+        return train_rows, eval_rows
     eval_set = task.encode(cfg, tok, data.eval)
     eval_note = f"; {eval_set.summary('eval')}" if data.eval else ""
     if not cfg.data.streaming:
