@@ -60,6 +60,8 @@ def load_data(cfg, task, stream: bool = True) -> Data:
     """The task's records from the data layer (which reports rejected rows on stderr): lists, or with
     data.streaming (and `stream`) a lazy train stream and the eval records."""
     check_streaming(cfg, task)
+    if cfg.data.packed:  # the rows come tokenised from the cache (driver/packed.py), read by the task's flow
+        return Data([], [])
     if stream and cfg.data.streaming:
         from mgtrainer.data.stream import Rejects, shuffled, stream_splits
 

@@ -110,6 +110,7 @@ ALIASES: dict[str, Alias] = {
     # serve
     "vllm_maxlen": Alias("serve.max_model_len", LF),
     "infer_dtype": Alias("serve.dtype", LF),
+    "tokenized_path": Alias("data.packed", LF),
 }
 
 # Flat names of task fields; which task they belong to is looked up in the task registry.
@@ -125,8 +126,6 @@ IGNORED: dict[str, str] = {
     "dataloader_num_workers": "data loads in-process",
     "dataset_num_proc": "tokenization runs in-process",
     "plot_loss": "plots are always written to OUTPUT_DIR/plots",
-    "ddp_timeout": "single-process training",
-    "ddp_find_unused_parameters": "single-process training",
     "save_only_model": "checkpoints keep optimizer state for resuming",
     "flash_attn": "the attention implementation is picked automatically",
     "attn": "the attention implementation is picked automatically",
@@ -139,7 +138,6 @@ IGNORED: dict[str, str] = {
     "disable_tqdm": "progress bars are kept",
     "run_name": "the run is named by output_dir",
     "mix_strategy": "datasets are concatenated, or sampled by data.mix weights",
-    "tokenized_path": "mgtrainer does not cache tokenized data",
     "infer_backend": "`mgtrainer serve` uses vLLM, `predict --engine` picks",
     "push_to_hub": "false: nothing is pushed",
 }
@@ -147,8 +145,6 @@ IGNORED: dict[str, str] = {
 UNSUPPORTED: dict[str, str] = {
     "quantization_bit": "quantized (QLoRA) training is not supported yet",
     "quantization_method": "quantized (QLoRA) training is not supported yet",
-    "deepspeed": "DeepSpeed is not supported; use backend: llamafactory",
-    "fsdp": "FSDP is not supported yet",
     "use_unsloth": "unsloth is not supported",
     "adapter_name_or_path": "starting from an existing adapter is not supported yet; merge it first",
     "beta": "preference tuning (dpo/kto) is not supported yet",

@@ -89,6 +89,9 @@ class DataConfig(Section):
                             "or an integer val_size (the first N rows). As LLaMA-Factory's streaming.")
     buffer_size: int = Field(1000, gt=0, description="streaming: rows in the seeded shuffle buffer (1 = file "
                              "order). As LLaMA-Factory's buffer_size.")
+    packed: str | None = Field(None, description="Train from a pre-tokenised cache written by `mgtrainer data "
+                               "pack CFG -o DIR` (its fingerprint must match this config's tokenizer, template, "
+                               "cutoff_len and data). As LLaMA-Factory's tokenized_path.")
 
     @field_validator("train", "eval", mode="before")
     @classmethod
@@ -169,6 +172,16 @@ class TrainConfig(Section):
                                              "batching); None = fixed batch size.")
     preview_samples: int = Field(2, ge=0, description="Print this many tokenized train examples "
                                  "(with loss masks) before training.")
+    ddp_timeout: int = Field(1800, gt=0, description="Seconds a distributed collective may wait for the "
+                             "other ranks before the job fails (TrainingArguments.ddp_timeout).")
+    ddp_find_unused_parameters: bool | None = Field(None, description="DDP: look for parameters without a "
+                                                    "gradient each step; None = transformers' default.")
+    fsdp: str | None = Field(None, description="FSDP sharding, TrainingArguments' string: e.g. 'full_shard "
+                             "auto_wrap' (FSDP2 via fsdp_config.version 2 where accelerate supports it).")
+    fsdp_config: dict | str | None = Field(None, description="FSDP options (a dict or a JSON file), "
+                                           "TrainingArguments.fsdp_config.")
+    deepspeed: str | dict | None = Field(None, description="DeepSpeed config: a JSON path, a dict, or a shipped "
+                                         "preset: zero2, zero3, zero3-offload (mgtrainer/driver/ds_presets/).")
 
     @field_validator("output_dir")
     @classmethod
@@ -212,6 +225,16 @@ class TrainConfig(Section):
     def _precision(self):
         if self.bf16 and self.fp16:
             raise ValueError("bf16 and fp16 are both true; choose one")
+        return self
+
+    @model_validator(mode="after")
+    def _sharding(self):
+        from mgtrainer.driver import shard
+
+        if self.deepspeed is not None and self.fsdp:
+            raise ValueError("deepspeed and fsdp are both set; choose one sharding engine")
+        shard.deepspeed_config(self.deepspeed)  # a preset, a readable JSON object, or a dict
+        shard.fsdp_config(self.fsdp_config)
         return self
 
 

@@ -33,6 +33,14 @@ def register(sub) -> None:
     prev.add_argument("-n", "--num", type=int, default=3, help="samples to show")
     prev.set_defaults(func=cmd_preview)
 
+    pack = verbs.add_parser("pack", help="tokenise a run config's data once into Arrow shards (data.packed: DIR)")
+    pack.add_argument("config")
+    pack.add_argument("overrides", nargs="*", help="key=value overrides")
+    pack.add_argument("-o", "--output", required=True, help="the cache folder (replaced)")
+    pack.add_argument("--num-proc", type=int, default=1, help="tokenising processes")
+    pack.add_argument("--shard-rows", type=int, default=50_000, help="rows per shard")
+    pack.set_defaults(func=cmd_pack)
+
 
 def add_convert_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="IN")
@@ -179,6 +187,18 @@ def _progress(stack, total: int | None):
     bar = stack.enter_context(Progress(*columns, transient=True))
     task = bar.add_task("rows", total=total)
     return lambda k: bar.update(task, completed=k)
+
+
+def cmd_pack(args) -> int:
+    from mgtrainer.env import ensure
+
+    code = ensure("train", ["torch", "transformers", "datasets"], sys.argv[1:])
+    if code is not None:
+        return code
+    from mgtrainer.app.pack import pack
+
+    pack(args.config, args.overrides, args.output, args.num_proc, args.shard_rows)
+    return 0
 
 
 def cmd_preview(args) -> int:

@@ -9,7 +9,7 @@ task.extra_metrics(cfg, trainer, tok, eval_records) -> dict added to eval loss a
 from __future__ import annotations
 
 from mgtrainer.driver.metrics import quality_metrics, scalar_metrics
-from mgtrainer.driver.run import finish, start
+from mgtrainer.driver.run import finish, main_process, start
 from mgtrainer.errors import MgtError
 from mgtrainer.report.callback import add_generation_eval
 
@@ -42,12 +42,20 @@ def _causal_rows(cfg, task, tok, data):
     from mgtrainer.driver import preview
     from mgtrainer.driver.tokenize import Encoded
 
+    if cfg.data.packed:
+        from mgtrainer.driver import packed
+
+        train_rows, eval_rows = packed.load(cfg, tok)
+        if main_process():
+            print(f"train: {len(train_rows)} rows from the packed cache {cfg.data.packed}; eval: {len(eval_rows)}")
+        return train_rows, eval_rows
     eval_set = task.encode(cfg, tok, data.eval)
     eval_note = f"; {eval_set.summary('eval')}" if data.eval else ""
     if not cfg.data.streaming:
         train_set = task.encode(cfg, tok, data.train)
-        print(train_set.summary("train") + eval_note)
-        preview.show(tok, train_set, cfg.train.preview_samples)
+        if main_process():  # under torchrun only rank 0 speaks
+            print(train_set.summary("train") + eval_note)
+            preview.show(tok, train_set, cfg.train.preview_samples)
         return train_set.rows, eval_set.rows
     from mgtrainer.driver.stream import RowStream
 
@@ -55,7 +63,7 @@ def _causal_rows(cfg, task, tok, data):
                      cfg.data.seed, data.shuffle, data.rejects)
     print(f"train: streaming {data.train.describe()}, shuffle buffer {cfg.data.buffer_size} rows, "
           f"{cfg.train.max_steps} steps{eval_note}")
-    if cfg.train.preview_samples:
+    if cfg.train.preview_samples and main_process():
         head = Encoded(rows=rows.head(cfg.train.preview_samples))
         preview.show(tok, head, cfg.train.preview_samples, title="train (first rows of the stream)")
     return rows, eval_set.rows

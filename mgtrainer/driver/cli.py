@@ -23,6 +23,8 @@ def _train(args) -> int:
     from mgtrainer.app.runs import load_run, say_notes, train
 
     cfg = load_run(args.config, args.overrides, notes=False)  # the one load; the backend is decided here
+    if args.nproc_per_node or args.nnodes > 1:
+        return _launch(args, cfg)
     if cfg.backend == "native":  # LLaMA-Factory runs in its own env; the native trainer in the train env
         code = _reexec(["torch", "transformers", "peft"])
         if code is not None:
@@ -30,6 +32,18 @@ def _train(args) -> int:
     say_notes(cfg)
     result = train(cfg)
     return result if isinstance(result, int) else 0  # an int is the llamafactory backend's exit code
+
+
+def _launch(args, cfg) -> int:
+    """The same train command once per process under torchrun (mgtrainer/app/launch.py)."""
+    from mgtrainer.app import launch
+    from mgtrainer.errors import MgtError
+
+    if cfg.backend != "native":
+        raise MgtError("--nproc-per-node/--nnodes launch the native trainer; backend: llamafactory launches "
+                       "its own processes (expected backend: native, or no launch flags)")
+    flags = launch.Launch(args.nproc_per_node or 1, args.nnodes, args.node_rank, args.rdzv_endpoint)
+    return launch.run(flags, ["train", args.config, *args.overrides])
 
 
 def _eval(args) -> int:
@@ -73,6 +87,10 @@ def register(sub) -> None:
     p.add_argument("config", nargs="?", help="YAML config (optional with --llamafactory)")
     p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.max_steps=10")
     p.add_argument("--llamafactory", metavar="LF.yaml", help="run this LLaMA-Factory config in its own env")
+    p.add_argument("--nproc-per-node", type=int, metavar="N", help="launch N processes on this node (torchrun)")
+    p.add_argument("--nnodes", type=int, default=1, metavar="M", help="nodes in the job (with --rdzv-endpoint)")
+    p.add_argument("--node-rank", type=int, default=0, metavar="R", help="this node's rank, 0..M-1")
+    p.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="c10d rendezvous address, the same on every node")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("eval", help="evaluate a trained model (default: OUTPUT_DIR/final) on the config's eval data")

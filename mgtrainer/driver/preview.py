@@ -44,6 +44,10 @@ def histogram(lengths: list[int], bins: int = 10, width: int = 40) -> str:
 
 
 def show(tok, encoded, n: int, title: str = "train", console: Console | None = None) -> None:
+    import os
+
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 shows samples
+        return
     console = console or Console()
     rows = encoded.rows
     for i, row in enumerate(rows[:n]):

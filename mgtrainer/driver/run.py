@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from mgtrainer import atomic
+
+
+def main_process() -> bool:
+    """Rank 0 of a torchrun job, or a plain single process: the one that prints, writes and owns the folder."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def start(cfg) -> None:

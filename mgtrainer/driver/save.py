@@ -34,11 +34,13 @@ def save_final(trainer, tok, cfg, head: str, metrics: dict, template: str | None
     files (e.g. sentence-transformers') before the folder is swapped in."""
     final = Path(cfg.train.output_dir) / "final"
     trainer.accelerator.wait_for_everyone()
-    if not trainer.is_world_process_zero():
-        return final
-    build = atomic.temp_dir(final)
-    build.chmod(0o755)  # a temp folder is private; final/ is read by servers and other users
-    adapter_dir = _save_model(trainer.accelerator.unwrap_model(trainer.model), build, cfg.lora.merge)
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    with gathered(trainer, model):  # ZeRO-3: every rank takes part in gathering the whole weights
+        if not trainer.is_world_process_zero():
+            return final
+        build = atomic.temp_dir(final)
+        build.chmod(0o755)  # a temp folder is private; final/ is read by servers and other users
+        adapter_dir = _save_model(model, build, cfg.lora.merge)
     tok.save_pretrained(build)
     if export is not None:
         export(build)
@@ -50,6 +52,19 @@ def save_final(trainer, tok, cfg, head: str, metrics: dict, template: str | None
     )
     mf.write(manifest, build)
     return atomic.replace_dir(build, final)
+
+
+def gathered(trainer, model):
+    """A context in which a ZeRO-3 model's partitioned weights are whole on every rank (a collective:
+    all ranks enter it); nothing to do otherwise."""
+    from contextlib import nullcontext
+
+    plugin = trainer.accelerator.state.deepspeed_plugin if trainer.is_deepspeed_enabled else None
+    if plugin is None or plugin.zero_stage != 3:
+        return nullcontext()
+    import deepspeed
+
+    return deepspeed.zero.GatheredParameters(list(model.parameters()), modifier_rank=None)
 
 
 def _save_model(model, folder: Path, merge: bool) -> str | None:

@@ -8,6 +8,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 
 from mgtrainer.driver.callbacks import MetricsJsonl, SigtermCheckpoint
 from mgtrainer.driver.model import gpu_bf16
+from mgtrainer.driver.shard import sharding_args
 from mgtrainer.errors import MgtError
 from mgtrainer.report.callback import attach_report
 
@@ -48,6 +49,7 @@ def training_args(cfg, default_metric: str = "loss", **extra) -> TrainingArgumen
     )
     if t.gradient_checkpointing:
         kwargs["gradient_checkpointing"] = True
+    kwargs.update(sharding_args(t, has_accelerator()))  # ddp_timeout, ddp_find_unused_parameters, fsdp, deepspeed
     kwargs.update(extra)
     return TrainingArguments(**kwargs)
 

@@ -36,7 +36,7 @@ def python(profile: str) -> Path:
     return env_path(profile) / "bin" / "python"
 
 
-def run(profile: str, cmd: list[str]) -> int:
+def run(profile: str, cmd: list[str], on_stderr=None) -> int:
     """Run `cmd` with the env's bin/ first on PATH (VIRTUAL_ENV and MGT_ENV set); its exit code."""
     import shutil
 
@@ -47,19 +47,21 @@ def run(profile: str, cmd: list[str]) -> int:
         raise MgtError("<command line>:1: no command to run; expected `mgtrainer env run PROFILE -- CMD ...`")
     env = env_path(profile)
     exe = shutil.which(cmd[0], path=str(env / "bin")) or cmd[0]
-    return run_owned([exe, *cmd[1:]], run_env(env, load_profile(profile).name), cmd[0], env)
+    return run_owned([exe, *cmd[1:]], run_env(env, load_profile(profile).name), cmd[0], env, on_stderr)
 
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
-def run_owned(argv: list[str], environ: dict | None = None, name: str | None = None, where=None) -> int:
+def run_owned(argv: list[str], environ: dict | None = None, name: str | None = None, where=None,
+              on_stderr=None) -> int:
     """Run argv as a child this process owns; its exit code (128 + N when killed by signal N).
 
     - the child dies with us, even when we are SIGKILLed (Linux PR_SET_PDEATHSIG: it gets SIGTERM, which
       a trainer turns into a checkpoint; see driver/callbacks.py);
     - SIGTERM, SIGHUP, SIGQUIT and SIGINT sent to us are passed on to the child, and we wait for it to
       end (a terminal's Ctrl-C already reaches the whole foreground group: that one is not sent twice).
+    - on_stderr(line), if given, sees each line of the child's stderr (which still reaches ours).
     """
     parent = os.getpid()
     previous = {}
@@ -80,10 +82,12 @@ def run_owned(argv: list[str], environ: dict | None = None, name: str | None = N
             previous[sig] = signal.signal(sig, forward)
     try:
         try:
-            proc = subprocess.Popen(argv, env=environ, preexec_fn=lambda: _die_with(parent))
+            proc = subprocess.Popen(argv, env=environ, preexec_fn=lambda: _die_with(parent),
+                                    stderr=subprocess.PIPE if on_stderr else None)
         except FileNotFoundError:
             raise MgtError(f"<command line>:1: command not found ({name or argv[0]}); expected a program in "
                            f"{where}/bin or on PATH") from None
+        tee = _tee(proc.stderr, on_stderr) if on_stderr else None
         for signum in pending:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signum)
@@ -93,6 +97,8 @@ def run_owned(argv: list[str], environ: dict | None = None, name: str | None = N
                 break
             except KeyboardInterrupt:  # a handler installed by someone else: keep waiting for the child
                 continue
+        if tee is not None:
+            tee.join(10)
     finally:
         if proc is not None and proc.poll() is None:  # we are leaving on an error: do not leave it behind
             proc.terminate()
@@ -104,6 +110,22 @@ def run_owned(argv: list[str], environ: dict | None = None, name: str | None = N
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return code if code >= 0 else 128 - code
+
+
+def _tee(stream, on_line):
+    """A thread copying stream's lines to our stderr and to on_line."""
+    import threading
+
+    def copy():
+        for raw in stream:
+            line = raw.decode(errors="replace")
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            on_line(line.rstrip("\n"))
+
+    thread = threading.Thread(target=copy, daemon=True)
+    thread.start()
+    return thread
 
 
 def _terminal_delivered() -> bool:

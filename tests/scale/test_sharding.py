@@ -1,0 +1,85 @@
+"""Sharding settings: ddp_*/fsdp/deepspeed reach TrainingArguments, presets and files are checked at load,
+FSDP without a GPU is refused (accelerate would train plain DDP), DeepSpeed ZeRO-3 runs on CPU with gloo
+and its final/ is gathered whole (merged LoRA, loadable by AutoModel)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mgtrainer.config import load_config
+from mgtrainer.errors import MgtError
+
+REPO = Path(__file__).resolve().parents[2]
+BASE = {"task": "sft", "model": "m", "data": {"train": ["x.jsonl"]}}
+
+
+def test_presets_files_and_refusals(tmp_path):
+    cfg = load_config({**BASE, "deepspeed": "zero3-offload", "ddp_timeout": 60, "ddp_find_unused_parameters": False})
+    assert cfg.train.deepspeed == "zero3-offload" and cfg.train.ddp_timeout == 60
+    assert cfg.train.ddp_find_unused_parameters is False
+    ds = tmp_path / "ds.json"
+    ds.write_text(json.dumps({"zero_optimization": {"stage": 2}}))
+    assert load_config({**BASE, "train": {"deepspeed": str(ds)}}).train.deepspeed == str(ds)
+    ds.write_text("[1]")
+    with pytest.raises(MgtError, match="expected a JSON object, got list"):
+        load_config({**BASE, "train": {"deepspeed": str(ds)}})
+    with pytest.raises(MgtError, match="deepspeed and fsdp are both set"):
+        load_config({**BASE, "train": {"deepspeed": "zero2", "fsdp": "full_shard"}})
+    assert load_config({**BASE, "tokenized_path": "cache"}).data.packed == "cache"  # LLaMA-Factory's name
+
+
+def test_training_arguments_carry_the_settings(tmp_path):
+    from mgtrainer.driver import shard, trainer
+
+    cfg = load_config({**BASE, "train": {"output_dir": str(tmp_path), "ddp_timeout": 77,
+                                         "ddp_find_unused_parameters": True}})
+    args = trainer.training_args(cfg)
+    assert args.ddp_timeout == 77 and args.ddp_find_unused_parameters is True
+    zero3 = shard.sharding_args(load_config({**BASE, "deepspeed": "zero3"}).train)["deepspeed"]
+    assert zero3["zero_optimization"]["stage"] == 3
+    assert zero3["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
+    fsdp = load_config({**BASE, "train": {"output_dir": str(tmp_path), "fsdp": "full_shard auto_wrap"}})
+    if not trainer.has_accelerator():
+        with pytest.raises(MgtError, match="train.fsdp needs a GPU"):
+            trainer.training_args(fsdp)
+
+
+def losses(out: Path) -> list[float]:
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in rows if "loss" in r]
+
+
+@pytest.mark.heavy
+@pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None, reason="deepspeed is not in this env")
+def test_zero3_on_cpu_matches_ddp_and_saves_a_whole_model(tiny_qwen2, shared_data, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    runs = {}
+    for name, extra in (("ddp", {}), ("zero3", {"deepspeed": "zero3"})):
+        out = tmp_path / name
+        cfg = tmp_path / f"{name}.yaml"
+        cfg.write_text(json.dumps({
+            "task": "sft", "model": {"name_or_path": str(tiny_qwen2)},
+            "data": {"train": [str(shared_data / "llama-factory" / "alpaca_en_demo.json")], "max_samples": 24,
+                     "cutoff_len": 64},
+            "train": {"output_dir": str(out), "max_steps": 2, "per_device_train_batch_size": 2,
+                      "logging_steps": 1, "preview_samples": 0, "learning_rate": 1e-3, **extra},
+            "lora": {"finetuning_type": "lora", "rank": 4, "dropout": 0.0}}))
+        proc = subprocess.run([sys.executable, "-m", "mgtrainer", "train", str(cfg), "--nproc-per-node", "2"],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[name] = losses(out)
+    assert runs["zero3"] == pytest.approx(runs["ddp"], rel=2e-3), runs
+    final = tmp_path / "zero3" / "final"
+    assert (final / "adapter").is_dir()  # merged LoRA, adapter kept
+    model = AutoModelForCausalLM.from_pretrained(final)
+    base = AutoModelForCausalLM.from_pretrained(tiny_qwen2)
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in base.parameters())
