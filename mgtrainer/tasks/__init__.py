@@ -19,6 +19,9 @@ TASKS: dict[str, str] = {
     "rm": "mgtrainer.tasks.rm",
     "embed": "mgtrainer.tasks.embed",
     "rerank": "mgtrainer.tasks.rerank",
+    "dpo": "mgtrainer.tasks.dpo",
+    "kto": "mgtrainer.tasks.kto",
+    "orpo": "mgtrainer.tasks.orpo",
 }
 
 

@@ -1,0 +1,215 @@
+"""The training flow of the preference tasks (dpo, orpo, kto) on TRL's DPOTrainer / KTOTrainer.
+
+mgtrainer tokenises (driver/pref_encode.py: chat template, max_prompt_length, cutoff_len, dropped rows
+with reasons) and TRL trains; the trainers here only skip TRL's own tokenisation, add the
+reference-free losses (ORPO, SimPO: driver/pref_losses.py) and choose the reference model:
+
+  LoRA              implicit: the base model with the adapter disabled (no second copy)
+  full / freeze     a frozen copy of the starting model (TRL loads it from the same folder)
+  precompute_ref_log_probs   reference log-probs computed once before training, then no reference
+  orpo / simpo      none (reference-free)
+
+`spec` is a PrefSpec the task builds from its config. The reference pieces (ref_model, implicit LoRA
+reference) are usable by other TRL trainers (grpo) through reference_model().
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mgtrainer.driver.metrics import quality_metrics, scalar_metrics
+from mgtrainer.driver.run import finish, start
+
+REFERENCE_FREE = ("orpo", "simpo")
+
+
+@dataclass
+class PrefSpec:
+    kind: str  # "pairs" (DPOTrainer) or "unpaired" (KTOTrainer)
+    loss: str  # TRL loss_type, or orpo / simpo (reference-free, computed here)
+    beta: float
+    max_prompt_length: int | None = None
+    precompute_ref_log_probs: bool = False
+    ftx: float = 0.0  # weight of the SFT (NLL of chosen) term
+    simpo_gamma: float = 0.5
+    args: dict = field(default_factory=dict)  # extra DPOConfig / KTOConfig fields
+
+
+def pref_trainer_classes():
+    """(DPO subclass, KTO subclass), defined lazily (TRL is heavy)."""
+    from trl import DPOTrainer, KTOTrainer
+
+    class PrefDPOTrainer(DPOTrainer):
+        spec: PrefSpec
+
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            if "prompt_ids" in dataset.column_names:  # tokenised by mgtrainer
+                return dataset
+            return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+
+        def _compute_loss(self, model, inputs, return_outputs):
+            if self.spec.loss in REFERENCE_FREE:
+                return reference_free_loss(self, model, inputs)
+            return super()._compute_loss(model, inputs, return_outputs)
+
+        def log(self, logs, start_time=None):
+            """+ kl/chosen: mean log(pi/pi_ref) of the chosen answers (rewards/chosen / beta), the policy's
+            drift from the reference measured on the data (not on its own samples)."""
+            mode = "train" if self.model.training else "eval"
+            chosen = self._metrics[mode].get("rewards/chosen")
+            if chosen and self.spec.loss not in REFERENCE_FREE:
+                self._metrics[mode]["kl/chosen"] = [sum(chosen) / len(chosen) / self.spec.beta]
+            super().log(logs, start_time)
+
+    class PrefKTOTrainer(KTOTrainer):
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            if "prompt_ids" not in dataset.column_names:
+                return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+            if not self.calculate_KL:
+                return dataset
+
+            def rotate(batch):  # TRL's KL pairs: completions shifted by one within each batch
+                batch["KL_completion_ids"] = [batch["completion_ids"][-1]] + batch["completion_ids"][:-1]
+                return batch
+
+            return dataset.map(rotate, batched=True, batch_size=args.per_device_train_batch_size)
+
+    return PrefDPOTrainer, PrefKTOTrainer
+
+
+def reference_free_loss(trainer, model, inputs):
+    """ORPO / SimPO on a [chosen; rejected] batch from TRL's preference collator, with DPO's metrics."""
+    from mgtrainer.driver.pref_losses import orpo_loss, simpo_loss
+
+    spec, mode = trainer.spec, "train" if model.training else "eval"
+    mask = inputs["completion_mask"][:, 1:].float()
+    labels = inputs["input_ids"].masked_fill(inputs["completion_mask"] == 0, -100)
+    out = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], labels=labels,
+                use_cache=False, fused_lm_head=True)
+    token_logps = out.log_probs[:, -mask.size(1):] * mask
+    mean = token_logps.sum(1) / mask.sum(1).clamp(min=1)
+    chosen, rejected = mean.chunk(2)
+    if spec.loss == "orpo":
+        losses, r_chosen, r_rejected = orpo_loss(chosen, rejected, spec.beta)
+        nll_weight = spec.ftx or 1.0  # ORPO always has its SFT term (weight 1 unless pref_ftx says)
+    else:
+        losses, r_chosen, r_rejected = simpo_loss(chosen, rejected, spec.beta, spec.simpo_gamma)
+        nll_weight = spec.ftx
+    loss = losses.mean() + nll_weight * (-chosen).mean()
+    gather = trainer.accelerator.gather
+    metrics = trainer._metrics[mode]
+    metrics["rewards/chosen"].append(gather(r_chosen).mean().item())
+    metrics["rewards/rejected"].append(gather(r_rejected).mean().item())
+    metrics["rewards/accuracies"].append(gather((r_chosen > r_rejected).float()).mean().item())
+    metrics["rewards/margins"].append(gather(r_chosen - r_rejected).mean().item())
+    metrics["nll/chosen"].append(gather(-chosen.detach()).mean().item())
+    return loss
+
+
+def trl_args(cfg, spec: PrefSpec) -> tuple[type, dict]:
+    """(DPOConfig or KTOConfig, its preference fields) for the driver's training_args."""
+    from trl import DPOConfig, KTOConfig
+
+    common = dict(beta=spec.beta, max_length=cfg.data.cutoff_len, disable_dropout=True,
+                  precompute_ref_log_probs=spec.precompute_ref_log_probs and spec.loss not in REFERENCE_FREE)
+    if spec.kind == "unpaired":
+        return KTOConfig, common | dict(loss_type=spec.loss) | spec.args
+    losses, weights = ["sigmoid"], None
+    if spec.loss not in REFERENCE_FREE:
+        losses = [spec.loss] + (["sft"] if spec.ftx else [])
+        weights = [1.0, spec.ftx] if spec.ftx else None
+    return DPOConfig, common | dict(loss_type=losses, loss_weights=weights) | spec.args
+
+
+def reference_model(cfg, model, spec: PrefSpec):
+    """The reference a TRL trainer gets: None for LoRA (adapter disabled), reference-free losses and
+    precomputed log-probs; None also for full tuning, where TRL loads the frozen copy itself."""
+    return None
+
+
+def encode(tok, records, cfg, spec: PrefSpec):
+    from mgtrainer.driver.pref_encode import encode_pairs, encode_unpaired
+
+    fn = encode_unpaired if spec.kind == "unpaired" else encode_pairs
+    return fn(tok, records, cfg.data.cutoff_len, spec.max_prompt_length)
+
+
+def _dataset(rows):
+    from datasets import Dataset
+
+    return Dataset.from_list(rows) if rows else None
+
+
+def build(cfg, task, spec: PrefSpec, model, tok, train_rows, eval_rows):
+    """The TRL trainer with mgtrainer's callbacks (metrics.jsonl, SIGTERM checkpoint, report)."""
+    from mgtrainer.driver import trainer as dt
+
+    dpo_cls, kto_cls = pref_trainer_classes()
+    cls = kto_cls if spec.kind == "unpaired" else dpo_cls
+    args_cls, extra = trl_args(cfg, spec)
+    cls.spec = spec
+    trainer = dt.build_trainer(cfg, model, tok, _dataset(train_rows), _dataset(eval_rows), None,
+                               trainer_cls=cls, args_cls=args_cls,
+                               trainer_kwargs={"ref_model": reference_model(cfg, model, spec)}, **extra)
+    _settle_reference(trainer, spec)
+    return trainer
+
+
+def _settle_reference(trainer, spec: PrefSpec) -> None:
+    """LoRA: drop TRL's copy of the fresh adapter (adapter disabled is the same reference, and final/
+    then holds one adapter); reference-free losses: drop the reference TRL loaded."""
+    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
+    if "ref" in getattr(unwrapped, "peft_config", {}):
+        unwrapped.delete_adapter("ref")
+        unwrapped.set_adapter("default")
+    if spec.loss in REFERENCE_FREE:
+        trainer.ref_model = None
+
+
+def fit_preference(cfg, task, data, spec: PrefSpec) -> dict:
+    """Train on preference records, eval reward accuracy/margins on held-out rows, final/ + manifest."""
+    from mgtrainer.driver import model as dm, save, trainer as dt
+    from mgtrainer.driver.pref_encode import say_dropped, summary
+
+    start(cfg)
+    tok, template = task.tokenizer(cfg, cfg.model)
+    model = dm.apply_finetuning(dm.load_model(cfg.model, task.HEAD, tok), cfg.lora, task.HEAD)
+    train_set, eval_set = encode(tok, data.train, cfg, spec), encode(tok, data.eval, cfg, spec)
+    print(summary(train_set, "train") + (f"; {summary(eval_set, 'eval')}" if data.eval else ""))
+    say_dropped(train_set, "train")
+    say_dropped(eval_set, "eval")
+    if not train_set.rows:
+        from mgtrainer.errors import MgtError
+
+        raise MgtError(f"no trainable preference rows in {cfg.data.train} (data.train); every row was dropped "
+                       "(see above); expected prompts shorter than data.cutoff_len")
+    trainer = build(cfg, task, spec, model, tok, train_set.rows, eval_set.rows)
+    dt.train(trainer, cfg)
+    metrics = scalar_metrics(trainer.evaluate()) if eval_set.rows else {}
+    save.save_final(trainer, tok, cfg, task.HEAD, metrics, template=template)
+    finish(trainer, cfg, metrics)
+    if trainer.is_world_process_zero():
+        print({k: round(v, 4) for k, v in quality_metrics(metrics).items() if k.startswith("eval_")})
+    return metrics
+
+
+def evaluate_preference(cfg, task, data, model_dir, spec: PrefSpec) -> dict:
+    """Reward accuracy, margins and loss of model_dir on the eval split (the train rows without one).
+    The reference is the config's base model (model.name_or_path) for losses that need one."""
+    from mgtrainer.driver import model as dm
+
+    src = cfg.model.model_copy(update={"name_or_path": str(model_dir)})
+    tok, _ = task.tokenizer(cfg, src)
+    rows = encode(tok, data.eval or data.train, cfg, spec).rows
+    model = dm.load_model(src, task.HEAD, tok)
+    ref_free = spec.loss in REFERENCE_FREE or spec.precompute_ref_log_probs
+    ref = None if ref_free else dm.load_model(cfg.model, task.HEAD, tok)
+    dpo_cls, kto_cls = pref_trainer_classes()
+    cls = kto_cls if spec.kind == "unpaired" else dpo_cls
+    cls.spec = spec
+    args_cls, extra = trl_args(cfg, spec)
+    from mgtrainer.driver import trainer as dt
+
+    args = dt.training_args(cfg, "loss", args_cls, **extra)
+    trainer = cls(model=model, ref_model=ref, args=args, eval_dataset=_dataset(rows), processing_class=tok)
+    return scalar_metrics(trainer.evaluate())
