@@ -6,7 +6,7 @@ import argparse
 import sys
 
 # = tuple(mgtrainer.data.formats.FORMATS), spelled out so `--help` imports nothing more (a test checks it)
-FORMAT_NAMES = ("alpaca", "sharegpt", "messages", "openai_preference", "text", "classify", "embed", "rerank", "mdl")
+FORMAT_NAMES = ("alpaca", "sharegpt", "messages", "openai_preference", "hh", "text", "classify", "embed", "rerank", "mdl")
 
 
 def register(sub) -> None:

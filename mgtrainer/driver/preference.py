@@ -112,8 +112,9 @@ def trl_args(cfg, spec: PrefSpec) -> tuple[type, dict]:
 
     common = dict(beta=spec.beta, max_length=cfg.data.cutoff_len, disable_dropout=True,
                   precompute_ref_log_probs=spec.precompute_ref_log_probs and spec.loss not in REFERENCE_FREE)
-    if spec.kind == "unpaired":
-        return KTOConfig, common | dict(loss_type=spec.loss) | spec.args
+    if spec.kind == "unpaired":  # KL pairs are built in file order: rows are shuffled once in encode()
+        order = {"train_sampling_strategy": "sequential"} if spec.loss == "kto" else {}
+        return KTOConfig, common | dict(loss_type=spec.loss) | order | spec.args
     losses, weights = ["sigmoid"], None
     if spec.loss not in REFERENCE_FREE:
         losses = [spec.loss] + (["sft"] if spec.ftx else [])
@@ -130,8 +131,13 @@ def reference_model(cfg, model, spec: PrefSpec):
 def encode(tok, records, cfg, spec: PrefSpec):
     from mgtrainer.driver.pref_encode import encode_pairs, encode_unpaired
 
-    fn = encode_unpaired if spec.kind == "unpaired" else encode_pairs
-    return fn(tok, records, cfg.data.cutoff_len, spec.max_prompt_length)
+    if spec.kind == "pairs":
+        return encode_pairs(tok, records, cfg.data.cutoff_len, spec.max_prompt_length)
+    enc = encode_unpaired(tok, records, cfg.data.cutoff_len, spec.max_prompt_length)
+    import random
+
+    random.Random(cfg.data.seed).shuffle(enc.rows)  # KTO trains in this (seeded, resumable) order
+    return enc
 
 
 def _dataset(rows):
