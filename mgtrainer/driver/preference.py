@@ -217,5 +217,6 @@ def evaluate_preference(cfg, task, data, model_dir, spec: PrefSpec) -> dict:
     from mgtrainer.driver import trainer as dt
 
     args = dt.training_args(cfg, "loss", args_cls, **extra)
-    trainer = cls(model=model, ref_model=ref, args=args, eval_dataset=_dataset(rows), processing_class=tok)
+    rows = _dataset(rows)  # TRL's trainers insist on a train_dataset, even to evaluate
+    trainer = cls(model=model, ref_model=ref, args=args, train_dataset=rows, eval_dataset=rows, processing_class=tok)
     return scalar_metrics(trainer.evaluate())
