@@ -16,23 +16,43 @@ reference) are usable by other TRL trainers (grpo) through reference_model().
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from mgtrainer.driver.metrics import quality_metrics, scalar_metrics
 from mgtrainer.driver.run import finish, start
 
-REFERENCE_FREE = ("orpo", "simpo")
-
 
 @dataclass
 class PrefSpec:
+    """What a preference task asks of the flow (the task module spells its loss names, not the driver)."""
+
     kind: str  # "pairs" (DPOTrainer) or "unpaired" (KTOTrainer)
-    loss: str  # TRL loss_type, or orpo / simpo (reference-free, computed here)
+    loss: str | list[str]  # TRL's loss_type (DPO: a list, e.g. [sigmoid] or [sigmoid, sft] with loss_weights)
     beta: float
     max_prompt_length: int | None = None
     precompute_ref_log_probs: bool = False
-    ftx: float = 0.0  # weight of the SFT (NLL of chosen) term
-    simpo_gamma: float = 0.5
+    free_loss: Callable | None = None  # reference-free loss(chosen, rejected) -> (losses, r_chosen, r_rejected)
+    nll_weight: float = 0.0  # with free_loss: weight of the SFT term (mean NLL of the chosen answer)
     args: dict = field(default_factory=dict)  # extra DPOConfig / KTOConfig fields
+
+    @property
+    def reference_free(self) -> bool:
+        return self.free_loss is not None
+
+
+def reference_free_spec(odds_ratio: bool, beta: float, gamma: float | None, ftx: float,
+                        max_prompt_length: int | None) -> PrefSpec:
+    """ORPO (odds_ratio; its SFT term has weight 1 unless ftx says) or SimPO (gamma default 0.5; an SFT term
+    only with ftx), on DPOTrainer's pairs without a reference model."""
+    from functools import partial
+
+    from mgtrainer.driver.pref_losses import orpo_loss, simpo_loss
+
+    if odds_ratio:
+        fn, nll = partial(orpo_loss, beta=beta), ftx or 1.0
+    else:
+        fn, nll = partial(simpo_loss, beta=beta, gamma=0.5 if gamma is None else gamma), ftx
+    return PrefSpec("pairs", ["sigmoid"], beta, max_prompt_length, free_loss=fn, nll_weight=nll)
 
 
 def pref_trainer_classes():
@@ -48,7 +68,7 @@ def pref_trainer_classes():
             return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
 
         def _compute_loss(self, model, inputs, return_outputs):
-            if self.spec.loss in REFERENCE_FREE:
+            if self.spec.reference_free:
                 return reference_free_loss(self, model, inputs)
             return super()._compute_loss(model, inputs, return_outputs)
 
@@ -57,7 +77,7 @@ def pref_trainer_classes():
             drift from the reference measured on the data (not on its own samples)."""
             mode = "train" if self.model.training else "eval"
             chosen = self._metrics[mode].get("rewards/chosen")
-            if chosen and self.spec.loss not in REFERENCE_FREE:
+            if chosen and not self.spec.reference_free:
                 self._metrics[mode]["kl/chosen"] = [sum(chosen) / len(chosen) / self.spec.beta]
             super().log(logs, start_time)
 
@@ -78,9 +98,8 @@ def pref_trainer_classes():
 
 
 def reference_free_loss(trainer, model, inputs):
-    """ORPO / SimPO on a [chosen; rejected] batch from TRL's preference collator, with DPO's metrics."""
-    from mgtrainer.driver.pref_losses import orpo_loss, simpo_loss
-
+    """spec.free_loss (ORPO, SimPO) on a [chosen; rejected] batch from TRL's preference collator, with DPO's
+    metrics (rewards/chosen, rejected, accuracies, margins) and nll/chosen."""
     spec, mode = trainer.spec, "train" if model.training else "eval"
     mask = inputs["completion_mask"][:, 1:].float()
     labels = inputs["input_ids"].masked_fill(inputs["completion_mask"] == 0, -100)
@@ -89,13 +108,8 @@ def reference_free_loss(trainer, model, inputs):
     token_logps = out.log_probs[:, -mask.size(1):] * mask
     mean = token_logps.sum(1) / mask.sum(1).clamp(min=1)
     chosen, rejected = mean.chunk(2)
-    if spec.loss == "orpo":
-        losses, r_chosen, r_rejected = orpo_loss(chosen, rejected, spec.beta)
-        nll_weight = spec.ftx or 1.0  # ORPO always has its SFT term (weight 1 unless pref_ftx says)
-    else:
-        losses, r_chosen, r_rejected = simpo_loss(chosen, rejected, spec.beta, spec.simpo_gamma)
-        nll_weight = spec.ftx
-    loss = losses.mean() + nll_weight * (-chosen).mean()
+    losses, r_chosen, r_rejected = spec.free_loss(chosen, rejected)
+    loss = losses.mean() + spec.nll_weight * (-chosen).mean()
     gather = trainer.accelerator.gather
     metrics = trainer._metrics[mode]
     metrics["rewards/chosen"].append(gather(r_chosen).mean().item())
@@ -111,15 +125,9 @@ def trl_args(cfg, spec: PrefSpec) -> tuple[type, dict]:
     from trl import DPOConfig, KTOConfig
 
     common = dict(beta=spec.beta, max_length=cfg.data.cutoff_len, disable_dropout=True,
-                  precompute_ref_log_probs=spec.precompute_ref_log_probs and spec.loss not in REFERENCE_FREE)
-    if spec.kind == "unpaired":  # KL pairs are built in file order: rows are shuffled once in encode()
-        order = {"train_sampling_strategy": "sequential"} if spec.loss == "kto" else {}
-        return KTOConfig, common | dict(loss_type=spec.loss) | order | spec.args
-    losses, weights = ["sigmoid"], None
-    if spec.loss not in REFERENCE_FREE:
-        losses = [spec.loss] + (["sft"] if spec.ftx else [])
-        weights = [1.0, spec.ftx] if spec.ftx else None
-    return DPOConfig, common | dict(loss_type=losses, loss_weights=weights) | spec.args
+                  precompute_ref_log_probs=spec.precompute_ref_log_probs and not spec.reference_free)
+    cls = KTOConfig if spec.kind == "unpaired" else DPOConfig
+    return cls, common | dict(loss_type=spec.loss) | spec.args
 
 
 def reference_model(cfg, model, spec: PrefSpec):
@@ -168,7 +176,7 @@ def _settle_reference(trainer, spec: PrefSpec) -> None:
     if "ref" in getattr(unwrapped, "peft_config", {}):
         unwrapped.delete_adapter("ref")
         unwrapped.set_adapter("default")
-    if spec.loss in REFERENCE_FREE:
+    if spec.reference_free:
         trainer.ref_model = None
 
 
@@ -208,7 +216,7 @@ def evaluate_preference(cfg, task, data, model_dir, spec: PrefSpec) -> dict:
     tok, _ = task.tokenizer(cfg, src)
     rows = encode(tok, data.eval or data.train, cfg, spec).rows
     model = dm.load_model(src, task.HEAD, tok)
-    ref_free = spec.loss in REFERENCE_FREE or spec.precompute_ref_log_probs
+    ref_free = spec.reference_free or spec.precompute_ref_log_probs
     ref = None if ref_free else dm.load_model(cfg.model, task.HEAD, tok)
     dpo_cls, kto_cls = pref_trainer_classes()
     cls = kto_cls if spec.kind == "unpaired" else dpo_cls

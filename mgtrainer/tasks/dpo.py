@@ -50,11 +50,21 @@ class Config(BaseModel):
 
 
 def spec(cfg):
+    """The flow's PrefSpec: TRL's loss (+ an SFT term weighted ftx), or a reference-free loss."""
     from mgtrainer.driver.preference import PrefSpec
 
     t = cfg.task
-    gamma = 0.5 if t.simpo_gamma is None else t.simpo_gamma
-    return PrefSpec("pairs", t.loss, t.beta, t.max_prompt_length, t.precompute_ref_log_probs, t.ftx, gamma)
+    if t.loss in ("orpo", "simpo"):
+        return free_spec(t)
+    losses, weights = ([t.loss, "sft"], [1.0, t.ftx]) if t.ftx else ([t.loss], None)
+    return PrefSpec("pairs", losses, t.beta, t.max_prompt_length, t.precompute_ref_log_probs,
+                    args={"loss_weights": weights})
+
+
+def free_spec(t):
+    from mgtrainer.driver.preference import reference_free_spec
+
+    return reference_free_spec(t.loss == "orpo", t.beta, t.simpo_gamma, t.ftx, t.max_prompt_length)
 
 
 def run(cfg, data) -> dict:

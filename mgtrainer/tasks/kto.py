@@ -37,8 +37,11 @@ def spec(cfg):
     from mgtrainer.driver.preference import PrefSpec
 
     t = cfg.task
+    # loss kto builds its KL pairs from neighbouring rows, so TRL needs sequential sampling: the flow shuffles
+    # the rows once (seeded) instead
+    order = {"train_sampling_strategy": "sequential"} if t.loss == "kto" else {}
     return PrefSpec("unpaired", t.loss, t.beta, t.max_prompt_length, t.precompute_ref_log_probs,
-                    args={"desirable_weight": t.desirable_weight, "undesirable_weight": t.undesirable_weight})
+                    args={"desirable_weight": t.desirable_weight, "undesirable_weight": t.undesirable_weight} | order)
 
 
 def run(cfg, data) -> dict:

@@ -38,11 +38,11 @@ class Config(BaseModel):
 
 
 def spec(cfg):
-    from mgtrainer.driver.preference import PrefSpec
+    """The flow's PrefSpec: the reference-free loss (no reference model)."""
+    from mgtrainer.driver.preference import reference_free_spec
 
     t = cfg.task
-    gamma = 0.5 if t.simpo_gamma is None else t.simpo_gamma
-    return PrefSpec("pairs", t.loss, t.beta, t.max_prompt_length, False, t.ftx, gamma)
+    return reference_free_spec(t.loss == "orpo", t.beta, t.simpo_gamma, t.ftx, t.max_prompt_length)
 
 
 def run(cfg, data) -> dict:
