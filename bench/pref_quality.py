@@ -31,20 +31,20 @@ def run(name, task, path, model, out, steps, overrides):
     shutil.rmtree(folder, ignore_errors=True)
     cfg = load_config({
         "task": task, "model": str(model),
-        "data": {"train": [str(path)], "val_size": 48, "cutoff_len": 256, "seed": 1},
+        "data": {"train": [str(path)], "val_size": 32, "cutoff_len": 160, "seed": 1},
         "train": {"output_dir": str(folder), "max_steps": steps, "per_device_train_batch_size": 8,
                   "per_device_eval_batch_size": 16, "learning_rate": 5e-4, "logging_steps": 10,
-                  "eval_strategy": "steps", "eval_steps": steps, "save_steps": 10_000, "preview_samples": 0,
+                  "eval_strategy": "steps", "eval_steps": steps // 2, "save_steps": 10_000, "preview_samples": 0,
                   "report_to": "none", "warmup_ratio": 0.1},
-        "lora": {"finetuning_type": "full"}}, ["max_prompt_length=128", *overrides])
+        "lora": {"finetuning_type": "full"}}, ["max_prompt_length=96", *overrides])
     runs.train(cfg)
     evals = [r for r in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines()) if "eval_loss" in r]
-    return evals[0], evals[-1]
+    return evals[0], evals[len(evals) // 2 - 1], evals[-1]
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
     ap.add_argument("--out", default="/tmp/pref_quality")
     args = ap.parse_args()
@@ -56,13 +56,16 @@ def main():
         make_tiny_model(model, arch="qwen2")
     table = []
     for name, (task, rel, over) in RUNS.items():
-        before, after = run(name, task, Path(args.shared) / rel, model, out, args.steps, over)
+        evals = run(name, task, Path(args.shared) / rel, model, out, args.steps, over)
         for key in SHOWN:
-            if key in before or key in after:
-                table.append((name, key, before.get(key), after.get(key)))
-    print(f"\n| run ({args.steps} steps, tiny qwen2, full tuning) | metric | before | after |\n|---|---|---|---|")
-    for name, key, b, a in table:
-        print(f"| {name} | {key} | {'' if b is None else f'{b:.4f}'} | {'' if a is None else f'{a:.4f}'} |")
+            if any(key in e for e in evals):
+                table.append((name, key, *(e.get(key) for e in evals)))
+    half = args.steps // 2
+    print(f"\n| run ({args.steps} steps, tiny qwen2, full tuning) | metric | before (step 0) | step {half} | "
+          f"after (step {args.steps}) |\n|---|---|---|---|---|")
+    for name, key, *vals in table:
+        print(f"| {name} | {key} | " + " | ".join("" if v is None else f"{v:.4f}" for v in vals) + " |")
+        print(flush=True)
 
 
 if __name__ == "__main__":
