@@ -31,12 +31,12 @@ def run(name, task, path, model, out, steps, overrides):
     shutil.rmtree(folder, ignore_errors=True)
     cfg = load_config({
         "task": task, "model": str(model),
-        "data": {"train": [str(path)], "val_size": 32, "cutoff_len": 160, "seed": 1},
+        "data": {"train": [str(path)], "val_size": 32, "cutoff_len": 128, "seed": 1},
         "train": {"output_dir": str(folder), "max_steps": steps, "per_device_train_batch_size": 8,
-                  "per_device_eval_batch_size": 16, "learning_rate": 5e-4, "logging_steps": 10,
+                  "per_device_eval_batch_size": 16, "learning_rate": 2e-3, "logging_steps": 10,
                   "eval_strategy": "steps", "eval_steps": steps // 2, "save_steps": 10_000, "preview_samples": 0,
                   "report_to": "none", "warmup_ratio": 0.1},
-        "lora": {"finetuning_type": "full"}}, ["max_prompt_length=96", *overrides])
+        "lora": {"finetuning_type": "full"}}, ["max_prompt_length=64", *overrides])
     runs.train(cfg)
     evals = [r for r in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines()) if "eval_loss" in r]
     return evals[0], evals[len(evals) // 2 - 1], evals[-1]
@@ -44,7 +44,7 @@ def run(name, task, path, model, out, steps, overrides):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
     ap.add_argument("--out", default="/tmp/pref_quality")
     args = ap.parse_args()
