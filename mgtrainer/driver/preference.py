@@ -9,8 +9,8 @@ reference-free losses (ORPO, SimPO: driver/pref_losses.py) and choose the refere
   precompute_ref_log_probs   reference log-probs computed once before training, then no reference
   orpo / simpo      none (reference-free)
 
-`spec` is a PrefSpec the task builds from its config. The reference pieces (ref_model, implicit LoRA
-reference) are usable by other TRL trainers (grpo) through reference_model().
+`spec` is a PrefSpec the task builds from its config. driver/trainer.build_trainer's args_cls/trainer_kwargs
+let any TRL trainer (e.g. grpo's) get mgtrainer's callbacks the same way.
 """
 
 from __future__ import annotations
@@ -130,12 +130,6 @@ def trl_args(cfg, spec: PrefSpec) -> tuple[type, dict]:
     return cls, common | dict(loss_type=spec.loss) | spec.args
 
 
-def reference_model(cfg, model, spec: PrefSpec):
-    """The reference a TRL trainer gets: None for LoRA (adapter disabled), reference-free losses and
-    precomputed log-probs; None also for full tuning, where TRL loads the frozen copy itself."""
-    return None
-
-
 def encode(tok, records, cfg, spec: PrefSpec):
     from mgtrainer.driver.pref_encode import encode_pairs, encode_unpaired
 
@@ -163,8 +157,7 @@ def build(cfg, task, spec: PrefSpec, model, tok, train_rows, eval_rows):
     args_cls, extra = trl_args(cfg, spec)
     cls.spec = spec
     trainer = dt.build_trainer(cfg, model, tok, _dataset(train_rows), _dataset(eval_rows), None,
-                               trainer_cls=cls, args_cls=args_cls,
-                               trainer_kwargs={"ref_model": reference_model(cfg, model, spec)}, **extra)
+                               trainer_cls=cls, args_cls=args_cls, **extra)  # ref_model None: see the docstring
     _settle_reference(trainer, spec)
     return trainer
 
