@@ -47,6 +47,8 @@ def main():
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
     ap.add_argument("--out", default="/tmp/pref_quality")
+    ap.add_argument("--only", help="one run name (e.g. 'kto / kto_en_demo'), to run the three in parallel")
+    ap.add_argument("--batch", type=int, default=8)
     args = ap.parse_args()
     from mgtrainer.driver.tiny import make_tiny_model
 
@@ -56,12 +58,15 @@ def main():
         make_tiny_model(model, arch="qwen2")
     table = []
     for name, (task, rel, over) in RUNS.items():
-        evals = run(name, task, Path(args.shared) / rel, model, out, args.steps, over)
+        if args.only and name != args.only:
+            continue
+        evals = run(name, task, Path(args.shared) / rel, model, out, args.steps, over + [
+            f"train.per_device_train_batch_size={args.batch}"])
         for key in SHOWN:
             if any(key in e for e in evals):
                 table.append((name, key, *(e.get(key) for e in evals)))
     half = args.steps // 2
-    print(f"\n| run ({args.steps} steps, tiny qwen2, full tuning) | metric | before (step 0) | step {half} | "
+    print(f"\n| run ({args.steps} steps x {args.batch}, tiny qwen2, full tuning) | metric | before (step 0) | step {half} | "
           f"after (step {args.steps}) |\n|---|---|---|---|---|")
     for name, key, *vals in table:
         print(f"| {name} | {key} | " + " | ".join("" if v is None else f"{v:.4f}" for v in vals) + " |")
