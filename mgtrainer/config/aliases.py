@@ -18,7 +18,7 @@ from typing import Any, Callable
 from mgtrainer.tasks import TASKS
 
 SKIP = object()
-LATER_STAGES = ("dpo", "kto", "ppo", "orpo", "simpo")  # LLaMA-Factory stages with no task yet
+LATER_STAGES = ("ppo",)  # LLaMA-Factory stages with no task yet (dpo and kto are tasks; orpo/simpo are pref_loss)
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,16 @@ def convert_stage(value):
     """LLaMA-Factory's `stage` names the task (its pt, sft and rm stages are tasks of the same name)."""
     if value in LATER_STAGES:
         raise ValueError(f"stage {value!r} is not supported yet; expected one of {', '.join(TASKS)}")
+    return value
+
+
+def _first_loss(value):
+    """TRL's loss_type may be a list (combined losses); one loss is supported (+ pref_ftx for the SFT term)."""
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise ValueError(f"one loss is supported, got {value}; expected e.g. loss_type: sigmoid "
+                             "(an added SFT term is pref_ftx)")
+        return value[0]
     return value
 
 
@@ -77,6 +87,12 @@ ALIASES: dict[str, Alias] = {
     "stage": Alias("task.name", LF, convert_stage),
     "completion_only_loss": Alias("task.train_on_prompt", TRL, _negate),
     "assistant_only_loss": Alias("task.train_on_prompt", TRL, _negate),
+    "pref_beta": Alias("task.beta", LF),
+    "pref_loss": Alias("task.loss", LF),
+    "loss_type": Alias("task.loss", TRL, _first_loss),
+    "pref_ftx": Alias("task.ftx", LF),
+    "kto_chosen_weight": Alias("task.desirable_weight", LF),
+    "kto_rejected_weight": Alias("task.undesirable_weight", LF),
     # data
     "dataset": Alias("data.train", LF),
     "dataset_name": Alias("data.train", HF),
@@ -147,10 +163,6 @@ UNSUPPORTED: dict[str, str] = {
     "quantization_method": "quantized (QLoRA) training is not supported yet",
     "use_unsloth": "unsloth is not supported",
     "adapter_name_or_path": "starting from an existing adapter is not supported yet; merge it first",
-    "beta": "preference tuning (dpo/kto) is not supported yet",
-    "pref_beta": "preference tuning (dpo/kto) is not supported yet",
-    "pref_loss": "preference tuning (dpo/kto) is not supported yet",
-    "max_prompt_length": "preference tuning (dpo/kto) is not supported yet",
     "use_dora": "DoRA is not supported yet",
     "pissa_init": "PiSSA is not supported yet",
     "export_dir": "the exported model is OUTPUT_DIR/final",

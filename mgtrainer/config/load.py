@@ -273,7 +273,10 @@ def _flat(entry: Entry, task: str | None, notes: list[str]):
     if key in UNSUPPORTED:
         raise MgtError(f"{entry.where}: '{key}' is not supported: {UNSUPPORTED[key]}")
     if key in ALIASES:
-        return _aliased(entry, ALIASES[key])
+        target = ALIASES[key].target
+        if target.startswith("task.") and target != "task.name" and task is not None:
+            _task_field(Entry(("task", target[5:]), entry.value, entry.where, entry.origin), task, [], True)
+        return _aliased(entry, ALIASES[key])  # (an alias of another task's field was refused just above)
     if key in FLAT:
         return (FLAT[key], key), value
     if key in TASK_FIELDS:

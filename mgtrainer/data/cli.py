@@ -6,8 +6,8 @@ import argparse
 import sys
 
 # = tuple(mgtrainer.data.formats.FORMATS), spelled out so `--help` imports nothing more (a test checks it)
-FORMAT_NAMES = ("alpaca", "sharegpt", "messages", "openai_preference", "text", "classify", "embed", "rerank", "mdl",
-                "asr")
+FORMAT_NAMES = ("alpaca", "sharegpt", "messages", "openai_preference", "hh", "text", "classify", "embed", "rerank",
+                "mdl", "asr")
 
 
 def register(sub) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
-from mgtrainer.data import alpaca, flat, kaldi, messages, sharegpt
+from mgtrainer.data import alpaca, flat, hh, kaldi, messages, sharegpt
 from mgtrainer.data.base import RowError
 from mgtrainer.data.records import Record
 
@@ -27,6 +27,7 @@ FORMATS: dict[str, Format] = {
                        "OpenAI messages: [{role, content}], tools; TRL prompt/chosen/rejected"),
     "openai_preference": Format(messages.parse_openai_preference, messages.write_openai_preference,
                                 "input.messages, preferred_output, non_preferred_output"),
+    "hh": Format(hh.parse, hh.write, "Anthropic-HH transcripts in chosen/rejected (shared turns = the prompt)"),
     "text": Format(flat.parse_text, flat.write_text, "{text} rows or .txt lines"),
     "classify": Format(flat.parse_classify, flat.write_classify, "text + label (str, int or list)"),
     "embed": Format(flat.parse_embed, flat.write_embed,
@@ -62,6 +63,8 @@ def detect(row: dict, kind: str | None = None) -> str | None:
     keys = row.keys()
     if isinstance(row.get("input"), dict) and "preferred_output" in keys:
         return "openai_preference"
+    if hh.looks_like(row):
+        return "hh"
     if "user_prompt" in keys or "system_prompt" in keys or ("audio" in keys and "prediction" in keys):
         return "mdl"
     if "audio" in keys and "text" in keys and not any(k in keys for k in flat.LABEL_COLS):

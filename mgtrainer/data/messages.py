@@ -112,7 +112,7 @@ def _preference(rec: Record, row: dict, pkey: str | None, meta: dict) -> Record:
 def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
     cols = spec.columns
     mkey = cols.get("messages") or pick(row, ("messages", "conversations", "conversation", "prompt"))
-    label_key = cols.get("kto_tag") or cols.get("label") or "label"
+    label_key = cols.get("kto_tag") or cols.get("label") or ("kto_tag" if "kto_tag" in row else "label")
     meta = {"format": "messages", "order": list(row)}
     rec = Record("chat", meta=meta)
     if "tools" in row:

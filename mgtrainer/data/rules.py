@@ -1,6 +1,6 @@
 """Rules a record must meet beyond its own row's shape, applied to every record read (checks and training).
 
-    check_record(rec)          identical pairs: chosen == rejected, a passage both positive and negative,
+    check_record(rec)          empty preference/KTO completions; identical pairs: chosen == rejected, a passage both positive and negative,
                                one passage with two labels (RowError)
     LabelSpellings             labels that differ only in case or whitespace ('pos', 'pos ', ' Pos') are
                                one class misspelt: the first spelling is kept, rows with another are refused
@@ -11,15 +11,26 @@ from __future__ import annotations
 from mgtrainer.data.base import RowError, show
 from mgtrainer.data.records import Message, Record
 
-RULED = ("preference", "embed", "rerank", "classify")  # the record kinds these rules look at
+RULED = ("preference", "kto", "embed", "rerank", "classify")  # the record kinds these rules look at
 
 
 def _turns(msgs: list[Message] | None) -> list[tuple]:
     return [(m.role, m.content, m.tool_calls) for m in msgs or []]
 
 
+def _empty(msgs: list[Message] | None) -> bool:
+    """No answer: no turn, or an assistant turn with neither text nor tool calls."""
+    return not msgs or not any(m.content.strip() or m.tool_calls for m in msgs)
+
+
 def check_record(rec: Record) -> None:
     """Raise RowError for a pair that teaches nothing or contradicts itself."""
+    if rec.kind == "preference":
+        for name in ("chosen", "rejected"):
+            if _empty(getattr(rec, name)):
+                raise RowError(f"empty {name} answer", name, "a non-empty answer (text or tool calls)")
+    if rec.kind == "kto" and _empty([m for m in rec.messages if m.role == "assistant"][-1:]):
+        raise RowError("empty judged answer", "messages", "a non-empty last assistant turn")
     if rec.kind == "preference" and _turns(rec.chosen) == _turns(rec.rejected):
         raise RowError("chosen and rejected are the same answer", "rejected",
                        "a rejected answer that differs from the chosen one")

@@ -20,8 +20,8 @@ def has_accelerator() -> bool:
     return torch.cuda.is_available() or torch.backends.mps.is_available()
 
 
-def training_args(cfg, default_metric: str = "loss", **extra) -> TrainingArguments:
-    """transformers TrainingArguments from cfg.train (names are the same)."""
+def training_args(cfg, default_metric: str = "loss", args_cls=None, **extra) -> TrainingArguments:
+    """transformers TrainingArguments (or args_cls, e.g. TRL's DPOConfig) from cfg.train (names are the same)."""
     t = cfg.train
     eval_strategy = t.eval_strategy or "no"
     best = t.load_best_model_at_end or t.early_stopping_patience is not None
@@ -51,7 +51,7 @@ def training_args(cfg, default_metric: str = "loss", **extra) -> TrainingArgumen
         kwargs["gradient_checkpointing"] = True
     kwargs.update(sharding_args(t, has_accelerator()))  # ddp_timeout, ddp_find_unused_parameters, fsdp, deepspeed
     kwargs.update(extra)
-    return TrainingArguments(**kwargs)
+    return (args_cls or TrainingArguments)(**kwargs)
 
 
 class BudgetTrainer(Trainer):
@@ -70,16 +70,18 @@ class BudgetTrainer(Trainer):
 
 
 def build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, compute_metrics=None,
-                  default_metric: str = "loss", trainer_cls=None, perplexity: bool = False, **extra_args):
-    """The Trainer with metrics.jsonl, SIGTERM checkpointing and early stopping wired in."""
-    args = training_args(cfg, default_metric, **extra_args)
+                  default_metric: str = "loss", trainer_cls=None, perplexity: bool = False, args_cls=None,
+                  trainer_kwargs=None, **extra_args):
+    """The Trainer with metrics.jsonl, SIGTERM checkpointing and early stopping wired in; args_cls and
+    trainer_kwargs let a task use a TRL trainer (DPOConfig + ref_model=...)."""
+    args = training_args(cfg, default_metric, args_cls, **extra_args)
     callbacks = [MetricsJsonl(cfg.train.output_dir, perplexity), SigtermCheckpoint()]
     if cfg.train.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(cfg.train.early_stopping_patience))
     cls = trainer_cls or BudgetTrainer
     trainer = cls(model=model, args=args, train_dataset=train_rows, eval_dataset=eval_rows or None,
                   data_collator=collate_fn, processing_class=tok, compute_metrics=compute_metrics,
-                  callbacks=callbacks)
+                  callbacks=callbacks, **(trainer_kwargs or {}))
     trainer.max_tokens_per_batch = cfg.train.max_tokens_per_batch
     attach_report(trainer, cfg, train_rows)  # eval samples per eval, report.html at each eval and at the end
     return trainer

@@ -20,6 +20,9 @@ TASKS: dict[str, str] = {
     "embed": "mgtrainer.tasks.embed",
     "rerank": "mgtrainer.tasks.rerank",
     "msft": "mgtrainer.tasks.msft",
+    "dpo": "mgtrainer.tasks.dpo",
+    "kto": "mgtrainer.tasks.kto",
+    "orpo": "mgtrainer.tasks.orpo",
 }
 
 

@@ -1,0 +1,62 @@
+"""kto: Kahneman-Tversky optimisation on unpaired judged answers (a conversation + true/false label),
+on TRL's KTOTrainer. The trained model is a causal LM, served and predicted like sft's."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mgtrainer.tasks.contract import Serve
+from mgtrainer.tasks.sft import (  # noqa: F401 (a preference-tuned model is served exactly like sft's)
+    call, chat_prompt, compare, probe, request, response, serve_settings, served, tokenizer)
+
+HEAD = "causal_lm"
+RECORD = "kto"
+SERVE = Serve(runner="generate", endpoints=("/v1/chat/completions", "/v1/completions"))
+STREAMING = False
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Literal["kto"] = "kto"
+    beta: float = Field(0.1, gt=0, description="Strength of the pull toward the reference model (KTO's beta). "
+                        "LLaMA-Factory pref_beta.")
+    loss: Literal["kto", "apo_zero_unpaired"] = Field("kto", description="kto (the KTO paper's loss, with the "
+                                                      "batch KL estimate) or apo_zero_unpaired. TRL loss_type.")
+    desirable_weight: float = Field(1.0, gt=0, description="Weight of the losses of rows labelled true "
+                                    "(desirable); LLaMA-Factory kto_chosen_weight.")
+    undesirable_weight: float = Field(1.0, gt=0, description="Weight of the losses of rows labelled false "
+                                      "(undesirable); LLaMA-Factory kto_rejected_weight.")
+    max_prompt_length: int | None = Field(None, gt=0, description="Prompts longer than this many tokens keep "
+                                          "their last tokens (default: only data.cutoff_len limits). TRL name.")
+    precompute_ref_log_probs: bool = Field(False, description="Compute the reference log-probs of every row "
+                                           "once before training, so no reference model is kept in memory.")
+
+
+
+def spec(cfg):
+    from mgtrainer.driver.preference import PrefSpec
+
+    t = cfg.task
+    # loss kto builds its KL pairs from neighbouring rows, so TRL needs sequential sampling: the flow shuffles
+    # the rows once (seeded) instead
+    order = {"train_sampling_strategy": "sequential"} if t.loss == "kto" else {}
+    return PrefSpec("unpaired", t.loss, t.beta, t.max_prompt_length, t.precompute_ref_log_probs,
+                    args={"desirable_weight": t.desirable_weight, "undesirable_weight": t.undesirable_weight} | order)
+
+
+def run(cfg, data) -> dict:
+    """Train on judged answers; eval loss, KL and desirable/undesirable rewards; final/ + manifest."""
+    import sys
+
+    from mgtrainer.driver.preference import fit_preference
+
+    return fit_preference(cfg, sys.modules[__name__], data, spec(cfg))
+
+
+def evaluate(cfg, data, model_dir) -> dict:
+    """KTO loss, KL and rewards of model_dir on the eval rows (reference: model.name_or_path)."""
+    import sys
+
+    from mgtrainer.driver.preference import evaluate_preference
+
+    return evaluate_preference(cfg, sys.modules[__name__], data, model_dir, spec(cfg))
