@@ -11,6 +11,7 @@ Which fields are set depends on `kind`:
 | classify   | text (or messages for a chat-style prompt), label: str | list[str]       |
 | embed      | query, pos, neg, pos_scores?, neg_scores?, prompt?                      |
 | rerank     | query, passages, labels (relevance per passage, float), scores? (teacher) |
+| prompt     | messages (system?, turns ending with a user turn); meta extra columns go to rewards |
 
 `source` is "file:line" (1-based line, or row number for CSV/parquet) for error messages.
 `meta` keeps what a lossless round trip to the row's own format needs (column names, id fields,
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ROLES = ("system", "user", "assistant", "tool")
-KINDS = ("chat", "preference", "kto", "text", "classify", "embed", "rerank")
+KINDS = ("chat", "preference", "kto", "text", "classify", "embed", "rerank", "prompt")
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from mgtrainer.data.base import RowError, show
 from mgtrainer.data.records import Message, Record
 
-RULED = ("preference", "embed", "rerank", "classify")  # the record kinds these rules look at
+RULED = ("preference", "embed", "rerank", "classify", "prompt")  # the record kinds these rules look at
 
 
 def _turns(msgs: list[Message] | None) -> list[tuple]:
@@ -19,7 +19,9 @@ def _turns(msgs: list[Message] | None) -> list[tuple]:
 
 
 def check_record(rec: Record) -> None:
-    """Raise RowError for a pair that teaches nothing or contradicts itself."""
+    """Raise RowError for a pair that teaches nothing or contradicts itself, or an empty prompt."""
+    if rec.kind == "prompt" and not rec.messages[-1].content.strip():
+        raise RowError("empty prompt", "prompt", "a non-empty user turn to answer")
     if rec.kind == "preference" and _turns(rec.chosen) == _turns(rec.rejected):
         raise RowError("chosen and rejected are the same answer", "rejected",
                        "a rejected answer that differs from the chosen one")
