@@ -151,7 +151,6 @@ UNSUPPORTED: dict[str, str] = {
     "fsdp": "FSDP is not supported yet",
     "use_unsloth": "unsloth is not supported",
     "adapter_name_or_path": "starting from an existing adapter is not supported yet; merge it first",
-    "beta": "preference tuning (dpo/kto) is not supported yet",
     "pref_beta": "preference tuning (dpo/kto) is not supported yet",
     "pref_loss": "preference tuning (dpo/kto) is not supported yet",
     "max_prompt_length": "preference tuning (dpo/kto) is not supported yet",

@@ -19,6 +19,7 @@ TASKS: dict[str, str] = {
     "rm": "mgtrainer.tasks.rm",
     "embed": "mgtrainer.tasks.embed",
     "rerank": "mgtrainer.tasks.rerank",
+    "grpo": "mgtrainer.tasks.grpo",
 }
 
 
