@@ -247,3 +247,44 @@ def test_kill_and_resume_gives_the_same_final_loss(tiny_qwen2, tmp_path, monkeyp
     assert sorted(b) == [1, 2, 3, 4]
     assert b[4]["loss"] == pytest.approx(a[4]["loss"], rel=1e-4, abs=1e-7)
     assert b[4]["reward"] == pytest.approx(a[4]["reward"], rel=1e-5)
+
+
+@pytest.mark.heavy
+@pytest.mark.serve
+def test_served_rm_reward_equals_in_process(tiny_qwen2, make_cfg, tmp_path, monkeypatch):
+    """A real rm run's final/, served by `mgtrainer serve` (vLLM, API key): the HTTP reward equals the
+    in-process one within 1e-4, a wrong key is a clear error, and grpo trains with the served reward."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
+    from servehelp import API_KEY, start_server
+
+    from mgtrainer.tasks import rewarding
+
+    pairs = write_jsonl(tmp_path / "pairs.jsonl", [
+        {"prompt": p["prompt"], "chosen": f"There are {p['answer']}.", "rejected": "I am not sure."} for p in PROMPTS])
+    rm_cfg = make_cfg("rm", tiny_qwen2, [pairs], overrides=[f"train.output_dir={tmp_path / 'rm'}"],
+                      train={"max_steps": 2})
+    runs.train(rm_cfg)
+    final = tmp_path / "rm" / "final"
+    server = start_server(final)
+    try:
+        monkeypatch.setenv("MGT_GRPO_TEST_KEY", API_KEY)
+        served = rewarding.ServedReward(rewarding.Reward(url=server.url, model=str(final), api_key_env="MGT_GRPO_TEST_KEY"))
+        local = rewarding.ModelReward(rewarding.Reward(model=str(final)), rm_cfg.model)
+        prompts = [[{"role": "user", "content": p["prompt"]}] for p in PROMPTS]
+        completions = [[{"role": "assistant", "content": c}] for c in ["There are 12.", "no idea", "7", "a b c", "", "15."]]
+        got, ref = served(prompts=prompts, completions=completions), local(prompts=prompts, completions=completions)
+        assert max(abs(a - b) for a, b in zip(got, ref)) < 1e-4 and max(ref) - min(ref) > 1e-3
+        monkeypatch.setenv("MGT_GRPO_TEST_KEY", "wrong")
+        with pytest.raises(MgtError, match="401"):
+            served(prompts=prompts[:1], completions=completions[:1])
+        monkeypatch.setenv("MGT_GRPO_TEST_KEY", API_KEY)
+        data = write_jsonl(tmp_path / "p.jsonl", PROMPTS)
+        cfg = grpo_cfg(tiny_qwen2, data, tmp_path / "grpo", steps=2, rewards=(
+            {"url": server.url, "model": str(final), "api_key_env": "MGT_GRPO_TEST_KEY"},))
+        runs.train(cfg)
+        rows = [json.loads(line) for line in (tmp_path / "grpo" / "metrics.jsonl").read_text().splitlines()]
+        assert [r["step"] for r in rows if "rewards/rm_http/mean" in r] == [1, 2]
+    finally:
+        server.stop()
