@@ -185,7 +185,7 @@ class ServedReward:
             with urllib.request.urlopen(req, timeout=self.timeout) as r:
                 return json.loads(r.read())
         except OSError as err:  # URLError, HTTPError, timeouts
-            detail = err.read()[:200].decode(errors="replace") if hasattr(err, "read") else str(err)
+            detail = f"HTTP {err.code} {err.read()[:200].decode(errors='replace')}" if hasattr(err, "code") else str(err)
             raise MgtError(f"reward server {self.base}{path} (task.reward_funcs url): {detail}; expected a running "
                            f"`mgtrainer serve` of {self.spec.model} with the key in ${self.spec.api_key_env}") from None
 
