@@ -63,7 +63,7 @@ def report(output_dir: str | Path) -> list[Path]:
             groups[key] = {key: data[key]}
     for name, lines in groups.items():
         if lines:
-            path = plots / f"{name}.png"
+            path = plots / f"{name.replace('/', '_')}.png"  # TRL names: eval_rewards/NAME/mean
             _plot(path, name, lines)
             written.append(path)
     return written

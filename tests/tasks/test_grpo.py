@@ -27,13 +27,14 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def grpo_cfg(model, data: Path, out: Path, rewards=(DIGITS,), finetuning="lora", steps=3, **task):
+def grpo_cfg(model, data: Path, out: Path, rewards=(DIGITS,), finetuning="lora", steps=3, eval_data=None, **task):
     return load_config({
         "task": {"name": "grpo", "reward_funcs": list(rewards), "num_generations": 4, "max_completion_length": 6,
                  **task},
         "model": {"name_or_path": str(model)},
-        "data": {"train": [str(data)], "cutoff_len": 64},
-        "train": {"output_dir": str(out), "max_steps": steps, "per_device_train_batch_size": 4,
+        "data": {"train": [str(data)], "eval": [str(eval_data)] if eval_data else [], "cutoff_len": 64},
+        "train": {"output_dir": str(out), "max_steps": steps, "eval_strategy": "steps" if eval_data else "no",
+                  "eval_steps": steps, "eval_on_start": False, "per_device_train_batch_size": 4,
                   "per_device_eval_batch_size": 4, "logging_steps": 1, "save_steps": 100, "learning_rate": 5e-3,
                   "preview_samples": 0, "report_to": "none"},
         "lora": {"finetuning_type": finetuning, "rank": 4},
@@ -178,7 +179,9 @@ def lora_run(tiny_qwen2, tmp_path_factory):
     root = tmp_path_factory.mktemp("grpo")
     rm = seeded_head(root / "rm", tiny_qwen2, None, "rm")
     data = write_jsonl(root / "p.jsonl", PROMPTS)
-    cfg = grpo_cfg(tiny_qwen2, data, root / "out", rewards=(DIGITS, {"model": str(rm), "weight": 0.5}), beta=0.1)
+    held_out = write_jsonl(root / "e.jsonl", [{"prompt": "Answer with a number: how many boats?", "answer": "3"}])
+    cfg = grpo_cfg(tiny_qwen2, data, root / "out", rewards=(DIGITS, {"model": str(rm), "weight": 0.5}), beta=0.1,
+                   eval_data=held_out)
     mp = pytest.MonkeyPatch()
     with_callback(mp, LogProbsAtEnd())
     try:
@@ -198,7 +201,10 @@ def test_lora_run_logs_rewards_and_kl(lora_run):
         want = r["rewards/digit_ratio/mean"] + 0.5 * r["rewards/rm/mean"]
         assert r["reward"] == pytest.approx(want, abs=1e-4)  # the weighted sum
     assert any(r["kl"] > 0 for r in steps[1:])  # the policy moved away from the reference
-    assert metrics["reward"] == pytest.approx(steps[-1]["reward"])
+    evals = [r for r in rows if "eval_reward" in r]
+    assert [r["step"] for r in evals] == [3, 3] and {"eval_rewards/rm/mean", "eval_kl"} <= set(evals[-1])
+    assert metrics["eval_reward"] == pytest.approx(evals[-1]["eval_reward"])
+    assert (out / "plots" / "eval_rewards_rm_mean.png").is_file()
     assert (out / "report.html").is_file() and "rewards/rm/mean" in (out / "report.html").read_text()
 
 
@@ -210,7 +216,7 @@ def test_final_manifest_params_and_same_log_probs(lora_run, tiny_qwen2):
     man = mf.read(out / "final")
     assert (man.task, man.head, man.finetuning_type, man.adapter_dir, man.template) == \
         ("grpo", "causal_lm", "lora", "adapter", "model")
-    assert man.base_model == str(tiny_qwen2) and "reward" in man.metrics and man.max_length == 64
+    assert man.base_model == str(tiny_qwen2) and "eval_reward" in man.metrics and man.max_length == 64
     assert sorted(p.name for p in (out / "final" / "adapter").iterdir() if p.is_dir()) == []  # no 'ref' adapter
     base, tuned = AutoModelForCausalLM.from_pretrained(tiny_qwen2), AutoModelForCausalLM.from_pretrained(out / "final")
     changed = [n for (n, a), b in zip(base.named_parameters(), tuned.parameters()) if not torch.equal(a, b)]
