@@ -175,6 +175,6 @@ def evaluate(cfg, data, model_dir) -> dict:
     tok = dm.load_tokenizer(src, HEAD)
     rewards = rewarding.build(cfg.task.reward_funcs, cfg.model, "cuda" if _cuda() else "cpu")
     rows = records_dataset(data.eval or data.train)
-    trainer = dt.build_trainer(cfg, dm.load_model(src, HEAD, tok), tok, None, rows, None,
+    trainer = dt.build_trainer(cfg, dm.load_model(src, HEAD, tok), tok, rows, rows, None,  # TRL needs a train set
                                trainer_cls=grpo_trainer(cfg, rewards))
     return scalar_metrics(trainer.evaluate())

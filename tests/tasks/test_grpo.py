@@ -224,6 +224,15 @@ def test_final_manifest_params_and_same_log_probs(lora_run, tiny_qwen2):
     assert torch.allclose(log_probs(tuned, LogProbsAtEnd.ids), LogProbsAtEnd.value, atol=1e-5)
 
 
+def test_eval_of_the_trained_model(lora_run):
+    """`mgtrainer eval`: fresh completions of final/ on the eval prompts, scored by the same rewards; the
+    reference is then final/ itself, so its KL is 0."""
+    cfg, out, _ = lora_run
+    got = runs.evaluate(cfg, model_dir=out / "final")
+    assert 0.0 <= got["eval_rewards/digit_ratio/mean"] <= 1.0 and "eval_rewards/rm/mean" in got
+    assert got["eval_kl"] == pytest.approx(0.0, abs=1e-6)
+
+
 class KillAt(TrainerCallback):
     def __init__(self, step):
         self.step = step
