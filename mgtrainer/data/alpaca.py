@@ -96,6 +96,8 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
         rec.messages.append(Message("assistant", need_str(row[r], r)))
         if k in row:  # beside the answer: a KTO verdict (classify takes the answer itself as the label)
             rec.kind, rec.label = read_label(row[k], k, kind, True, meta)
+    elif kind == "prompt":  # prompt-only (grpo): no answer needed
+        rec.kind = "prompt"
     else:
         raise RowError("missing required column", r or "output", "output (or response) with the answer")
     return rec

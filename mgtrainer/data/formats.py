@@ -44,6 +44,7 @@ EXPECT = {
     "classify": "classification rows (text and label, or prompt and response)",
     "embed": "embedding rows (query, pos and neg)",
     "rerank": "rerank rows (query and passages with labels, or query, pos and neg)",
+    "prompt": "prompt-only rows (prompt, messages ending with a user turn, or instruction/input)",
 }
 
 
@@ -113,6 +114,10 @@ def coerce(rec: Record, kind: str) -> Record:
         return out
     if kind == "classify" and rec.kind == "chat":
         return _chat_to_classify(rec)
+    if kind == "prompt" and rec.kind == "chat":  # the final answer becomes the reference rewards may read
+        rec.kind, rec.meta["reference"] = "prompt", rec.messages[-1].content
+        rec.messages = rec.messages[:-1]
+        return rec
     raise KindError(f"{rec.kind} rows where {kind} rows are needed", "row", EXPECT[kind])
 
 

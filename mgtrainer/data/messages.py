@@ -135,7 +135,10 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
         if label_key in row:
             judged = bool(rec.messages) and rec.messages[-1].role == "assistant"
             rec.kind, rec.label = read_label(row[label_key], label_key, kind, judged, meta)
-        _check(rec.messages, mkey, ("user", "tool") if rec.kind == "classify" else ("assistant",))
+        ends = ("user", "tool") if rec.kind == "classify" else ("assistant",)
+        if kind == "prompt" and rec.messages and rec.messages[-1].role == "user":  # prompt-only (grpo)
+            rec.kind, ends = "prompt", ("user",)
+        _check(rec.messages, mkey, ends)
         _lf_media(rec, row, cols, used)
     meta["columns"] = {"messages": mkey, "label": label_key}
     meta["extra"] = extra_columns(row, used)

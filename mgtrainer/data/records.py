@@ -11,6 +11,7 @@ Which fields are set depends on `kind`:
 | classify   | text (or messages for a chat-style prompt), label: str | list[str]       |
 | embed      | query, pos, neg, pos_scores?, neg_scores?, prompt?                      |
 | rerank     | query, passages, labels (relevance per passage, float), scores? (teacher) |
+| prompt     | messages (system?, turns ending with a user turn); meta extra columns go to rewards |
 
 Any kind may carry `media` (images, audio): each Message's content marks where they go with the
 placeholders `<image>` / `<audio>` (LLaMA-Factory's convention), in order; `media[i]` is the i-th one
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ROLES = ("system", "user", "assistant", "tool")
-KINDS = ("chat", "preference", "kto", "text", "classify", "embed", "rerank")
+KINDS = ("chat", "preference", "kto", "text", "classify", "embed", "rerank", "prompt")
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from mgtrainer.data.base import RowError, show
 from mgtrainer.data.records import Message, Record
 
-RULED = ("preference", "kto", "embed", "rerank", "classify")  # the record kinds these rules look at
+RULED = ("preference", "kto", "embed", "rerank", "classify", "prompt")  # the record kinds these rules look at
 
 
 def _turns(msgs: list[Message] | None) -> list[tuple]:
@@ -24,7 +24,9 @@ def _empty(msgs: list[Message] | None) -> bool:
 
 
 def check_record(rec: Record) -> None:
-    """Raise RowError for a pair that teaches nothing or contradicts itself."""
+    """Raise RowError for a pair that teaches nothing or contradicts itself, or an empty prompt."""
+    if rec.kind == "prompt" and not rec.messages[-1].content.strip():
+        raise RowError("empty prompt", "prompt", "a non-empty user turn to answer")
     if rec.kind == "preference":
         for name in ("chosen", "rejected"):
             if _empty(getattr(rec, name)):

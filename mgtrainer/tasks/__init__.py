@@ -23,6 +23,7 @@ TASKS: dict[str, str] = {
     "dpo": "mgtrainer.tasks.dpo",
     "kto": "mgtrainer.tasks.kto",
     "orpo": "mgtrainer.tasks.orpo",
+    "grpo": "mgtrainer.tasks.grpo",
 }
 
 

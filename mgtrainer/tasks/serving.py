@@ -54,6 +54,46 @@ def no_settings(manifest) -> dict:
     return {}
 
 
+# ----------------------------------------------------------------------------- chat generation
+# sft and grpo (their output is a chat model): predict rows -> prompt ids, the parity probe, the served call
+CHAT_PROBE = [{"messages": [{"role": "user", "content": "What is the capital of France?"}]},
+              {"prompt": "Give three tips for staying healthy."},
+              {"messages": [{"role": "system", "content": "You are a helpful assistant."},
+                            {"role": "user", "content": "Translate the sentence into French."}]}]
+
+
+def chat_prompt(row) -> list[dict]:
+    """predict: messages (a trailing assistant turn, the reference answer, is dropped), or prompt /
+    instruction (+ input, system) as one user turn."""
+    msgs = messages_of(row)
+    if msgs is None:
+        text = first(row, ("prompt", "instruction", "input", "text"), "prompt")
+        if row.get("instruction") and row.get("input"):
+            text = f"{row['instruction']}\n{row['input']}"
+        msgs = ([{"role": "system", "content": str(row["system"])}] if row.get("system") else [])
+        msgs.append({"role": "user", "content": text})
+    while msgs and msgs[-1]["role"] == "assistant":
+        msgs = msgs[:-1]
+    if not msgs:
+        raise MgtError(f"{row.where}: no prompt turn in messages; expected a user turn to answer")
+    return msgs
+
+
+def chat_request(row, manifest, tok) -> list[int]:
+    return chat_ids(tok, chat_prompt(row))
+
+
+def chat_probe(manifest) -> list[dict]:
+    return CHAT_PROBE
+
+
+def chat_served(post, rows: list, requests: list) -> tuple[str, list]:
+    """Greedy /v1/chat/completions per probe conversation, as token ids."""
+    body = {"temperature": 0, "max_tokens": PARITY_TOKENS, "return_token_ids": True}
+    return "/v1/chat/completions", [post("/v1/chat/completions", {"messages": chat_prompt(r), **body})
+                                    ["choices"][0]["token_ids"] for r in rows]
+
+
 # ---------------------------------------------------------------------------------- generation
 def generate(engine, requests: list, max_new_tokens: int) -> list:
     return engine.generate(requests, max_new_tokens)

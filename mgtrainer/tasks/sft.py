@@ -4,20 +4,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mgtrainer.errors import MgtError
 from mgtrainer.tasks.contract import Serve
-from mgtrainer.tasks.serving import PARITY_TOKENS, chat_ids, first, messages_of
-from mgtrainer.tasks.serving import (  # noqa: F401 (the contract's serving functions, shared with pt)
-    generate as call, generated_text as response, no_settings as serve_settings, same_generations as compare)
+from mgtrainer.tasks.serving import (  # noqa: F401 (the contract's serving functions, shared with pt, grpo)
+    chat_probe as probe, chat_prompt, chat_request as request, chat_served as served, generate as call,
+    generated_text as response, no_settings as serve_settings, same_generations as compare)
 
 HEAD = "causal_lm"
 RECORD = "chat"
 SERVE = Serve(runner="generate", endpoints=("/v1/chat/completions", "/v1/completions"))
 STREAMING = True
-PROBE = [{"messages": [{"role": "user", "content": "What is the capital of France?"}]},
-         {"prompt": "Give three tips for staying healthy."},
-         {"messages": [{"role": "system", "content": "You are a helpful assistant."},
-                       {"role": "user", "content": "Translate the sentence into French."}]}]
 
 
 class Config(BaseModel):
@@ -81,35 +76,3 @@ def evaluate(cfg, data, model_dir) -> dict:
     from mgtrainer.driver.causal import evaluate_causal_lm
 
     return evaluate_causal_lm(cfg, sys.modules[__name__], data, model_dir)
-
-
-def chat_prompt(row) -> list[dict]:
-    """predict: messages (a trailing assistant turn, the reference answer, is dropped), or prompt /
-    instruction (+ input, system) as one user turn."""
-    msgs = messages_of(row)
-    if msgs is None:
-        text = first(row, ("prompt", "instruction", "input", "text"), "prompt")
-        if row.get("instruction") and row.get("input"):
-            text = f"{row['instruction']}\n{row['input']}"
-        msgs = ([{"role": "system", "content": str(row["system"])}] if row.get("system") else [])
-        msgs.append({"role": "user", "content": text})
-    while msgs and msgs[-1]["role"] == "assistant":
-        msgs = msgs[:-1]
-    if not msgs:
-        raise MgtError(f"{row.where}: no prompt turn in messages; expected a user turn to answer")
-    return msgs
-
-
-def request(row, manifest, tok) -> list[int]:
-    return chat_ids(tok, chat_prompt(row))
-
-
-def probe(manifest) -> list[dict]:
-    return PROBE
-
-
-def served(post, rows: list, requests: list) -> tuple[str, list]:
-    """Greedy /v1/chat/completions per probe conversation, as token ids."""
-    body = {"temperature": 0, "max_tokens": PARITY_TOKENS, "return_token_ids": True}
-    return "/v1/chat/completions", [post("/v1/chat/completions", {"messages": chat_prompt(r), **body})
-                                    ["choices"][0]["token_ids"] for r in rows]
