@@ -39,13 +39,7 @@ def _ask(url, content):
 # the exact error); image models predict with --engine hf. The image branch stays for a torchvision env.
 @pytest.mark.parametrize("arch", ["qwen2_audio"])
 def test_served_media_request_answers_through_openai_client(tmp_path, media_dir, serve_env, arch):
-    import subprocess
-
     import servehelp
-
-    if subprocess.run([str(serve_env), "-c", "import av"], capture_output=True).returncode:
-        pytest.skip("the serve env has no PyAV (`av`): vLLM decodes input_audio with it and answers 500 "
-                    "\"No module named 'av'\" (references/media.md)")
 
     if arch == "llava":
         out = _final(tmp_path, arch, "image", "LlavaProcessor")
