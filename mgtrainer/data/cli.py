@@ -1,4 +1,4 @@
-"""`mgtrainer data {check,convert,preview}` (no torch: heavy work is imported inside handlers)."""
+"""`mgtrainer data {check,convert,preview,mine-negatives}` (no torch: heavy work is imported inside handlers)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,20 @@ def register(sub) -> None:
     prev.add_argument("overrides", nargs="*", help="key=value overrides")
     prev.add_argument("-n", "--num", type=int, default=3, help="samples to show")
     prev.set_defaults(func=cmd_preview)
+
+    mine = verbs.add_parser("mine-negatives", help="hard negatives for embed/rerank rows mined with a bi-encoder "
+                            "(FlagEmbedding hn_mine style: the top ranks, likely unlabelled positives, are skipped)")
+    mine.add_argument("input", metavar="IN", help="embed rows (query/pos/neg) or rerank rows")
+    mine.add_argument("-o", "--output", required=True, help="FlagEmbedding jsonl {query, pos, neg}")
+    mine.add_argument("--model", required=True, help="the bi-encoder (local folder)")
+    mine.add_argument("--range", default="10-100", help="0-based ranks START-END sampled from (default 10-100)")
+    mine.add_argument("--num", type=int, default=7, help="negatives per query (default 7)")
+    mine.add_argument("--corpus", help="passages to mine from (one per line, or jsonl with text); default: "
+                      "every passage of IN")
+    mine.add_argument("--max-length", type=int, default=256)
+    mine.add_argument("--seed", type=int, default=0)
+    mine.add_argument("--query-instruction", help="prepended to queries before encoding")
+    mine.set_defaults(func=cmd_mine, argv=None)
 
 
 def add_convert_args(parser: argparse.ArgumentParser) -> None:
@@ -177,6 +191,15 @@ def _progress(stack, total: int | None):
     bar = stack.enter_context(Progress(*columns, transient=True))
     task = bar.add_task("rows", total=total)
     return lambda k: bar.update(task, completed=k)
+
+
+def cmd_mine(args) -> int:
+    code = reexec(["torch", "transformers"], args)
+    if code is not None:
+        return code
+    from mgtrainer.app.mining import main
+
+    return main(args)
 
 
 def cmd_preview(args) -> int:
