@@ -4,6 +4,8 @@ Rows: query + passages with relevance labels (and optional teacher scores), or e
 label 1, negatives 0). pointwise = BCE of each pair's logit against its label (or teacher score);
 listwise = softmax over one positive and group_size-1 negatives. final/ loads with
 AutoModelForSequenceClassification and sentence_transformers.CrossEncoder (raw logit as the score).
+The starting model as a bi-encoder ranks the eval queries once (eval_zeroshot_*); bi_encoder_weight > 0
+trains and evaluates logit + weight * that bi-encoder's cosine (references/pooling.md).
 """
 
 from typing import Literal
