@@ -1,4 +1,4 @@
-"""`mgtrainer data {check,convert,preview}` (no torch: heavy work is imported inside handlers)."""
+"""`mgtrainer data {check,convert,preview,mine-negatives}` (no torch: heavy work is imported inside handlers)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,21 @@ def register(sub) -> None:
     pack.add_argument("-o", "--output", required=True, help="the cache folder (replaced)")
     pack.add_argument("--num-proc", type=int, default=1, help="tokenising processes")
     pack.add_argument("--shard-rows", type=int, default=50_000, help="rows per shard")
-    pack.set_defaults(func=cmd_pack)
+    pack.set_defaults(func=cmd_pack, argv=None)
+
+    mine = verbs.add_parser("mine-negatives", help="hard negatives for embed/rerank rows mined with a bi-encoder "
+                            "(FlagEmbedding hn_mine style: the top ranks, likely unlabelled positives, are skipped)")
+    mine.add_argument("input", metavar="IN", help="embed rows (query/pos/neg) or rerank rows")
+    mine.add_argument("-o", "--output", required=True, help="FlagEmbedding jsonl {query, pos, neg}")
+    mine.add_argument("--model", required=True, help="the bi-encoder (local folder)")
+    mine.add_argument("--range", default="10-100", help="0-based ranks START-END sampled from (default 10-100)")
+    mine.add_argument("--num", type=int, default=7, help="negatives per query (default 7)")
+    mine.add_argument("--corpus", help="passages to mine from (one per line, or jsonl with text); default: "
+                      "every passage of IN")
+    mine.add_argument("--max-length", type=int, default=256)
+    mine.add_argument("--seed", type=int, default=0)
+    mine.add_argument("--query-instruction", help="prepended to queries before encoding")
+    mine.set_defaults(func=cmd_mine, argv=None)
 
 
 def add_convert_args(parser: argparse.ArgumentParser) -> None:
@@ -190,15 +204,22 @@ def _progress(stack, total: int | None):
 
 
 def cmd_pack(args) -> int:
-    from mgtrainer.env import ensure
-
-    code = ensure("train", ["torch", "transformers", "datasets"], sys.argv[1:])
+    code = reexec(["torch", "transformers", "datasets"], args)
     if code is not None:
         return code
     from mgtrainer.app.pack import pack
 
     pack(args.config, args.overrides, args.output, args.num_proc, args.shard_rows)
     return 0
+
+
+def cmd_mine(args) -> int:
+    code = reexec(["torch", "transformers"], args)
+    if code is not None:
+        return code
+    from mgtrainer.app.mining import main
+
+    return main(args)
 
 
 def cmd_preview(args) -> int:

@@ -160,7 +160,7 @@ def _lf_media(rec: Record, row: dict, cols: dict, used: set) -> None:
 
 def _media_out(rec: Record, out: dict, mkey: str, own: bool) -> None:
     """Media back out: the row's own images/audios columns, else OpenAI content parts in the user turns."""
-    from mgtrainer.data.media import COLUMNS, content_parts
+    from mgtrainer.data.media import content_parts
 
     cols = rec.meta.get("media_cols", {}) if own else {}
     for kind, col in cols.items():

@@ -4,6 +4,9 @@
     info_nce_loss        embed: queries against in-batch positives and hard negatives (all processes)
     pointwise_loss       rerank: BCE of each (query, passage) logit against its target in [0, 1]
     listwise_loss        rerank: softmax cross-entropy over groups of one positive and its negatives
+    matryoshka_loss      embed: a loss summed over embeddings truncated to each Matryoshka dimension
+    cached_loss          embed: any loss of embeddings with gradient caching (GradCache): large batches,
+                         the memory of one mini-batch
 
 Each returns a scalar tensor (a batch mean); the trainer (mgtrainer.driver.pooling_fit) only calls it.
 """
@@ -46,6 +49,83 @@ def listwise_loss(logits: torch.Tensor, group_size: int) -> torch.Tensor:
     """Logits (B * G,) in groups of G passages per query, the positive first -> softmax cross-entropy."""
     groups = logits.float().view(-1, group_size)
     return F.cross_entropy(groups, torch.zeros(groups.shape[0], dtype=torch.long, device=logits.device))
+
+
+def matryoshka_loss(loss_of, reps: list[torch.Tensor], dims: list[int], normalize: bool) -> torch.Tensor:
+    """loss_of(*reps) summed over each dim d in dims, every rep cut to its first d features (then
+    L2-normalised when normalize), as sentence-transformers' MatryoshkaLoss with weights 1."""
+    total = 0.0
+    for d in dims:
+        cut = [r[:, :d] for r in reps]
+        total = total + loss_of(*[F.normalize(c, dim=-1) if normalize else c for c in cut])
+    return total
+
+
+def cached_loss(parts: list, loss_of, mini_batch: int) -> torch.Tensor:
+    """Gradient-cached loss (Gao et al. 2021, GradCache; sentence-transformers' CachedMultipleNegatives-
+    RankingLoss): the value and parameter gradient of loss_of(*reps) over the whole batch, holding the
+    activations of one mini-batch at a time.
+
+    parts: [(run, batch)]: run(sub_batch) -> embeddings (n, H) of a tokenised sub-batch (rows
+    [i, i + mini_batch)). Pass 1 embeds without grad, then the loss's gradient w.r.t. every embedding
+    is cached; the returned loss's backward re-embeds each mini-batch with grad (same RNG state, so the
+    same dropout) and back-propagates the cached gradient into the parameters.
+    """
+    states, reps = [], []
+    with torch.no_grad():
+        for run, batch in parts:
+            st, out = [], []
+            for sub in _minibatches(batch, mini_batch):
+                st.append(_rng_state())
+                out.append(run(sub))
+            states.append(st)
+            reps.append(torch.cat(out).detach().requires_grad_())
+    with torch.enable_grad():
+        loss = loss_of(*reps)
+        grads = torch.autograd.grad(loss, reps)
+    out = loss.detach().requires_grad_()
+
+    def backward(grad_output):
+        with torch.enable_grad():
+            for (run, batch), grad, st in zip(parts, grads, states):
+                start = 0
+                for sub, state in zip(_minibatches(batch, mini_batch), st):
+                    with _restored_rng(state):
+                        emb = run(sub)
+                    (emb * grad[start : start + emb.shape[0]].to(emb.dtype)).sum().mul(grad_output).backward()
+                    start += emb.shape[0]
+        return grad_output
+
+    out.register_hook(backward)
+    return out
+
+
+def _minibatches(batch: dict, size: int):
+    n = batch["input_ids"].shape[0]
+    for i in range(0, n, size):
+        yield {k: v[i : i + size] if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def _rng_state():
+    return torch.get_rng_state(), [torch.cuda.get_rng_state(d) for d in range(torch.cuda.device_count())]
+
+
+class _restored_rng:
+    """Run a block with a saved RNG state (dropout masks as in pass 1), then restore the current one."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def __enter__(self):
+        self.saved = _rng_state()
+        torch.set_rng_state(self.state[0])
+        for d, s in enumerate(self.state[1]):
+            torch.cuda.set_rng_state(s, d)
+
+    def __exit__(self, *exc):
+        torch.set_rng_state(self.saved[0])
+        for d, s in enumerate(self.saved[1]):
+            torch.cuda.set_rng_state(s, d)
 
 
 def gather_rows(x: torch.Tensor) -> tuple[torch.Tensor, int]:

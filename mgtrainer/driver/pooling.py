@@ -113,3 +113,23 @@ def score(model, tokenizer, texts: list[str], pairs: list[str] | None = None, ma
         batch = tokenize(tokenizer, texts[i : i + batch_size], second, max_length).to(model.device)
         out.append(forward_chunks(batch, lambda b: model(**b).logits[:, 0]).float().cpu())
     return torch.cat(out) if out else torch.empty(0)
+
+
+def bi_encoder_pooling(model) -> str:
+    """mean for masked-LM style encoders (BERT, MiniLM), last token for decoder LLMs."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    return "mean" if model.config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES else "last"
+
+
+@torch.no_grad()
+def cosine_scores(model, tokenizer, queries: list[str], passages: list[str], max_length: int | None = None,
+                  batch_size: int = 32, pooling: str | None = None) -> list[float]:
+    """Cosine of each (query, passage) pair's embeddings by a bare encoder: a bi-encoder's score."""
+    pooling = pooling or bi_encoder_pooling(model)
+    texts = list(dict.fromkeys(queries + passages))
+    vecs = encode(model, tokenizer, texts, pooling, True, max_length, batch_size)
+    row = {t: i for i, t in enumerate(texts)}
+    q = vecs[[row[t] for t in queries]]
+    p = vecs[[row[t] for t in passages]]
+    return (q * p).sum(-1).tolist()

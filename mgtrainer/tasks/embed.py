@@ -32,17 +32,21 @@ class Config(BaseModel):
     temperature: float = Field(0.05, gt=0, description="InfoNCE temperature (sentence-transformers scale = 1/T).")
     hard_negatives: int = Field(3, ge=0, description="Hard negatives per query sampled from `neg` each step "
                                 "(with replacement when a row has fewer); 0 = in-batch negatives only.")
+    matryoshka_dims: list[int] | None = Field(
+        None, description="Matryoshka training: the loss is summed over the embeddings cut to each of these "
+        "dimensions (e.g. [384, 256, 128]), so truncated vectors still rank; eval adds ndcg@10_dim<D> per dimension.")
+    mini_batch_size: int = Field(0, ge=0, description="> 0 and below the batch: gradient-cached loss (GradCache, as "
+                                 "sentence-transformers' CachedMultipleNegativesRankingLoss): the same loss and "
+                                 "gradient as the full batch, with the activation memory of this many rows.")
     query_instruction: str | None = Field(None, description="Prepended to queries (a row's `prompt` wins).")
     passage_instruction: str | None = Field(None, description="Prepended to passages.")
 
 
 def pooling_of(cfg, model) -> str:
     """cfg.task.pooling, or mean for (masked-LM style) encoders and last-token for decoder LLMs."""
-    if cfg.task.pooling:
-        return cfg.task.pooling
-    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+    from mgtrainer.driver.pooling import bi_encoder_pooling
 
-    return "mean" if model.config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES else "last"
+    return cfg.task.pooling or bi_encoder_pooling(model)
 
 
 def rows_of(records) -> list[dict]:
@@ -65,15 +69,30 @@ def corpus(cfg, rows: list[dict]) -> tuple[list[str], list[str], list[list[int]]
     return [(r["prompt"] or qi) + r["query"] for r in rows], [pi + p for p in index], relevance
 
 
-def loss_fn(pooling: str, normalize: bool, temperature: float):
-    from mgtrainer.driver.losses import info_nce_loss
+def loss_fn(pooling: str, normalize: bool, temperature: float, dims: list[int] | None = None, mini_batch: int = 0):
+    """InfoNCE of a batch (Matryoshka: summed over truncated dims; mini_batch: gradient-cached)."""
+    import torch
+    import torch.nn.functional as F
+
+    from mgtrainer.driver.losses import cached_loss, info_nce_loss, matryoshka_loss
     from mgtrainer.driver.pooling import embed
 
     def fn(model, inputs, gather=True):
-        q = embed(model, inputs["query"], pooling, normalize)
-        p = embed(model, inputs["passage"], pooling, normalize)
-        n = q.shape[0]
-        return info_nce_loss(q, p[:n], p[n:], temperature, gather=gather)
+        def run(batch):
+            return embed(model, batch, pooling, False)
+
+        def nce(q, p):
+            return info_nce_loss(q, p[: q.shape[0]], p[q.shape[0] :], temperature, gather=gather)
+
+        def of(q, p):
+            if dims:
+                return matryoshka_loss(nce, [q, p], dims, normalize)
+            return nce(*[F.normalize(x, dim=-1) if normalize else x for x in (q, p)])
+
+        rows = inputs["query"]["input_ids"].shape[0]
+        if mini_batch and mini_batch < rows and torch.is_grad_enabled():
+            return cached_loss([(run, inputs["query"]), (run, inputs["passage"])], of, mini_batch)
+        return of(run(inputs["query"]), run(inputs["passage"]))
 
     return fn
 
@@ -87,9 +106,16 @@ def metrics_fn(cfg, tok, rows: list[dict], pooling: str, max_len: int):
     bs = cfg.train.per_device_eval_batch_size
 
     def fn(model):
-        q = encode(model, tok, queries, pooling, cfg.task.normalize, max_len, bs)
-        p = encode(model, tok, passages, pooling, cfg.task.normalize, max_len, bs)
-        return ranking_metrics(list(q @ p.T), relevance)
+        import torch.nn.functional as F
+
+        q = encode(model, tok, queries, pooling, False, max_len, bs)
+        p = encode(model, tok, passages, pooling, False, max_len, bs)
+        out = {}
+        for d in [q.shape[1]] + [d for d in cfg.task.matryoshka_dims or [] if d < q.shape[1]]:
+            qd, pd = (F.normalize(x[:, :d], dim=-1) if cfg.task.normalize else x[:, :d] for x in (q, p))
+            metrics = ranking_metrics(list(qd @ pd.T), relevance)
+            out |= metrics if d == q.shape[1] else {f"ndcg@10_dim{d}": metrics["ndcg@10"]}
+        return out
 
     return fn
 
@@ -114,7 +140,13 @@ def run(cfg, data) -> dict:
           f"max_length {max_len}")
     instructions = {"query_instruction": t.query_instruction, "passage_instruction": t.passage_instruction}
     collator = EmbedCollator(tok, max_len, t.hard_negatives, seed=cfg.train.seed, **instructions)
-    spec = PoolingSpec("embed", HEAD, collator, loss_fn(pooling, t.normalize, t.temperature),
+    dims = t.matryoshka_dims
+    if dims and max(dims) > model.config.hidden_size:
+        from mgtrainer.errors import MgtError
+
+        raise MgtError(f"task.matryoshka_dims {dims}: the model's embeddings have {model.config.hidden_size} "
+                       "dimensions; expected dimensions up to that")
+    spec = PoolingSpec("embed", HEAD, collator, loss_fn(pooling, t.normalize, t.temperature, dims, t.mini_batch_size),
                        metrics_fn(cfg, tok, eval_rows, pooling, max_len), "ndcg@10",
                        manifest={"pooling": pooling, "normalize": t.normalize, **instructions},
                        export=_sentence_transformers(model.config.hidden_size, pooling, t.normalize, max_len,

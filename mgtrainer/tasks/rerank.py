@@ -4,6 +4,8 @@ Rows: query + passages with relevance labels (and optional teacher scores), or e
 label 1, negatives 0). pointwise = BCE of each pair's logit against its label (or teacher score);
 listwise = softmax over one positive and group_size-1 negatives. final/ loads with
 AutoModelForSequenceClassification and sentence_transformers.CrossEncoder (raw logit as the score).
+The starting model as a bi-encoder ranks the eval queries once (eval_zeroshot_*); bi_encoder_weight > 0
+trains and evaluates logit + weight * that bi-encoder's cosine (references/pooling.md).
 """
 
 from typing import Literal
@@ -34,6 +36,14 @@ class Config(BaseModel):
     targets: Literal["labels", "scores"] = Field(
         "labels", description="pointwise targets: relevance labels (> 1 scaled by the largest label) or teacher "
         "scores (outside [0, 1]: min-max scaled per query).")
+    zeroshot: bool = Field(True, description="Also rank the eval queries with the starting model used as a "
+                           "bi-encoder (mean/last pooling, cosine) once, logged as eval_zeroshot_* beside the "
+                           "trained metrics, with a warning when training ended below it.")
+    bi_encoder_weight: float = Field(
+        0.0, ge=0, description="> 0: the reranker's score is its logit + weight x the starting model's bi-encoder "
+        "cosine, in training (the cross-encoder learns a correction of the bi-encoder) and in eval / "
+        "`mgtrainer eval`; eval_ce_* rank by the logit alone. final/ (serve, predict, CrossEncoder) holds the "
+        "cross-encoder alone: add weight x cosine yourself. 0 = a plain cross-encoder.")
 
 
 def _scale(values: list[float], per_max: float | None = None) -> list[float]:
@@ -79,8 +89,10 @@ def loss_fn(cfg):
     from mgtrainer.driver.pooling import forward_chunks
 
     def fn(model, inputs, gather=True):
-        pairs = {k: v for k, v in inputs.items() if k != "targets"}
+        pairs = {k: v for k, v in inputs.items() if k not in ("targets", "prior")}
         logits = forward_chunks(pairs, lambda b: model(**b).logits[:, 0])
+        if "prior" in inputs:
+            logits = logits.float() + cfg.task.bi_encoder_weight * inputs["prior"].float()
         if "targets" in inputs:
             return pointwise_loss(logits, inputs["targets"])
         return listwise_loss(logits, cfg.task.group_size)
@@ -105,20 +117,49 @@ def eval_loss(cfg, records, scores: list[list[float]]) -> float:
     return float(torch.stack(losses).mean()) if losses else float("nan")
 
 
+def per_query(flat: list[float], records) -> list[list[float]]:
+    out, start = [], 0
+    for r in records:
+        out.append(flat[start : start + len(r.passages)])
+        start += len(r.passages)
+    return out
+
+
+def bi_encoder_scores(cfg, records, max_len: int) -> list[list[float]]:
+    """Cosine of query and passage embeddings of the starting model (cfg.model) used as a bi-encoder."""
+    from mgtrainer.driver.prior import pair_cosines
+
+    pairs = [(r.query, p) for r in records for p in r.passages]
+    cos = pair_cosines(cfg.model, [q for q, _ in pairs], [p for _, p in pairs], max_len,
+                       cfg.train.per_device_eval_batch_size)
+    return per_query([cos[pair] for pair in pairs], records)
+
+
 def metrics_fn(cfg, tok, records, max_len: int):
-    """MRR@10 and NDCG@10 (and Recall@k, loss) of each eval query's passages ranked by the model."""
+    """MRR@10 and NDCG@10 (and Recall@k, loss) of each eval query's passages ranked by the model, and
+    (task.zeroshot) the same metrics of the starting model as a bi-encoder, computed on the first call."""
     from mgtrainer.driver.metrics import ranking_metrics
     from mgtrainer.driver.pooling import score
 
+    zeroshot: dict = {}
+    labels = [r.labels for r in records]
+    w = cfg.task.bi_encoder_weight
+
     def fn(model):
+        if (cfg.task.zeroshot or w) and not zeroshot and records:
+            zeroshot["cos"] = bi_encoder_scores(cfg, records, max_len)
+            if cfg.task.zeroshot:
+                zs = ranking_metrics(zeroshot["cos"], labels)
+                zeroshot.update({f"zeroshot_{k}": v for k, v in zs.items()})
         queries = [r.query for r in records for _ in r.passages]
         passages = [p for r in records for p in r.passages]
         flat = score(model, tok, queries, passages, max_len, cfg.train.per_device_eval_batch_size).tolist()
-        scores, start = [], 0
-        for r in records:
-            scores.append(flat[start : start + len(r.passages)])
-            start += len(r.passages)
-        return ranking_metrics(scores, [r.labels for r in records]) | {"loss": eval_loss(cfg, records, scores)}
+        scores, extra = per_query(flat, records), {}
+        if w:
+            extra = {f"ce_{k}": v for k, v in ranking_metrics(scores, labels).items()}
+            scores = [[s + w * c for s, c in zip(ss, cs)] for ss, cs in zip(scores, zeroshot["cos"])]
+        zs = {k: v for k, v in zeroshot.items() if k != "cos"}
+        return ranking_metrics(scores, labels) | {"loss": eval_loss(cfg, records, scores)} | extra | zs
 
     return fn
 
@@ -147,9 +188,35 @@ def run(cfg, data) -> dict:
     print(f"rerank ({cfg.task.loss}): {len(train_rows)} train rows from {len(splits.train)} queries, "
           f"{len(splits.eval)} eval queries, max_length {max_len}")
     collator = RerankCollator(tok, max_len, cfg.task.group_size if listwise else 0, cfg.train.seed)
+    if cfg.task.bi_encoder_weight:
+        collator = prior_collator(cfg, tok, splits.train, max_len)
     spec = PoolingSpec("rerank", HEAD, collator, loss_fn(cfg), metrics_fn(cfg, tok, splits.eval, max_len), "ndcg@10",
                        export=lambda final: write_cross_encoder(final, max_len))
-    return fit_pooling(cfg, model, tok, train_rows, eval_rows, spec)
+    metrics = fit_pooling(cfg, model, tok, train_rows, eval_rows, spec)
+    warn_if_worse(metrics)
+    return metrics
+
+
+def prior_collator(cfg, tok, records, max_len: int):
+    """Pair batches carrying the starting model's bi-encoder cosine ("prior"), for bi_encoder_weight > 0."""
+    from mgtrainer.driver.collate import RerankCollator
+    from mgtrainer.driver.prior import PriorCollator, pair_cosines
+
+    queries = [r.query for r in records for _ in r.passages]
+    prior = pair_cosines(cfg.model, queries, [p for r in records for p in r.passages], max_len,
+                         cfg.train.per_device_eval_batch_size)
+    group = cfg.task.group_size if cfg.task.loss == "listwise" else 0
+    return PriorCollator(RerankCollator(tok, max_len, 0, cfg.train.seed), group, prior, cfg.train.seed)
+
+
+def warn_if_worse(metrics: dict, key: str = "ndcg@10") -> bool:
+    """Print a warning when the trained reranker ranks the eval queries worse than its zero-shot start."""
+    trained, zs = metrics.get(f"eval_{key}"), metrics.get(f"eval_zeroshot_{key}")
+    if trained is None or zs is None or trained >= zs:
+        return False
+    print(f"WARNING: the trained reranker's {key} {trained:.4f} is below the zero-shot bi-encoder's {zs:.4f} "
+          "(the starting model, cosine of mean-pooled embeddings): training made ranking worse")
+    return True
 
 
 def evaluate(cfg, data, model_dir) -> dict:

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from mgtrainer.app import runs
-from mgtrainer import tasks
 from mgtrainer.config import load_config
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -28,7 +27,6 @@ def before_after(minilm, tmp_path, task: dict, data: dict, train: dict) -> tuple
                   "per_device_eval_batch_size": 64, "logging_steps": 5, "save_strategy": "no", **train},
         "lora": {"finetuning_type": "full"},
     }, [])
-    mod = tasks.get(task["name"])
     before, after = runs.evaluate(cfg, model_dir=minilm), runs.train(cfg)
     keys = [k for k in before if k != "eval_loss"]
     print(f"\n{task['name']}: untuned vs fine-tuned MiniLM on held-out rows\n| metric | before | after |\n|---|---|---|")

@@ -2,7 +2,6 @@
 eval, save -> reload gives the same loss (the same log-probs), the manifest is complete; kill + resume ends
 with the same loss; the pairs are tokenised as the chat template renders them."""
 
-import json
 from pathlib import Path
 
 import pytest

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mgtrainer.app import runs
-from mgtrainer import manifest, tasks
+from mgtrainer import manifest
 from mgtrainer.config import load_config
 
 WIKIQA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "wikiqa" / "wikiqa_dev_rerank.jsonl"

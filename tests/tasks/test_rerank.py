@@ -73,3 +73,53 @@ def test_cross_encoder_and_automodel_give_same_scores(trained):
                  max_length=cfg.data.cutoff_len)
     theirs = CrossEncoder(str(final), device="cpu", max_length=cfg.data.cutoff_len).predict(pairs, convert_to_tensor=True)
     assert torch.allclose(ours, theirs.cpu().float(), atol=1e-5)
+
+
+def test_zeroshot_bi_encoder_logged_at_step_0(trained):
+    """The starting model as a bi-encoder ranks the eval queries once: eval_zeroshot_* at step 0 in
+    metrics.jsonl (so the report plots it) and beside the trained metrics, equal to an independent cosine."""
+    import json
+
+    from mgtrainer.driver.metrics import ranking_metrics
+    from mgtrainer.tasks.rerank import bi_encoder_scores
+
+    cfg, _, final, metrics = trained
+    rows = [json.loads(line) for line in (final.parent / "metrics.jsonl").read_text().splitlines()]
+    first = next(r for r in rows if "eval_ndcg@10" in r)
+    assert first["step"] == 0 and "eval_zeroshot_ndcg@10" in first
+    assert metrics["eval_zeroshot_ndcg@10"] == pytest.approx(first["eval_zeroshot_ndcg@10"])
+    splits = runs.load_data(cfg, tasks.get("rerank"))
+    again = ranking_metrics(bi_encoder_scores(cfg, splits.eval, cfg.data.cutoff_len), [r.labels for r in splits.eval])
+    assert again["ndcg@10"] == pytest.approx(metrics["eval_zeroshot_ndcg@10"], abs=1e-6)
+
+
+def test_warning_when_training_made_ranking_worse(capsys):
+    from mgtrainer.tasks.rerank import warn_if_worse
+
+    assert warn_if_worse({"eval_ndcg@10": 0.70, "eval_zeroshot_ndcg@10": 0.78})
+    assert "WARNING" in capsys.readouterr().out
+    assert not warn_if_worse({"eval_ndcg@10": 0.80, "eval_zeroshot_ndcg@10": 0.78})
+    assert not warn_if_worse({"eval_ndcg@10": 0.80})
+
+
+def test_bi_encoder_weight_fuses_logit_and_cosine(minilm, tmp_path):
+    """bi_encoder_weight: eval ranks by logit + w * cosine (eval_ce_* by the logit alone); the fused metrics
+    are reproduced from final/'s CrossEncoder scores plus the starting model's cosines."""
+    from mgtrainer.driver.metrics import ranking_metrics
+    from mgtrainer.driver.pooling import score
+    from mgtrainer.driver.pooling_fit import load
+    from mgtrainer.tasks.rerank import bi_encoder_scores, per_query
+
+    cfg = make_cfg(minilm, tmp_path / "out", "listwise", "full")
+    cfg = cfg.model_copy(update={"task": cfg.task.model_copy(update={"bi_encoder_weight": 20.0})})
+    metrics = runs.train(cfg)
+    assert {"eval_ce_ndcg@10", "eval_zeroshot_ndcg@10"} <= set(metrics)
+    ev = runs.load_data(cfg, tasks.get("rerank")).eval
+    tok, model = load(cfg, "sequence_classification", tmp_path / "out" / "final")
+    logits = per_query(score(model, tok, [r.query for r in ev for _ in r.passages], [p for r in ev for p in r.passages],
+                             cfg.data.cutoff_len).tolist(), ev)
+    cos = bi_encoder_scores(cfg, ev, cfg.data.cutoff_len)
+    fused = [[s + 20.0 * c for s, c in zip(ss, cc)] for ss, cc in zip(logits, cos)]
+    labels = [r.labels for r in ev]
+    assert ranking_metrics(fused, labels)["ndcg@10"] == pytest.approx(metrics["eval_ndcg@10"], abs=1e-6)
+    assert ranking_metrics(logits, labels)["ndcg@10"] == pytest.approx(metrics["eval_ce_ndcg@10"], abs=1e-6)
