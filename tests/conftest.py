@@ -1,6 +1,7 @@
 """Session fixtures shared by every test area: tiny local models, MiniLM, the shared real data."""
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,38 @@ def make_cfg(tmp_path):
         return load_config(cfg, list(overrides))
 
     return make
+
+
+@pytest.fixture
+def sigterm_at(monkeypatch):
+    """sigterm_at(run, cfg, step): run(cfg) gets SIGTERM (what a preempting scheduler sends) when training
+    reaches `step`, on every trainer the driver builds; returns its exit code."""
+    from transformers import TrainerCallback
+
+    from mgtrainer.driver import trainer as dt
+
+    build = dt.build_trainer
+
+    class KillAt(TrainerCallback):
+        def __init__(self, step):
+            self.step = step
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == self.step:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    def go(run, cfg, step: int) -> int:
+        def with_kill(*args, **kwargs):
+            trainer = build(*args, **kwargs)
+            trainer.add_callback(KillAt(step))
+            return trainer
+
+        monkeypatch.setattr(dt, "build_trainer", with_kill)
+        try:
+            with pytest.raises(SystemExit) as stop:
+                run(cfg)
+        finally:
+            monkeypatch.setattr(dt, "build_trainer", build)
+        return stop.value.code
+
+    return go

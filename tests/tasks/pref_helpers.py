@@ -1,12 +1,9 @@
 """Shared by the preference-task tests (dpo, kto, orpo): a small run config, metrics rows, SIGTERM-and-resume."""
 
 import json
-import os
-import signal
 from pathlib import Path
 
 import pytest
-from transformers import TrainerCallback
 
 from mgtrainer.app import runs
 
@@ -19,45 +16,23 @@ def losses(out: Path) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in rows(out) if "loss" in r}
 
 
-class KillAt(TrainerCallback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-
-def killed_then_resumed(cfg, step: int, monkeypatch) -> Path:
+def killed_then_resumed(cfg, step: int, sigterm_at) -> Path:
     """Train cfg, SIGTERM at `step` (exit 143, a checkpoint, no final/), then resume_from_checkpoint=auto."""
-    from mgtrainer.driver import trainer as dt
-
-    build = dt.build_trainer
-
-    def with_kill(*args, **kwargs):
-        trainer = build(*args, **kwargs)
-        trainer.add_callback(KillAt(step))
-        return trainer
-
-    monkeypatch.setattr(dt, "build_trainer", with_kill)
-    with pytest.raises(SystemExit) as stop:
-        runs.train(cfg)
-    monkeypatch.setattr(dt, "build_trainer", build)
-    assert stop.value.code == 143
+    assert sigterm_at(runs.train, cfg, step) == 143
     out = Path(cfg.train.output_dir)
     assert list(out.glob("checkpoint-*")) and not (out / "final").exists()
     runs.train(cfg.model_copy(update={"train": cfg.train.model_copy(update={"resume_from_checkpoint": "auto"})}))
     return out
 
 
-def assert_resume_matches(make_cfg, task, model, files, tmp_path, monkeypatch, overrides=(), **sections):
+def assert_resume_matches(make_cfg, task, model, files, tmp_path, sigterm_at, overrides=(), **sections):
     """The same run uninterrupted and killed at step 2 then resumed ends with the same losses."""
     plain = make_cfg(task, model, files, overrides=[*overrides, f"train.output_dir={tmp_path / 'a'}"],
                      **sections)
     runs.train(plain)
     cfg = make_cfg(task, model, files, overrides=[*overrides, f"train.output_dir={tmp_path / 'b'}"],
                    **sections)
-    out = killed_then_resumed(cfg, 2, monkeypatch)
+    out = killed_then_resumed(cfg, 2, sigterm_at)
     a, b = losses(Path(plain.train.output_dir)), losses(out)
     last = max(a)
     assert sorted(b) == sorted(a) and last >= 4

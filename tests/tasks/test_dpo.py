@@ -46,10 +46,10 @@ def test_dpo_lora_trains_logs_rewards_and_reloads(tiny_qwen2, make_cfg, shared_d
     assert torch.allclose(with_adapter(ids).logits, tuned.eval()(ids).logits, atol=1e-4)
 
 
-def test_dpo_full_kill_and_resume_same_loss(tiny_qwen2, make_cfg, shared_data, tmp_path, monkeypatch):
+def test_dpo_full_kill_and_resume_same_loss(tiny_qwen2, make_cfg, shared_data, tmp_path, sigterm_at):
     """Full tuning: the frozen reference copy; SIGTERM at step 2, resume_from_checkpoint=auto, same losses."""
     demo = shared_data / "llama-factory" / "dpo_en_demo.json"
-    assert_resume_matches(make_cfg, "dpo", tiny_qwen2, [demo], tmp_path, monkeypatch, ["max_prompt_length=48"],
+    assert_resume_matches(make_cfg, "dpo", tiny_qwen2, [demo], tmp_path, sigterm_at, ["max_prompt_length=48"],
                           train={"max_steps": 4, "per_device_train_batch_size": 2, "save_steps": 100}, **SMALL)
 
 

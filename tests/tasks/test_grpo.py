@@ -5,8 +5,6 @@ served-rm reward against a real `mgtrainer serve` (heavy)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 from pathlib import Path
 
 import pytest
@@ -233,26 +231,14 @@ def test_eval_of_the_trained_model(lora_run):
     assert got["eval_kl"] == pytest.approx(0.0, abs=1e-6)
 
 
-class KillAt(TrainerCallback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-
 @pytest.mark.heavy
-def test_kill_and_resume_gives_the_same_final_loss(tiny_qwen2, tmp_path, monkeypatch):
+def test_kill_and_resume_gives_the_same_final_loss(tiny_qwen2, tmp_path, sigterm_at):
     data = write_jsonl(tmp_path / "p.jsonl", PROMPTS)
     plain = grpo_cfg(tiny_qwen2, data, tmp_path / "a", finetuning="full", steps=4)
     runs.train(plain)
     cfg = grpo_cfg(tiny_qwen2, data, tmp_path / "b", finetuning="full", steps=4)
-    with_callback(monkeypatch, KillAt(2))
-    with pytest.raises(SystemExit) as stop:
-        runs.train(cfg)
-    monkeypatch.undo()
-    assert stop.value.code == 143 and [p.name for p in (tmp_path / "b").glob("checkpoint-*")] == ["checkpoint-3"]
+    assert sigterm_at(runs.train, cfg, 2) == 143
+    assert [p.name for p in (tmp_path / "b").glob("checkpoint-*")] == ["checkpoint-3"]
     runs.train(cfg.model_copy(update={"train": cfg.train.model_copy(update={"resume_from_checkpoint": "auto"})}))
 
     def logged(out):

@@ -10,13 +10,13 @@ from mgtrainer import manifest as mf
 from mgtrainer.app import runs
 
 
-def test_kto_trains_reloads_and_resumes(tiny_qwen2, make_cfg, shared_data, tmp_path, monkeypatch):
+def test_kto_trains_reloads_and_resumes(tiny_qwen2, make_cfg, shared_data, tmp_path, sigterm_at):
     demo = shared_data / "llama-factory" / "kto_en_demo.json"
     sections = dict(data={"max_samples": 20, "val_size": 6, "cutoff_len": 128},
                     lora={"finetuning_type": "lora", "rank": 4},
                     train={"max_steps": 4, "per_device_train_batch_size": 2, "learning_rate": 5e-3})
     over = ["max_prompt_length=48", "kto_chosen_weight=1.0", "kto_rejected_weight=1.2"]
-    assert_resume_matches(make_cfg, "kto", tiny_qwen2, [demo], tmp_path, monkeypatch, over, **sections)
+    assert_resume_matches(make_cfg, "kto", tiny_qwen2, [demo], tmp_path, sigterm_at, over, **sections)
     plain = make_cfg("kto", tiny_qwen2, [demo], overrides=[*over, f"train.output_dir={tmp_path / 'a'}"], **sections)
     final = Path(plain.train.output_dir) / "final"
     man = mf.read(final)

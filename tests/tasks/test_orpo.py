@@ -11,11 +11,11 @@ from mgtrainer import manifest as mf
 from mgtrainer.app import runs
 
 
-def test_orpo_trains_reloads_and_resumes(tiny_qwen2, make_cfg, shared_data, tmp_path, monkeypatch):
+def test_orpo_trains_reloads_and_resumes(tiny_qwen2, make_cfg, shared_data, tmp_path, sigterm_at):
     demo = shared_data / "llama-factory" / "dpo_en_demo.json"
     sections = dict(data={"max_samples": 20, "val_size": 6, "cutoff_len": 128},
                     train={"max_steps": 4, "per_device_train_batch_size": 2, "learning_rate": 1e-3})
-    assert_resume_matches(make_cfg, "orpo", tiny_qwen2, [demo], tmp_path, monkeypatch, ["max_prompt_length=48"],
+    assert_resume_matches(make_cfg, "orpo", tiny_qwen2, [demo], tmp_path, sigterm_at, ["max_prompt_length=48"],
                           **sections)
     plain = make_cfg("orpo", tiny_qwen2, [demo], overrides=["max_prompt_length=48",
                                                             f"train.output_dir={tmp_path / 'a'}"], **sections)
