@@ -31,7 +31,7 @@ def register(sub) -> None:
     prev.add_argument("config")
     prev.add_argument("overrides", nargs="*", help="key=value overrides")
     prev.add_argument("-n", "--num", type=int, default=3, help="samples to show")
-    prev.set_defaults(func=cmd_preview)
+    prev.set_defaults(func=cmd_preview, argv=None)
 
     pack = verbs.add_parser("pack", help="tokenise a run config's data once into Arrow shards (data.packed: DIR)")
     pack.add_argument("config")
@@ -223,6 +223,9 @@ def cmd_mine(args) -> int:
 
 
 def cmd_preview(args) -> int:
+    code = reexec(["torch", "transformers"], args)  # tokenising needs the train env's stack
+    if code is not None:
+        return code
     from mgtrainer.app.preview import main as preview
 
     return preview(args)

@@ -2,6 +2,12 @@
 
 import io
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from rich.console import Console
 
@@ -9,6 +15,8 @@ from mgtrainer.cli import main
 from mgtrainer.driver.preview import histogram, render_row, show
 from mgtrainer.driver.tokenize import Encoded
 from mgtrainer.report.plots import report
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_preview_highlights_trained_tokens(tiny_qwen2, capsys):
@@ -42,3 +50,20 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "missing.yaml")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "metrics.jsonl" in err[0] and "Traceback" not in "".join(err)
+
+
+@pytest.mark.heavy
+def test_preview_from_the_light_core(tiny_qwen2, tmp_path):
+    """The light core has no transformers: `mgt data preview` re-runs itself in the train env."""
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"instruction": "Say hi", "output": "hi there"}) + "\n")
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"task: sft\nmodel: {{name_or_path: {tiny_qwen2}}}\ndata: {{train: [{data}]}}\n"
+                   f"train: {{output_dir: {tmp_path / 'out'}}}\n")
+    script = f'source "{REPO}/script/env/_bootstrap.sh" && mgt data preview "{cfg}"'
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MGT_ENV")}
+    env["MGT_BOOTSTRAP_PYTHON"] = getattr(sys, "_base_executable", sys.executable)  # not the dev env's python
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "running in the train env" in proc.stderr  # it did re-run itself
+    assert "hi there" in proc.stdout and "1 rows" in proc.stdout
