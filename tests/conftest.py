@@ -71,8 +71,8 @@ def make_cfg(tmp_path):
 
 @pytest.fixture
 def sigterm_at(monkeypatch):
-    """sigterm_at(run, cfg, step): run(cfg) gets SIGTERM (what a preempting scheduler sends) when training
-    reaches `step`, on every trainer the driver builds; returns its exit code."""
+    """sigterm_at(run, cfg, step, sig=SIGTERM): run(cfg) gets `sig` (SIGTERM: what a preempting scheduler
+    sends; SIGINT: Ctrl-C) when training reaches `step`, on every trainer the driver builds; its exit code."""
     from transformers import TrainerCallback
 
     from mgtrainer.driver import trainer as dt
@@ -80,17 +80,17 @@ def sigterm_at(monkeypatch):
     build = dt.build_trainer
 
     class KillAt(TrainerCallback):
-        def __init__(self, step):
-            self.step = step
+        def __init__(self, step, sig):
+            self.step, self.sig = step, sig
 
         def on_step_begin(self, args, state, control, **kwargs):
             if state.global_step == self.step:
-                os.kill(os.getpid(), signal.SIGTERM)
+                os.kill(os.getpid(), self.sig)
 
-    def go(run, cfg, step: int) -> int:
+    def go(run, cfg, step: int, sig=signal.SIGTERM) -> int:
         def with_kill(*args, **kwargs):
             trainer = build(*args, **kwargs)
-            trainer.add_callback(KillAt(step))
+            trainer.add_callback(KillAt(step, sig))
             return trainer
 
         monkeypatch.setattr(dt, "build_trainer", with_kill)

@@ -45,14 +45,23 @@ class MetricsJsonl(TrainerCallback):
 
 
 class SigtermCheckpoint(TrainerCallback):
-    """On SIGTERM: finish the current step, save checkpoint-{step}, stop training (run exits 143)."""
+    """On SIGTERM or a first SIGINT (Ctrl-C): finish the current step, save checkpoint-{step}, stop training
+    (the run exits 128 + the signal: 143 or 130). A second Ctrl-C interrupts at once, as usual."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self):
-        self.received = False
-        self._previous = signal.signal(signal.SIGTERM, self._handle)
+        self.received: int | None = None
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.received or 0)
 
     def _handle(self, signum, frame):
-        self.received = True
+        self.received = self.received or signum
+        if signum == signal.SIGINT:  # the next Ctrl-C is the user's KeyboardInterrupt again
+            signal.signal(signal.SIGINT, self._previous[signal.SIGINT])
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.received:
@@ -61,4 +70,5 @@ class SigtermCheckpoint(TrainerCallback):
         return control
 
     def restore(self) -> None:
-        signal.signal(signal.SIGTERM, self._previous)
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)

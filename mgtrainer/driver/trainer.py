@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
@@ -94,14 +95,16 @@ def resume_path(cfg) -> str | None:
 
 
 def train(trainer, cfg):
-    """trainer.train() with resume; on SIGTERM the checkpoint is saved and the process exits 143."""
+    """trainer.train() with resume; on SIGTERM (or a first Ctrl-C) the checkpoint is saved and the process
+    exits 143 (130)."""
     sigterm = next(c for c in trainer.callback_handler.callbacks if isinstance(c, SigtermCheckpoint))
     try:
         result = trainer.train(resume_from_checkpoint=resume_path(cfg))
     finally:
         sigterm.restore()
     if sigterm.received:
-        print(f"SIGTERM: checkpoint saved at step {trainer.state.global_step} in {cfg.train.output_dir}; "
+        name = signal.Signals(sigterm.received).name
+        print(f"{name}: checkpoint saved at step {trainer.state.global_step} in {cfg.train.output_dir}; "
               "resume with train.resume_from_checkpoint=auto", file=sys.stderr)
-        raise SystemExit(143)
+        raise SystemExit(sigterm.exit_code)
     return result

@@ -44,3 +44,17 @@ def test_resume_from_missing_checkpoint_is_a_user_error(tiny_qwen2, make_cfg, tm
         dt.resume_path(cfg)
     auto = make_cfg("sft", tiny_qwen2, [tmp_path / "x.jsonl"], train={"resume_from_checkpoint": "auto"})
     assert dt.resume_path(auto) is None  # nothing to resume yet: start fresh
+
+
+def test_a_first_ctrl_c_checkpoints_like_sigterm(tiny_qwen2, make_cfg, shared_data, sigterm_at, tmp_path):
+    data = [shared_data / "llama-factory" / "alpaca_en_demo.json"]
+    cfg = make_cfg("sft", tiny_qwen2, data, overrides=[f"train.output_dir={tmp_path / 'c'}"],
+                   data={"max_samples": 8, "cutoff_len": 64},
+                   train={"max_steps": 4, "per_device_train_batch_size": 2, "save_steps": 100})
+    before = signal.getsignal(signal.SIGINT)
+    assert sigterm_at(runs.train, cfg, 2, signal.SIGINT) == 130  # 128 + SIGINT, after a checkpoint
+    out = Path(cfg.train.output_dir)
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-3"] and not (out / "final").exists()
+    assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C is the user's again after training
+    runs.train(cfg.model_copy(update={"train": cfg.train.model_copy(update={"resume_from_checkpoint": "auto"})}))
+    assert sorted(_losses(out)) == [1, 2, 3, 4] and (out / "final" / "mgtrainer.json").is_file()
