@@ -21,6 +21,7 @@ from pathlib import Path
 
 from mgtrainer import atomic
 from mgtrainer.backends import lf_config, lf_data
+from mgtrainer.driver import rundir
 from mgtrainer.errors import MgtError
 
 PROFILE = "llamafactory"
@@ -99,6 +100,7 @@ def from_lf_yaml(path: Path, overrides: list[str]) -> tuple[dict, dict, str]:
     for key in ("model_name_or_path", "output_dir"):
         if not args.get(key):
             raise MgtError(f"{where}: missing {key} ({key}); expected it in the YAML or as {key}=... ")
+    rundir.hold(Path(str(args["output_dir"])).expanduser())  # before anything is written into it
     stage = args.get("stage", "sft")
     if stage not in lf_config.STAGES:
         raise MgtError(f"{where}: stage '{stage}' (stage); expected one of {', '.join(lf_config.STAGES)}")
@@ -162,7 +164,7 @@ def from_run_config(cfg, overrides: list[str]) -> tuple[dict, dict, str]:
                        "the selected rows for it); expected backend: native (streams pt and sft), or LLaMA-Factory's "
                        "own streaming through `mgtrainer train --llamafactory LF.yaml` with streaming: true")
     splits = load_splits(cfg.data, lf_config.STAGES[stage])
-    out = Path(cfg.train.output_dir)
+    out = rundir.hold(cfg.train.output_dir)  # before anything is written into it
     train_name, eval_name = lf_data.write_dataset_dir(out / DATA_DIR, lf_config.STAGES[stage], splits.train, splits.eval)
     args, notes = lf_config.to_lf_args(cfg, (out / DATA_DIR).resolve(), train_name, eval_name)
     for note in notes:

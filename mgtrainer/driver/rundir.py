@@ -1,5 +1,6 @@
 """Who owns an output_dir, what run it holds, and which checkpoint `resume_from_checkpoint: auto` may use.
 
+    hold(out)            the lock alone (LLaMA-Factory runs: LF keeps its own run state)
     claim(cfg)           at the start of a run (driver.run.start): lock output_dir (a second run is
                          refused, naming the holder), refuse to train over a finished or started run
                          unless train.overwrite_output_dir or a resume says so, sweep leftovers of killed
@@ -34,7 +35,6 @@ from mgtrainer.errors import MgtError
 LOCK = ".mgtrainer.lock"
 RECORD = "mgtrainer-run.json"
 HEAD_BYTES = 1 << 20  # data fingerprint: size + sha256 of the first MiB (+ mtime, recorded, not compared)
-# config keys a resume may change without making it another run
 # Keys a resumed run may change: where it writes and what it shows, and how long, how often and how much
 # it evaluates, logs and saves (HF's Trainer resumes with a longer max_steps or more epochs just as well).
 VOLATILE = {"train.resume_from_checkpoint", "train.overwrite_output_dir", "train.preview_samples",
@@ -136,6 +136,22 @@ def claim(cfg) -> Path:
     except BaseException:
         release(out)
         raise
+    return out
+
+
+def hold(out) -> Path:
+    """The lock alone, for a backend that keeps its own run state (LLaMA-Factory): a second run into out
+    is refused, naming the holder, until this process ends. Idempotent within one process."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise MgtError(f"{out}:1: output_dir is a file (output_dir); expected a folder or a new path")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    key = str(out.resolve())
+    if key not in _held:
+        _held[key] = Claim(out, _lock(out), created)
+        if created:  # a run refused or failed before writing leaves no folder behind
+            atexit.register(_drop_if_empty, out)
     return out
 
 

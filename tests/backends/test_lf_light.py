@@ -212,3 +212,23 @@ def test_driver_style_call_with_a_run_config_checks_resume_first(tmp_path, share
         train(cfg, ["ignored=1"])  # as mgtrainer.driver.run.train calls it: overrides already applied
     rows = (tmp_path / "out" / "lf_data" / "mgt_train.jsonl").read_text().splitlines()
     assert len(rows) == 91 and json.loads(rows[0])["conversations"][0]["from"] == "human"
+
+
+def test_a_busy_output_dir_refuses_an_lf_run_before_anything_is_written(tmp_path):
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from mgtrainer.driver import rundir; "
+                               f"rundir.hold({str(out)!r}); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        cfg = tmp_path / "lf.yaml"
+        cfg.write_text(f"model_name_or_path: m\nstage: sft\ndataset: identity\ndataset_dir: {REPO.parent}/shared/data/"
+                       f"llama-factory\noutput_dir: {out}\n")
+        proc = subprocess.run([sys.executable, "-m", "mgtrainer", "train", "--llamafactory", str(cfg)],
+                              capture_output=True, text=True, cwd=REPO, timeout=120)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"output_dir is in use by another run (pid {holder.pid}:" in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == [".mgtrainer.lock"]  # nothing of the refused run
