@@ -44,8 +44,8 @@ class Config(BaseModel):
     beta: float = Field(0.04, ge=0, description="KL coefficient to the reference model (logged as kl); 0 = no "
                         "reference model (less memory, no KL). LoRA: the reference is the base with adapters "
                         "disabled (no copy); full/freeze: a frozen copy of the model.")
-    loss_type: LOSSES = Field("dapo", description="TRL loss aggregation: grpo, dr_grpo, dapo (default), bnpo, "
-                              "cispo, sapo, luspo, vespo.")
+    loss: LOSSES = Field("dapo", description="TRL loss aggregation: grpo, dr_grpo, dapo (default), bnpo, "
+                         "cispo, sapo, luspo, vespo. TRL loss_type (the same field name as the preference tasks').")
     use_vllm: bool = Field(False, description="Generate with vLLM (colocated) instead of transformers; needs a "
                            "GPU and vllm in the train env.")
     log_completions: bool = Field(False, description="Print a table of sampled completions and rewards each log.")
@@ -104,7 +104,7 @@ def grpo_trainer(cfg, rewards):
     def make(model, args, train_dataset, eval_dataset, data_collator, processing_class, compute_metrics, callbacks):
         base = {f.name: getattr(args, f.name) for f in fields(TrainingArguments) if f.init}
         grpo_args = GRPOConfig(**base, num_generations=g.num_generations, max_completion_length=g.max_completion_length,
-                               temperature=g.temperature, beta=g.beta, loss_type=g.loss_type,
+                               temperature=g.temperature, beta=g.beta, loss_type=g.loss,
                                reward_weights=g.weights(), use_vllm=g.use_vllm, vllm_mode="colocate",
                                log_completions=g.log_completions, shuffle_dataset=True)
         return GRPOTrainer(model=model, reward_funcs=rewards, args=grpo_args, train_dataset=train_dataset,

@@ -238,7 +238,7 @@ ERROR_CASES = [
     ("max_length: 64\ncutoff_len: 128\n", "cfg.yaml:4: 'cutoff_len' sets data.cutoff_len = 128, but cfg.yaml:3"),
     ("quantization_bit: 4\n", "cfg.yaml:3: 'quantization_bit' is not supported: quantized (QLoRA)"),
     ("stage: ppo\n", "cfg.yaml:3: invalid 'stage' = 'ppo': stage 'ppo' is not supported yet"),
-    ("pref_beta: 0.2\n", "cfg.yaml:3: 'beta' is a setting of task dpo, kto, orpo, not of task 'sft'"),
+    ("pref_beta: 0.2\n", "cfg.yaml:3: 'beta' is a setting of task dpo, kto, orpo, grpo, not of task 'sft'"),
     ("labels: [a, b]\n", "cfg.yaml:3: 'labels' is a setting of task classify, not of task 'sft'"),
     ("val_size: 1.5\n", "cfg.yaml:3: invalid data.val_size = 1.5: a ratio must be < 1"),
     ("dataset: a,b\nmix: [1]\n", "cfg.yaml:4: data: mix has 1 weights for 2 train datasets"),

@@ -65,7 +65,7 @@ def test_trl_names_map_to_task_fields(tiny_qwen2, tmp_path):
                        "num_generations": 8, "max_completion_length": 32, "beta": 0.1, "loss_type": "dr_grpo",
                        "temperature": 0.7, "output_dir": str(tmp_path)}, [])
     t = cfg.task
-    assert (t.num_generations, t.max_completion_length, t.beta, t.loss_type, t.temperature) == (8, 32, 0.1, "dr_grpo", 0.7)
+    assert (t.num_generations, t.max_completion_length, t.beta, t.loss, t.temperature) == (8, 32, 0.1, "dr_grpo", 0.7)
     assert t.reward_funcs[0].function == "mgtrainer.rewards:exact_number" and t.reward_funcs[1].model == str(tiny_qwen2)
     assert t.weights() == [1.0, 0.5]
     with pytest.raises(MgtError, match="reward_weights"):
