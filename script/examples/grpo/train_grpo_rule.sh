@@ -4,5 +4,5 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
 [ -f script/examples/grpo/data/prompts.jsonl ] || python3 script/examples/grpo/make_data.py
 [ -f outputs/tiny-qwen2/config.json ] || mgt model tiny outputs/tiny-qwen2 --arch qwen2
-train_example script/examples/grpo/rule_tiny.yaml outputs/grpo_rule train.overwrite_output_dir=true "$@"
+train_example script/examples/grpo/rule_tiny.yaml outputs/grpo_rule "$@"
 python3 script/examples/grpo/reward_table.py outputs/grpo_rule

@@ -4,4 +4,4 @@
 # Extra arguments are config overrides, e.g. train.max_steps=10.
 source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
 [ -f outputs/tiny-llama/config.json ] || mgt model tiny outputs/tiny-llama --arch llama
-mgt train script/examples/pt/pt_tiny.yaml "$@"
+mgt train script/examples/pt/pt_tiny.yaml train.overwrite_output_dir=true "$@"  # re-running replaces its last run
