@@ -2,6 +2,8 @@
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,18 @@ def sigterm_at(monkeypatch):
         return stop.value.code
 
     return go
+
+
+@pytest.fixture
+def mgt_light():
+    """mgt_light(*args, cwd=None): `mgt ARGS` as a user runs it, through script/env/_bootstrap.sh's light core
+    (not this dev env's python, so a verb that needs more must re-run itself in an env); CompletedProcess."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MGT_ENV")}
+    env["MGT_BOOTSTRAP_PYTHON"] = getattr(sys, "_base_executable", sys.executable)
+
+    def run(*args, cwd=None) -> subprocess.CompletedProcess:
+        script = f'source "{REPO}/script/env/_bootstrap.sh" && mgt "$@"'
+        return subprocess.run(["bash", "-c", script, "mgt", *map(str, args)], capture_output=True, text=True,
+                              env=env, cwd=cwd, timeout=1200)
+
+    return run

@@ -2,10 +2,6 @@
 
 import io
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -15,9 +11,6 @@ from mgtrainer.cli import main
 from mgtrainer.driver.preview import histogram, render_row, show
 from mgtrainer.driver.tokenize import Encoded
 from mgtrainer.report.plots import report
-
-REPO = Path(__file__).resolve().parents[2]
-
 
 def test_preview_highlights_trained_tokens(tiny_qwen2, capsys):
     from transformers import AutoTokenizer
@@ -53,17 +46,14 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
 
 @pytest.mark.heavy
-def test_preview_from_the_light_core(tiny_qwen2, tmp_path):
+def test_preview_from_the_light_core(tiny_qwen2, tmp_path, mgt_light):
     """The light core has no transformers: `mgt data preview` re-runs itself in the train env."""
     data = tmp_path / "d.jsonl"
     data.write_text(json.dumps({"instruction": "Say hi", "output": "hi there"}) + "\n")
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(f"task: sft\nmodel: {{name_or_path: {tiny_qwen2}}}\ndata: {{train: [{data}]}}\n"
                    f"train: {{output_dir: {tmp_path / 'out'}}}\n")
-    script = f'source "{REPO}/script/env/_bootstrap.sh" && mgt data preview "{cfg}"'
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MGT_ENV")}
-    env["MGT_BOOTSTRAP_PYTHON"] = getattr(sys, "_base_executable", sys.executable)  # not the dev env's python
-    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=1200)
+    proc = mgt_light("data", "preview", cfg)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "running in the train env" in proc.stderr  # it did re-run itself
     assert "hi there" in proc.stdout and "1 rows" in proc.stdout

@@ -1,9 +1,6 @@
 """The report page from run folders written by hand (the files a run writes), its pieces, and the CLI."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -113,13 +110,10 @@ def test_eval_on_start_follows_evaluation(make_cfg, tiny_qwen2):
 
 
 @pytest.mark.heavy
-def test_report_from_the_light_core(tmp_path):
+def test_report_from_the_light_core(tmp_path, mgt_light):
     """The light core has no matplotlib: `mgt report` re-runs itself in the train env."""
     run = make_run(tmp_path / "run", 1e-3)
-    script = f'source "{REPO}/script/env/_bootstrap.sh" && mgt report "{run}"'
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MGT_ENV")}
-    env["MGT_BOOTSTRAP_PYTHON"] = getattr(sys, "_base_executable", sys.executable)  # not the dev env's python
-    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=1200)
+    proc = mgt_light("report", run)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "running in the train env" in proc.stderr  # it did re-run itself
     assert (run / "report.html").is_file() and "data-metric=\"eval_accuracy\"" in (run / "report.html").read_text()
