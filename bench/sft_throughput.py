@@ -69,14 +69,16 @@ def run_trl(model_dir, recs, tmp, cutoff):
     return tokens, time.perf_counter() - start, out.training_loss
 
 
-def per_token_loss(model_dir, rows, batches) -> float:
+def per_token_loss(model_dir, rows, batches, model=None) -> float:
+    """Mean per-token loss over `batches` (lists of row indices), padded; `model` (default: model_dir's) in eval mode."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from mgtrainer.driver.collate import collator
 
     tok = AutoTokenizer.from_pretrained(model_dir)
-    model, collate = AutoModelForCausalLM.from_pretrained(model_dir).eval(), collator(tok, "causal_lm")
+    model = (model or AutoModelForCausalLM.from_pretrained(model_dir)).eval()
+    collate = collator(tok, "causal_lm")
     total = count = 0
     for batch in batches:
         enc = collate([rows[i] for i in batch])
