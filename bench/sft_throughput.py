@@ -110,7 +110,7 @@ def main() -> None:
         budget = per_token_loss(model_dir, rows, list(TokenBudgetSampler([len(r["input_ids"]) for r in rows],
                                                                          args.max_tokens, seed=0)))
     print(f"\nSFT throughput, {len(recs)} alpaca_en_demo rows, tiny Qwen2 (hidden 128, 2 layers), 1 epoch, CPU")
-    print(f"| trainer | non-padding tokens | seconds | tokens/s | train loss |\n|---|---|---|---|---|")
+    print("| trainer | non-padding tokens | seconds | tokens/s | train loss |\n|---|---|---|---|---|")
     print(f"| TRL SFTTrainer (defaults: batch 8, padded) | {trl_tok} | {trl_s:.1f} | {trl_tok / trl_s:.0f} | {trl_loss:.4f} |")
     print(f"| mgtrainer (token budget {args.max_tokens}) | {mg_tok} | {mg_s:.1f} | {mg_tok / mg_s:.0f} | {mg_loss:.4f} |")
     print(f"\nratio mgtrainer / TRL tokens/s: {(mg_tok / mg_s) / (trl_tok / trl_s):.2f}x")
