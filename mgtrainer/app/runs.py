@@ -1,7 +1,11 @@
-"""`mgtrainer train` / `mgtrainer eval`: one config load, one backend decision, the task module passed down."""
+"""`mgtrainer train` / `mgtrainer eval`: one config load, one backend decision, the task module passed down.
+
+One load per command: when `mgtrainer train` re-runs itself in the train env, the first process hands the
+resolved config over in a file (hand_over) and the re-run takes it (load_run) instead of parsing again."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -11,18 +15,64 @@ from mgtrainer import tasks
 from mgtrainer.errors import MgtError
 from mgtrainer.tasks.contract import Data
 
+HANDOFF = "MGT_RESOLVED_CONFIG"  # a file with the config the launching process resolved (hand_over)
+
 
 def load_run(config, overrides=(), notes: bool = True):
-    """RunConfig from a path (or a dict / a RunConfig) and k=v overrides; what it ignored is said once."""
+    """RunConfig from a path (or a dict / a RunConfig) and k=v overrides; what it ignored is said once.
+    After `mgtrainer train` re-ran itself in the train env, the config its first process resolved is taken
+    as it is (hand_over): it is parsed once per command."""
     from mgtrainer.config import RunConfig, load_config
 
     if isinstance(config, RunConfig):
         return config
     if config is None:
         raise MgtError("no config given; expected `mgtrainer train CONFIG.yaml [k=v ...]`")
-    cfg = load_config(config, list(overrides))
+    cfg = handed_over(config, overrides) or load_config(config, list(overrides))
     if notes:
         say_notes(cfg)
+    return cfg
+
+
+@contextlib.contextmanager
+def hand_over(cfg, config, overrides):
+    """While open, a process this one starts with the same config and overrides (the re-run in the train
+    env) reads `cfg` from a file instead of parsing the config again; the file is removed on close."""
+    import tempfile
+
+    from mgtrainer import atomic
+
+    handle, name = tempfile.mkstemp(prefix="mgt-config-", suffix=".json")
+    os.close(handle)
+    atomic.write_text(name, json.dumps({"argv": [str(config), *map(str, overrides)], "source": cfg.source,
+                                        "notes": cfg.notes, "config": cfg.model_dump(mode="json")}))
+    previous = os.environ.get(HANDOFF)
+    os.environ[HANDOFF] = name
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(HANDOFF, None)
+        else:
+            os.environ[HANDOFF] = previous
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+def handed_over(config, overrides):
+    """The RunConfig a launching process handed over for this same config and overrides, else None.
+    Taken once: the variable is removed, so a process this one starts parses its own config."""
+    from mgtrainer.config.run import run_config
+
+    name = os.environ.pop(HANDOFF, None)
+    try:
+        data = json.loads(Path(name).read_text()) if name else None
+    except (OSError, ValueError):
+        return None
+    if not data or data.get("argv") != [str(config), *map(str, overrides)]:
+        return None
+    cfg = run_config().model_validate(data["config"])
+    cfg._notes, cfg._source = data["notes"], data["source"]
     return cfg
 
 

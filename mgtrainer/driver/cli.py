@@ -20,13 +20,14 @@ def _train(args) -> int:
     if args.llamafactory:
         # argparse puts the first k=v after --llamafactory in the config slot: the backend takes it back.
         return int(llamafactory.train(args.llamafactory, args.config, args.overrides) or 0)
-    from mgtrainer.app.runs import load_run, say_notes, train
+    from mgtrainer.app.runs import hand_over, load_run, say_notes, train
 
     cfg = load_run(args.config, args.overrides, notes=False)  # the one load; the backend is decided here
     if args.nproc_per_node or args.nnodes > 1:
         return _launch(args, cfg)
     if cfg.backend == "native":  # LLaMA-Factory runs in its own env; the native trainer in the train env
-        code = _reexec(["torch", "transformers", "peft"])
+        with hand_over(cfg, args.config, args.overrides):  # the re-run takes this cfg: no second parse
+            code = _reexec(["torch", "transformers", "peft"])
         if code is not None:
             return code
     say_notes(cfg)

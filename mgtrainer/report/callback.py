@@ -1,5 +1,6 @@
-"""OUTPUT_DIR/report.html kept current during training: written when training begins, at every eval and
-at the end, atomically, so it can be watched (reload the page) while a run goes on.
+"""OUTPUT_DIR/report.html kept current during training: written after the first step (drawing it, matplotlib
+included, costs ~0.7 CPU-s that need not delay the first step), at every eval (a step-0 eval included) and at
+the end, atomically, so it can be watched (reload the page) while a run goes on.
 
 attach_report(trainer, cfg, train_rows) is the one hook driver/trainer.py calls on every trainer it builds;
 add_before_report(trainer, cb) lets a task add its own per-eval writer (it runs before the report is drawn);
@@ -22,7 +23,7 @@ REPORT = "report.html"
 class ReportCallback(TrainerCallback):
     def __init__(self, cfg, train_rows):
         self.cfg, self.train_rows = cfg, train_rows
-        self.active = False
+        self.active = self.pending = False
 
     def on_train_begin(self, args, state, control, processing_class=None, **kwargs):
         if not state.is_world_process_zero:
@@ -31,7 +32,15 @@ class ReportCallback(TrainerCallback):
         out = Path(self.cfg.train.output_dir)
         stepfiles.drop_after(out, state.global_step)
         runinfo.write(out, self.cfg, processing_class, self.train_rows, state.max_steps, time.time())
-        self.render()
+        self.pending = True  # drawn after the first step (or a step-0 eval): not on the way to the first step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.pending and not control.should_log:  # a logging step draws it in on_log, after its row
+            self.render()
+
+    def on_log(self, args, state, control, **kwargs):
+        if self.pending:
+            self.render()
 
     def on_evaluate(self, args, state, control, **kwargs):
         self.render()
@@ -43,6 +52,7 @@ class ReportCallback(TrainerCallback):
         """Redraw report.html; a failure is reported and never stops training."""
         if not self.active:
             return
+        self.pending = False
         from mgtrainer.report.page import write_report
 
         out = Path(self.cfg.train.output_dir)
