@@ -246,13 +246,16 @@ def sft_trl(work: Path, out: Path, quick: bool, **setting) -> dict:
     from mgtrainer.driver.tokenize import message_dicts
 
     ds = Dataset.from_list([{"messages": message_dicts(r.messages)} for r in sft_records(quick)[0]])
-    args = SFTConfig(output_dir=str(out), num_train_epochs=1, max_length=SFT["cutoff"], save_strategy="no",
+    setting = {"max_length": SFT["cutoff"], **setting}
+    args = SFTConfig(output_dir=str(out), num_train_epochs=1, save_strategy="no",
                      report_to="none", logging_steps=5, use_cpu=True, bf16=False, learning_rate=SFT["lr"],
                      per_device_train_batch_size=SFT["batch"], seed=0, **setting)
     trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(work / "tiny"), args=args, train_dataset=ds,
                          processing_class=AutoTokenizer.from_pretrained(work / "tiny"))
     trainer.train()
-    return {"units": sft_tokens(work, quick), "quality": heldout_loss(work, trainer.model, quick)}
+    # padding_free without packing refuses max_length (TRL: "not enforced"): rows are not cut, count TRL's tokens
+    units = sft_tokens(work, quick) if setting["max_length"] else sum(map(len, trainer.train_dataset["input_ids"]))
+    return {"units": units, "quality": heldout_loss(work, trainer.model, quick)}
 
 
 def sft_lf(work: Path, out: Path, quick: bool) -> dict:
@@ -350,7 +353,7 @@ def child(case: str, side: str, work: Path, out: Path, quick: bool) -> dict:
                   ("classify", "transformers Trainer"): lambda: classify_plain(work, out, quick),
                   ("sft", "mgtrainer"): lambda: sft_mgt(work, out, quick),
                   ("sft", "TRL defaults"): lambda: sft_trl(work, out, quick),
-                  ("sft", "TRL padding_free"): lambda: sft_trl(work, out, quick, padding_free=True),
+                  ("sft", "TRL padding_free"): lambda: sft_trl(work, out, quick, padding_free=True, max_length=None),
                   ("sft", "TRL group_by_length"): lambda: sft_trl(work, out, quick,
                                                                   train_sampling_strategy="group_by_length"),
                   ("sft", "TRL bfd packing"): lambda: sft_trl(work, out, quick, packing=True, packing_strategy="bfd"),
