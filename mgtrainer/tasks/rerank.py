@@ -11,7 +11,7 @@ trains and evaluates logit + weight * that bi-encoder's cosine (references/pooli
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mgtrainer.tasks.contract import Serve
 from mgtrainer.tasks.serving import PASSAGE_KEYS, first
@@ -49,6 +49,14 @@ class Config(BaseModel):
         "cosine, in training (the cross-encoder learns a correction of the bi-encoder) and in eval / "
         "`mgtrainer eval`; eval_ce_* rank by the logit alone. final/ (serve, predict, CrossEncoder) holds the "
         "cross-encoder alone: add weight x cosine yourself. 0 = a plain cross-encoder.")
+
+
+    @model_validator(mode="after")
+    def _one_listwise_target(self):
+        if self.loss == "listwise" and self.targets == "scores" and self.bi_encoder_weight:
+            raise ValueError("bi_encoder_weight with listwise targets: scores is not built (the bi-encoder prior "
+                             "would replace the teacher's groups); expected one of them, or loss: pointwise")
+        return self
 
 
 def _scale(values: list[float], per_max: float | None = None) -> list[float]:

@@ -113,3 +113,10 @@ def test_distillation_trains_on_flagembedding_teacher_scores(tiny_qwen2, tmp_pat
 def test_distillation_refuses_rows_without_teacher_scores(tiny_qwen2, tmp_path, task):
     with pytest.raises(MgtError, match=r"wikiqa_dev_rerank.jsonl:\d+: .*teacher score"):
         runs.train(cfg_of(tiny_qwen2, tmp_path / "out", task, str(WIKIQA)))
+
+
+def test_listwise_teacher_with_bi_encoder_prior_is_refused_at_load(tiny_qwen2, tmp_path):
+    task = {"name": "rerank", "targets": "scores", "bi_encoder_weight": 2.0}
+    with pytest.raises(MgtError, match="bi_encoder_weight with listwise targets: scores"):
+        cfg_of(tiny_qwen2, tmp_path, task, str(RERANK))
+    assert cfg_of(tiny_qwen2, tmp_path, task | {"loss": "pointwise"}, str(RERANK)).task.bi_encoder_weight == 2.0
