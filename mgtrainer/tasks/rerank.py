@@ -47,8 +47,9 @@ class Config(BaseModel):
     bi_encoder_weight: float = Field(
         0.0, ge=0, description="> 0: the reranker's score is its logit + weight x the starting model's bi-encoder "
         "cosine, in training (the cross-encoder learns a correction of the bi-encoder) and in eval / "
-        "`mgtrainer eval`; eval_ce_* rank by the logit alone. final/ (serve, predict, CrossEncoder) holds the "
-        "cross-encoder alone: add weight x cosine yourself. 0 = a plain cross-encoder.")
+        "`mgtrainer eval`; eval_ce_* rank by the logit alone. `mgtrainer predict` scores the same way (the "
+        "manifest keeps the weight); final/ holds the cross-encoder alone, so `mgtrainer serve` refuses it and "
+        "CrossEncoder(final) gives the logit: add weight x cosine yourself. 0 = a plain cross-encoder.")
 
 
     @model_validator(mode="after")
@@ -216,8 +217,9 @@ def run(cfg, data) -> dict:
     collator = RerankCollator(tok, max_len, cfg.task.group_size if listwise else 0, cfg.train.seed)
     if cfg.task.bi_encoder_weight:
         collator = prior_collator(cfg, tok, splits.train, max_len)
+    fused = {"bi_encoder_weight": cfg.task.bi_encoder_weight} if cfg.task.bi_encoder_weight else {}
     spec = PoolingSpec("rerank", HEAD, collator, loss_fn(cfg), metrics_fn(cfg, tok, splits.eval, max_len), "ndcg@10",
-                       export=lambda final: write_cross_encoder(final, max_len))
+                       manifest=fused, export=lambda final: write_cross_encoder(final, max_len))
     metrics = fit_pooling(cfg, model, tok, train_rows, eval_rows, spec)
     warn_if_worse(metrics)
     return metrics
@@ -268,7 +270,19 @@ def request(row, manifest, tok) -> tuple[str, str]:
 
 
 def call(engine, requests: list, max_new_tokens: int) -> list:
-    return engine.score([q for q, _ in requests], [p for _, p in requests])
+    """The head's logit per (query, passage); a model trained with bi_encoder_weight w (manifest) adds
+    w x the cosine of its base model used as a bi-encoder, the score its eval ranked by."""
+    queries, passages = [q for q, _ in requests], [p for _, p in requests]
+    scores = engine.score(queries, passages)
+    w = engine.manifest.bi_encoder_weight
+    if not w or not requests:
+        return scores
+    from mgtrainer.config.sections import ModelConfig
+    from mgtrainer.driver.prior import pair_cosines
+
+    max_len = min(engine.manifest.max_length or engine.tokenizer.model_max_length, engine.tokenizer.model_max_length)
+    cos = pair_cosines(ModelConfig(name_or_path=engine.manifest.base_model), queries, passages, max_len)
+    return [s + w * cos[pair] for s, pair in zip(scores, zip(queries, passages))]
 
 
 def response(output, manifest, tok) -> dict:
