@@ -277,12 +277,11 @@ def call(engine, requests: list, max_new_tokens: int) -> list:
     w = engine.manifest.bi_encoder_weight
     if not w or not requests:
         return scores
-    from mgtrainer.config.sections import ModelConfig
-    from mgtrainer.driver.prior import pair_cosines
+    from mgtrainer.driver.prior import base_cosines
 
     max_len = min(engine.manifest.max_length or engine.tokenizer.model_max_length, engine.tokenizer.model_max_length)
-    cos = pair_cosines(ModelConfig(name_or_path=engine.manifest.base_model), queries, passages, max_len)
-    return [s + w * cos[pair] for s, pair in zip(scores, zip(queries, passages))]
+    cos = base_cosines(engine.manifest.base_model, queries, passages, max_len)
+    return [s + w * c for s, c in zip(scores, cos)]
 
 
 def response(output, manifest, tok) -> dict:
