@@ -6,7 +6,7 @@ listwise = softmax over one positive and group_size-1 negatives (targets: scores
 the teacher's softmax, distillation). final/ loads with
 AutoModelForSequenceClassification and sentence_transformers.CrossEncoder (raw logit as the score).
 The starting model as a bi-encoder ranks the eval queries once (eval_zeroshot_*); bi_encoder_weight > 0
-trains and evaluates logit + weight * that bi-encoder's cosine (references/pooling.md).
+trains, evaluates and predicts logit + weight * that bi-encoder's cosine (references/pooling.md).
 """
 
 from typing import Literal
