@@ -75,7 +75,8 @@ class EmbedCollator:
         neg = [pi + r["neg"][i] for r, ii in zip(rows, neg_i) for i in ii]
         tok = lambda t: dict(_tokenize(self.tokenizer, t, max_length=self.max_length))  # noqa: E731
         batch = {"query": tok(queries), "passage": tok(pos + neg)}
-        if self.teacher and all(len(ii) == self.hard_negatives > 0 for ii in neg_i):
+        if self.teacher and all(len(ii) == self.hard_negatives > 0 and r.get("neg_scores") is not None
+                                for r, ii in zip(rows, neg_i)):  # eval rows may have no scores
             import torch
 
             batch["teacher"] = torch.tensor([[r["pos_scores"][i]] + [r["neg_scores"][j] for j in ii]

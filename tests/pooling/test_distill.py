@@ -120,3 +120,25 @@ def test_listwise_teacher_with_bi_encoder_prior_is_refused_at_load(tiny_qwen2, t
     with pytest.raises(MgtError, match="bi_encoder_weight with listwise targets: scores"):
         cfg_of(tiny_qwen2, tmp_path, task, str(RERANK))
     assert cfg_of(tiny_qwen2, tmp_path, task | {"loss": "pointwise"}, str(RERANK)).task.bi_encoder_weight == 2.0
+
+
+def test_self_distillation_teacher_is_the_starting_models_own_scores(minilm, tmp_path):
+    """distill_teacher: start needs no scores in the data: every row gets 100 x the starting model's cosine
+    (mine-negatives' scale), and a short run trains on rows that have none (eval rows without scores too)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from mgtrainer.data import iter_records
+    from mgtrainer.driver.pooling import cosine_scores
+    from mgtrainer.tasks.embed import rows_of, start_scores
+
+    task = {"name": "embed", "distill": 1.0, "distill_teacher": "start", "hard_negatives": 2}
+    cfg = cfg_of(minilm, tmp_path / "out", task, str(WIKIQA), finetuning="full")
+    rows = rows_of([r for r in iter_records(WIKIQA, kind="embed") if r.pos][:3])
+    tok, model = AutoTokenizer.from_pretrained(minilm), AutoModel.from_pretrained(minilm)
+    start_scores(cfg, model, tok, rows, "mean", 64)
+    for r in rows:
+        cos = cosine_scores(model, tok, [r["query"]] * (len(r["pos"]) + len(r["neg"])), r["pos"] + r["neg"], 64)
+        assert r["pos_scores"] + r["neg_scores"] == pytest.approx([100 * c for c in cos], abs=1e-3)
+    small = cfg.model_copy(update={"data": cfg.data.model_copy(update={"max_samples": 12})})
+    assert "eval_ndcg@10" in runs.train(small)
+    assert len(logged_losses(tmp_path / "out")) == 2
