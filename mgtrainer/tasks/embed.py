@@ -90,7 +90,7 @@ def check_teacher(cfg, records) -> None:
         if not r.pos_scores or r.neg_scores is None or not r.neg:
             raise MgtError(f"{r.source}: task.distill: no teacher scores (pos_scores, neg_scores) or no negatives "
                            "in this row; expected FlagEmbedding rows with both (mgtrainer data mine-negatives "
-                           "writes them) or task.distill: 0")
+                           "writes them), task.distill_teacher: start, or task.distill: 0")
 
 
 def corpus(cfg, rows: list[dict]) -> tuple[list[str], list[str], list[list[int]]]:
