@@ -32,6 +32,7 @@ class Manifest(BaseModel):
     passage_instruction: str | None = None
     template: str | None = None  # "model" = the tokenizer's own chat template, or the fallback's name
     max_length: int | None = None
+    bi_encoder_weight: float | None = None  # score = head logit + this x cosine of base_model as a bi-encoder
     adapter_dir: str | None = None  # relative to final/: the kept LoRA adapter
     backend: Literal["native", "llamafactory"] = "native"
     modality: list[str] | None = None  # media_lm: the media kinds it takes ("image", "audio")

@@ -2,8 +2,9 @@
 
 Reads IN as embed records (FlagEmbedding query/pos/neg rows, rerank rows split by label, ...), ranks the
 corpus of all their passages (or --corpus FILE, one passage per line or a JSON "text" per line) with the
-bi-encoder M, and writes OUT as FlagEmbedding jsonl rows {query, pos, neg[, prompt]} whose `neg` are the
-mined negatives (mgtrainer.driver.mining). Positives are kept as they are.
+bi-encoder M, and writes OUT as FlagEmbedding jsonl rows {query, pos, neg, pos_scores, neg_scores[, prompt]}
+whose `neg` are the mined negatives (mgtrainer.driver.mining) and whose scores are M's (100 x cosine:
+teacher scores for embed's task.distill and rerank's targets: scores). Positives are kept as they are.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def mine_file(src: str, out: str, model: str, span: str = "10-100", num: int = 7
     from mgtrainer.atomic import write_text
     from mgtrainer.config.sections import ModelConfig
     from mgtrainer.data import iter_records
-    from mgtrainer.driver.mining import mine_negatives, parse_range
+    from mgtrainer.driver.mining import mine, parse_range
     from mgtrainer.driver.model import load_model, load_tokenizer
     from mgtrainer.errors import MgtError
     from mgtrainer.tasks.embed import RECORD  # mined rows are the embed task's (query, pos, neg) rows
@@ -42,10 +43,11 @@ def mine_file(src: str, out: str, model: str, span: str = "10-100", num: int = 7
     cfg = ModelConfig(name_or_path=model)
     tok = load_tokenizer(cfg, "encoder")
     enc = load_model(cfg, "encoder", tok)
-    negs = mine_negatives(enc, tok, [r.query for r in records], [r.pos for r in records], passages, lo, hi, num,
-                          max_length=max_length, seed=seed, query_instruction=query_instruction)
-    rows = [{"query": r.query, "pos": r.pos, "neg": n} | ({"prompt": r.prompt} if r.prompt else {})
-            for r, n in zip(records, negs)]
+    mined = mine(enc, tok, [r.query for r in records], [r.pos for r in records], passages, lo, hi, num,
+                 max_length=max_length, seed=seed, query_instruction=query_instruction)
+    negs = [m["neg"] for m in mined]
+    rows = [{"query": r.query, "pos": r.pos, **m} | ({"prompt": r.prompt} if r.prompt else {})
+            for r, m in zip(records, mined)]
     write_text(out, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
     empty = sum(not n for n in negs)
     print(f"mine-negatives: {len(rows)} queries, {len(dict.fromkeys(passages))} corpus passages, ranks {lo}-{hi}, "

@@ -51,7 +51,8 @@ class EmbedCollator:
     """embed rows {"query", "pos": [..], "neg": [..], "prompt"?} -> {"query": batch, "passage": batch}.
 
     One positive per query (sampled) and `hard_negatives` negatives per query (sampled, with replacement
-    when a row has fewer); passages are the B positives followed by the negatives.
+    when a row has fewer); passages are the B positives followed by the negatives. teacher (rows with
+    pos_scores / neg_scores): + "teacher" (B, 1 + hard_negatives), the sampled passages' teacher scores.
     """
 
     tokenizer: object
@@ -60,6 +61,7 @@ class EmbedCollator:
     query_instruction: str | None = None
     passage_instruction: str | None = None
     seed: int = 0
+    teacher: bool = False
 
     def __post_init__(self):
         self.rng = random.Random(self.seed)
@@ -67,10 +69,19 @@ class EmbedCollator:
     def __call__(self, rows: list[dict]) -> dict:
         qi, pi = self.query_instruction or "", self.passage_instruction or ""
         queries = [(r.get("prompt") or qi) + r["query"] for r in rows]
-        pos = [pi + self.rng.choice(r["pos"]) for r in rows]
-        neg = [pi + n for r in rows for n in sample(r["neg"] or [], self.hard_negatives, self.rng)]
+        pos_i = [self.rng.randrange(len(r["pos"])) for r in rows]  # same draws as rng.choice
+        neg_i = [sample(range(len(r["neg"] or [])), self.hard_negatives, self.rng) for r in rows]
+        pos = [pi + r["pos"][i] for r, i in zip(rows, pos_i)]
+        neg = [pi + r["neg"][i] for r, ii in zip(rows, neg_i) for i in ii]
         tok = lambda t: dict(_tokenize(self.tokenizer, t, max_length=self.max_length))  # noqa: E731
-        return {"query": tok(queries), "passage": tok(pos + neg)}
+        batch = {"query": tok(queries), "passage": tok(pos + neg)}
+        if self.teacher and all(len(ii) == self.hard_negatives > 0 and r.get("neg_scores") is not None
+                                for r, ii in zip(rows, neg_i)):  # eval rows may have no scores
+            import torch
+
+            batch["teacher"] = torch.tensor([[r["pos_scores"][i]] + [r["neg_scores"][j] for j in ii]
+                                             for r, i, ii in zip(rows, pos_i, neg_i)])
+        return batch
 
 
 @dataclass
@@ -78,7 +89,8 @@ class RerankCollator:
     """rerank rows -> (query, passage) pair batch.
 
     Pointwise (group_size 0): rows {"query", "passage", "target"} -> batch + "targets".
-    Listwise: rows {"query", "pos": [..], "neg": [..]} -> groups of 1 positive + group_size-1 negatives.
+    Listwise: rows {"query", "pos": [..], "neg": [..]} -> groups of 1 positive + group_size-1 negatives;
+    rows with "pos_scores" / "neg_scores" (teacher scores) add "teacher" (B, group_size).
     """
 
     tokenizer: object
@@ -96,12 +108,19 @@ class RerankCollator:
             import torch
 
             return batch | {"targets": torch.tensor([float(r["target"]) for r in rows])}
-        queries, passages = [], []
+        queries, passages, teacher = [], [], []
         for r in rows:
-            group = [self.rng.choice(r["pos"])] + sample(r["neg"], self.group_size - 1, self.rng)
-            queries += [r["query"]] * len(group)
-            passages += group
-        return dict(_tokenize(self.tokenizer, queries, passages, self.max_length))
+            i, negs = self.rng.randrange(len(r["pos"])), sample(range(len(r["neg"])), self.group_size - 1, self.rng)
+            queries += [r["query"]] * (1 + len(negs))
+            passages += [r["pos"][i]] + [r["neg"][j] for j in negs]
+            if r.get("pos_scores") is not None:
+                teacher.append([r["pos_scores"][i]] + [r["neg_scores"][j] for j in negs])
+        batch = dict(_tokenize(self.tokenizer, queries, passages, self.max_length))
+        if teacher and len(teacher) == len(rows):
+            import torch
+
+            batch["teacher"] = torch.tensor(teacher)
+        return batch
 
 
 class TokenBudgetSampler:

@@ -4,6 +4,8 @@
     info_nce_loss        embed: queries against in-batch positives and hard negatives (all processes)
     pointwise_loss       rerank: BCE of each (query, passage) logit against its target in [0, 1]
     listwise_loss        rerank: softmax cross-entropy over groups of one positive and its negatives
+    distill_loss         embed, rerank: soft cross-entropy of a query's candidates against a teacher's
+                         score distribution (FlagEmbedding's kl_div knowledge distillation)
     matryoshka_loss      embed: a loss summed over embeddings truncated to each Matryoshka dimension
     cached_loss          embed: any loss of embeddings with gradient caching (GradCache): large batches,
                          the memory of one mini-batch
@@ -49,6 +51,15 @@ def listwise_loss(logits: torch.Tensor, group_size: int) -> torch.Tensor:
     """Logits (B * G,) in groups of G passages per query, the positive first -> softmax cross-entropy."""
     groups = logits.float().view(-1, group_size)
     return F.cross_entropy(groups, torch.zeros(groups.shape[0], dtype=torch.long, device=logits.device))
+
+
+def distill_loss(student: torch.Tensor, teacher: torch.Tensor, teacher_temperature: float = 1.0) -> torch.Tensor:
+    """Student scores (B, G) and teacher scores (B, G) of each query's G candidates -> mean over queries of
+    -sum softmax(teacher / teacher_temperature) * log_softmax(student): the KL divergence from the
+    teacher's distribution up to the teacher's (constant) entropy, as FlagEmbedding's kd_loss_type kl_div.
+    The student's scores come already scaled (embed: cosine / temperature; rerank: logits)."""
+    targets = F.softmax(teacher.float().detach() / teacher_temperature, dim=-1)
+    return -(targets * F.log_softmax(student.float(), dim=-1)).sum(-1).mean()
 
 
 def matryoshka_loss(loss_of, reps: list[torch.Tensor], dims: list[int], normalize: bool) -> torch.Tensor:

@@ -23,6 +23,16 @@ def pair_cosines(model_cfg, queries: list[str], passages: list[str], max_len: in
     return dict(zip(zip(queries, passages), cos))
 
 
+def base_cosines(name_or_path: str, queries: list[str], passages: list[str], max_len: int) -> list[float]:
+    """Cosine per (query, passage) pair by the model at name_or_path as a bi-encoder (its own dtype and
+    code, as a run's model section defaults): what predict adds for a reranker trained with a prior."""
+    from types import SimpleNamespace
+
+    model_cfg = SimpleNamespace(name_or_path=name_or_path, dtype="auto", trust_remote_code=False, template=None)
+    cos = pair_cosines(model_cfg, queries, passages, max_len)
+    return [cos[pair] for pair in zip(queries, passages)]
+
+
 @dataclass
 class PriorCollator:
     """rerank rows (pointwise {"query", "passage", "target"} or listwise {"query", "pos", "neg"}) -> the

@@ -1,4 +1,5 @@
-"""PNG plots from OUTPUT_DIR/metrics.jsonl: train loss, eval loss/perplexity, each eval metric vs step."""
+"""PNG plots from OUTPUT_DIR/metrics.jsonl: train loss, eval loss/perplexity, each eval metric vs step
+(with its eval_zeroshot_<metric> starting-point line on the same plot when one is logged)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from mgtrainer.errors import MgtError
 SKIP = {"step", "epoch", "learning_rate", "grad_norm", "eval_runtime", "eval_samples_per_second",
         "eval_steps_per_second", "train_runtime", "train_samples_per_second", "train_steps_per_second",
         "total_flos", "train_loss", "perplexity"}
+ZEROSHOT = "eval_zeroshot_"  # a starting-point reference logged beside eval_<metric> (rerank's bi-encoder)
 
 
 def read_metrics(output_dir: str | Path) -> list[dict]:
@@ -39,7 +41,7 @@ def _plot(path: Path, title: str, lines: dict[str, list[tuple[int, float]]]) -> 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, points in lines.items():
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o" if len(points) < 30 else None,
-                label=name)
+                label=name, linestyle="--" if name.startswith(ZEROSHOT) else "-")
     ax.set_xlabel("step")
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -60,7 +62,10 @@ def report(output_dir: str | Path) -> list[Path]:
         groups["eval_perplexity"] = {"eval_perplexity": data["eval_perplexity"]}
     for key in data:
         if key.startswith("eval_") and key not in ("eval_loss", "eval_perplexity"):
-            groups[key] = {key: data[key]}
+            groups.setdefault(key, {})[key] = data[key]
+            if key.startswith(ZEROSHOT) and (trained := "eval_" + key.removeprefix(ZEROSHOT)) in data:
+                del groups[key]  # the starting point's line goes on the trained metric's plot
+                groups.setdefault(trained, {})[key] = data[key]
     for name, lines in groups.items():
         if lines:
             path = plots / f"{name.replace('/', '_')}.png"  # TRL names: rewards/margins

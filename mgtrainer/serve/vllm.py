@@ -112,6 +112,13 @@ def engine_settings(path: str | Path, opts: ServeOptions) -> dict:
 
 def vllm_args(path: str | Path, opts: ServeOptions) -> list[str]:
     """The `vllm serve` arguments (after `vllm serve`) for the trained model at path."""
+    m = mf.read(path)
+    if m.bi_encoder_weight:  # the server would answer the head's logit, not the fused score evaluated
+        from mgtrainer.errors import MgtError
+
+        raise MgtError(f"{path}: trained with bi_encoder_weight {m.bi_encoder_weight} (score = logit + weight x "
+                       f"cosine of {m.base_model}); vLLM serves one model, so its scores would differ from the "
+                       "evaluated ones; expected a model trained with bi_encoder_weight 0, or `mgtrainer predict`")
     settings = engine_settings(path, opts)
     args = [settings.pop("model"), "--host", opts.host, "--port", str(opts.port),
             "--served-model-name", opts.served_model_name or model_name(path)]

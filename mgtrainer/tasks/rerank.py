@@ -2,15 +2,16 @@
 
 Rows: query + passages with relevance labels (and optional teacher scores), or embed rows (positives
 label 1, negatives 0). pointwise = BCE of each pair's logit against its label (or teacher score);
-listwise = softmax over one positive and group_size-1 negatives. final/ loads with
+listwise = softmax over one positive and group_size-1 negatives (targets: scores = soft cross-entropy against
+the teacher's softmax, distillation). final/ loads with
 AutoModelForSequenceClassification and sentence_transformers.CrossEncoder (raw logit as the score).
 The starting model as a bi-encoder ranks the eval queries once (eval_zeroshot_*); bi_encoder_weight > 0
-trains and evaluates logit + weight * that bi-encoder's cosine (references/pooling.md).
+trains, evaluates and predicts logit + weight * that bi-encoder's cosine (references/pooling.md).
 """
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mgtrainer.tasks.contract import Serve
 from mgtrainer.tasks.serving import PASSAGE_KEYS, first
@@ -34,16 +35,29 @@ class Config(BaseModel):
     group_size: int = Field(8, ge=2, description="Passages per query in the listwise loss (negatives are sampled "
                             "with replacement when a query has fewer).")
     targets: Literal["labels", "scores"] = Field(
-        "labels", description="pointwise targets: relevance labels (> 1 scaled by the largest label) or teacher "
-        "scores (outside [0, 1]: min-max scaled per query).")
+        "labels", description="labels: relevance labels (pointwise: > 1 scaled by the largest label). scores: "
+        "distil the rows' teacher scores (score / pos_scores, neg_scores; a cross-encoder's, or a bi-encoder's "
+        "from `mgtrainer data mine-negatives`): pointwise BCE against them (outside [0, 1]: min-max scaled per "
+        "query); listwise soft cross-entropy of each group against softmax(scores / teacher_temperature).")
+    teacher_temperature: float = Field(1.0, gt=0, description="listwise, targets: scores: divides the teacher "
+                                       "scores before their softmax (1 for FlagEmbedding's 0-100 scores).")
     zeroshot: bool = Field(True, description="Also rank the eval queries with the starting model used as a "
                            "bi-encoder (mean/last pooling, cosine) once, logged as eval_zeroshot_* beside the "
                            "trained metrics, with a warning when training ended below it.")
     bi_encoder_weight: float = Field(
         0.0, ge=0, description="> 0: the reranker's score is its logit + weight x the starting model's bi-encoder "
         "cosine, in training (the cross-encoder learns a correction of the bi-encoder) and in eval / "
-        "`mgtrainer eval`; eval_ce_* rank by the logit alone. final/ (serve, predict, CrossEncoder) holds the "
-        "cross-encoder alone: add weight x cosine yourself. 0 = a plain cross-encoder.")
+        "`mgtrainer eval`; eval_ce_* rank by the logit alone. `mgtrainer predict` scores the same way (the "
+        "manifest keeps the weight); final/ holds the cross-encoder alone, so `mgtrainer serve` refuses it and "
+        "CrossEncoder(final) gives the logit: add weight x cosine yourself. 0 = a plain cross-encoder.")
+
+
+    @model_validator(mode="after")
+    def _one_listwise_target(self):
+        if self.loss == "listwise" and self.targets == "scores" and self.bi_encoder_weight:
+            raise ValueError("bi_encoder_weight with listwise targets: scores is not built (the bi-encoder prior "
+                             "would replace the teacher's groups); expected one of them, or loss: pointwise")
+        return self
 
 
 def _scale(values: list[float], per_max: float | None = None) -> list[float]:
@@ -73,28 +87,40 @@ def pointwise_rows(cfg, records) -> list[dict]:
     return rows
 
 
-def listwise_rows(records) -> list[dict]:
-    """Queries with at least one positive (label > 0) and one negative; others cannot form a group."""
+def listwise_rows(records, teacher: bool = False) -> list[dict]:
+    """Queries with at least one positive (label > 0) and one negative; others cannot form a group.
+    teacher: + the passages' teacher scores (pos_scores, neg_scores)."""
+    from mgtrainer.errors import MgtError
+
     rows = []
     for r in records:
-        pos = [p for p, label in zip(r.passages, r.labels) if label > 0]
-        neg = [p for p, label in zip(r.passages, r.labels) if label <= 0]
-        if pos and neg:
-            rows.append({"query": r.query, "pos": pos, "neg": neg})
+        pos = [i for i, label in enumerate(r.labels) if label > 0]
+        neg = [i for i, label in enumerate(r.labels) if label <= 0]
+        if not (pos and neg):
+            continue
+        row = {"query": r.query, "pos": [r.passages[i] for i in pos], "neg": [r.passages[i] for i in neg]}
+        if teacher:
+            if not r.scores or any(s is None for s in r.scores):
+                raise MgtError(f"{r.source}: no teacher score for every passage (score / pos_scores, neg_scores); "
+                               "expected scores or task.targets: labels")
+            row |= {"pos_scores": [r.scores[i] for i in pos], "neg_scores": [r.scores[i] for i in neg]}
+        rows.append(row)
     return rows
 
 
 def loss_fn(cfg):
-    from mgtrainer.driver.losses import listwise_loss, pointwise_loss
+    from mgtrainer.driver.losses import distill_loss, listwise_loss, pointwise_loss
     from mgtrainer.driver.pooling import forward_chunks
 
     def fn(model, inputs, gather=True):
-        pairs = {k: v for k, v in inputs.items() if k not in ("targets", "prior")}
+        pairs = {k: v for k, v in inputs.items() if k not in ("targets", "prior", "teacher")}
         logits = forward_chunks(pairs, lambda b: model(**b).logits[:, 0])
         if "prior" in inputs:
             logits = logits.float() + cfg.task.bi_encoder_weight * inputs["prior"].float()
         if "targets" in inputs:
             return pointwise_loss(logits, inputs["targets"])
+        if "teacher" in inputs:
+            return distill_loss(logits.view(-1, cfg.task.group_size), inputs["teacher"], cfg.task.teacher_temperature)
         return listwise_loss(logits, cfg.task.group_size)
 
     return fn
@@ -183,15 +209,17 @@ def run(cfg, data) -> dict:
     start(cfg)
     tok, model, splits, max_len = _prepare(cfg, data)
     listwise = cfg.task.loss == "listwise"
-    make = listwise_rows if listwise else lambda recs: pointwise_rows(cfg, recs)
-    train_rows, eval_rows = make(splits.train), make(splits.eval)
+    make = (lambda recs: listwise_rows(recs)) if listwise else lambda recs: pointwise_rows(cfg, recs)
+    train_rows = listwise_rows(splits.train, cfg.task.targets == "scores") if listwise else make(splits.train)
+    eval_rows = make(splits.eval)
     print(f"rerank ({cfg.task.loss}): {len(train_rows)} train rows from {len(splits.train)} queries, "
           f"{len(splits.eval)} eval queries, max_length {max_len}")
     collator = RerankCollator(tok, max_len, cfg.task.group_size if listwise else 0, cfg.train.seed)
     if cfg.task.bi_encoder_weight:
         collator = prior_collator(cfg, tok, splits.train, max_len)
+    fused = {"bi_encoder_weight": cfg.task.bi_encoder_weight} if cfg.task.bi_encoder_weight else {}
     spec = PoolingSpec("rerank", HEAD, collator, loss_fn(cfg), metrics_fn(cfg, tok, splits.eval, max_len), "ndcg@10",
-                       export=lambda final: write_cross_encoder(final, max_len))
+                       manifest=fused, export=lambda final: write_cross_encoder(final, max_len))
     metrics = fit_pooling(cfg, model, tok, train_rows, eval_rows, spec)
     warn_if_worse(metrics)
     return metrics
@@ -242,7 +270,18 @@ def request(row, manifest, tok) -> tuple[str, str]:
 
 
 def call(engine, requests: list, max_new_tokens: int) -> list:
-    return engine.score([q for q, _ in requests], [p for _, p in requests])
+    """The head's logit per (query, passage); a model trained with bi_encoder_weight w (manifest) adds
+    w x the cosine of its base model used as a bi-encoder, the score its eval ranked by."""
+    queries, passages = [q for q, _ in requests], [p for _, p in requests]
+    scores = engine.score(queries, passages)
+    w = engine.manifest.bi_encoder_weight
+    if not w or not requests:
+        return scores
+    from mgtrainer.driver.prior import base_cosines
+
+    max_len = min(engine.manifest.max_length or engine.tokenizer.model_max_length, engine.tokenizer.model_max_length)
+    cos = base_cosines(engine.manifest.base_model, queries, passages, max_len)
+    return [s + w * c for s, c in zip(scores, cos)]
 
 
 def response(output, manifest, tok) -> dict:

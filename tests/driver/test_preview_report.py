@@ -38,6 +38,22 @@ def test_plots_from_metrics_jsonl(tmp_path):
     assert main(["report", str(tmp_path)]) == 0
 
 
+def test_zeroshot_reference_drawn_on_the_trained_metrics_plot(tmp_path, monkeypatch):
+    """eval_zeroshot_<m> (a starting point, e.g. rerank's bi-encoder) is a line on eval_<m>'s plot, not a
+    plot of its own; a zeroshot metric with no trained twin keeps its own plot."""
+    from mgtrainer.report import plots
+
+    rows = [{"step": s, "eval_ndcg@10": v, "eval_zeroshot_ndcg@10": 0.72, "eval_zeroshot_extra": 0.1}
+            for s, v in ((0, 0.5), (11, 0.7), (22, 0.76))]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    drawn = {}
+    monkeypatch.setattr(plots, "_plot", lambda path, title, lines: drawn.setdefault(path.name, lines))
+    plots.report(tmp_path)
+    assert set(drawn) == {"eval_ndcg@10.png", "eval_zeroshot_extra.png"}
+    assert drawn["eval_ndcg@10.png"]["eval_zeroshot_ndcg@10"] == [(0, 0.72), (11, 0.72), (22, 0.72)]
+    assert [v for _, v in drawn["eval_ndcg@10.png"]["eval_ndcg@10"]] == [0.5, 0.7, 0.76]
+
+
 def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert main(["eval", str(tmp_path / "missing.yaml")]) == 2

@@ -26,6 +26,23 @@ def test_info_nce_hand_computed():
     assert L.info_nce_loss(q, pos, None, 0.05).item() < loss.item()  # fewer negatives -> easier
 
 
+def test_distill_loss_is_kl_to_the_teacher_plus_its_entropy():
+    """FlagEmbedding's kl_div distillation: soft cross-entropy = KL(teacher || student) + H(teacher); its
+    gradient is (softmax(student) - teacher distribution) / B, zero when the student matches the teacher."""
+    torch.manual_seed(0)
+    student, teacher = torch.randn(3, 4, requires_grad=True), torch.randn(3, 4) * 5
+    loss = L.distill_loss(student, teacher, teacher_temperature=2.0)
+    t = F.softmax(teacher / 2.0, -1)
+    kl = F.kl_div(F.log_softmax(student, -1), t, reduction="batchmean")
+    entropy = -(t * t.log()).sum(-1).mean()
+    assert loss.item() == pytest.approx((kl + entropy).item(), rel=1e-5)
+    loss.backward()
+    assert torch.allclose(student.grad, (F.softmax(student, -1) - t).detach() / 3, atol=1e-6)
+    matched = (teacher / 2.0).clone().requires_grad_(True)
+    L.distill_loss(matched, teacher, 2.0).backward()
+    assert matched.grad.abs().max() < 1e-6
+
+
 def test_info_nce_equals_sentence_transformers_mnrl():
     """Same number as sentence-transformers' MultipleNegativesRankingLoss (scale 20 = temperature 0.05)."""
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss

@@ -48,4 +48,12 @@ def test_cli_writes_flagembedding_rows(minilm, rows, tmp_path):
     assert [m["query"] for m in mined] == [r.query for r in rows]
     for m, r in zip(mined, rows):
         assert m["pos"] == r.pos and 0 < len(m["neg"]) <= 3 and not set(m["neg"]) & set(r.pos)
+    from transformers import AutoModel, AutoTokenizer
+
+    from mgtrainer.driver.pooling import cosine_scores
+
+    tok, model = AutoTokenizer.from_pretrained(minilm), AutoModel.from_pretrained(minilm)
+    for m in mined[:4]:  # teacher scores for distillation: 100 x the miner's cosine of each written passage
+        cos = cosine_scores(model, tok, [m["query"]] * (len(m["pos"]) + len(m["neg"])), m["pos"] + m["neg"], 96)
+        assert m["pos_scores"] + m["neg_scores"] == pytest.approx([100 * c for c in cos], abs=1e-2)
     assert main(["data", "mine-negatives", str(src), "-o", str(out), "--model", str(minilm), "--range", "9-3"]) == 2

@@ -35,10 +35,15 @@ def before_after(minilm, tmp_path, task: dict, data: dict, train: dict) -> tuple
     return before, after
 
 
-def test_rerank_raises_ndcg_on_wikiqa(minilm, tmp_path):
+def test_rerank_beats_its_zeroshot_bi_encoder_on_wikiqa(minilm, tmp_path):
+    """Issue 18's goal on held-out queries: the trained cross-encoder ranks better than the untrained MiniLM
+    used as a bi-encoder (eval_zeroshot_*, measured in the same run). references/pooling.md: lr 1e-4 x 2
+    epochs, measured 0.7568 vs 0.7207 (train.seed 42); at the global default lr 5e-5 it ends below (0.6455)."""
     before, after = before_after(minilm, tmp_path, {"name": "rerank", "loss": "listwise", "group_size": 4},
-                                 {"train": [str(WIKIQA)], "val_size": 0.3, "cutoff_len": 96}, {"learning_rate": 5e-5})
+                                 {"train": [str(WIKIQA)], "val_size": 0.3, "cutoff_len": 96, "seed": 0},
+                                 {"learning_rate": 1e-4, "num_train_epochs": 2})
     assert after["eval_ndcg@10"] > before["eval_ndcg@10"]
+    assert after["eval_ndcg@10"] > after["eval_zeroshot_ndcg@10"]
 
 
 def test_embed_raises_ndcg_on_wikiqa(minilm, tmp_path):

@@ -123,3 +123,20 @@ def test_bi_encoder_weight_fuses_logit_and_cosine(minilm, tmp_path):
     labels = [r.labels for r in ev]
     assert ranking_metrics(fused, labels)["ndcg@10"] == pytest.approx(metrics["eval_ndcg@10"], abs=1e-6)
     assert ranking_metrics(logits, labels)["ndcg@10"] == pytest.approx(metrics["eval_ce_ndcg@10"], abs=1e-6)
+    # predict serves the score eval ranked by (logit + 20 x cosine); the vLLM server, which cannot, refuses
+    import json
+
+    from mgtrainer.errors import MgtError
+    from mgtrainer.serve.predict import predict
+    from mgtrainer.serve.vllm import ServeOptions, vllm_args
+
+    final = tmp_path / "out" / "final"
+    assert manifest.read(final).bi_encoder_weight == 20.0
+    fits = [(r.query, p, x) for r, ss in zip(ev, fused) for p, x in zip(r.passages, ss)  # eval cut pairs at 96
+            if len(tok(r.query, p)["input_ids"]) <= cfg.data.cutoff_len][:24]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps({"query": q, "passage": p}) + "\n" for q, p, _ in fits))
+    predict(final, tmp_path / "in.jsonl", tmp_path / "pred.jsonl", engine="hf", progress=False)
+    got = [json.loads(line)["prediction"] for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
+    assert len(got) == len(fits) > 10 and got == pytest.approx([x for _, _, x in fits], abs=1e-4)
+    with pytest.raises(MgtError, match="bi_encoder_weight 20.0"):
+        vllm_args(final, ServeOptions())
