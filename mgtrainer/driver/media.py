@@ -7,8 +7,10 @@ Records come in with `<image>` / `<audio>` placeholders in their message text an
 Trainable parameters (references/media.md):
   lora   adapters on the language model's linear layers only (lora.target all-linear means those);
   full   every parameter except the vision/audio tower;
-  freeze lora.freeze_include globs train (the last layer by default), minus lora.freeze_exclude;
-  then, for every type, the tower (parameters named `*vision_tower*` / `*audio_tower*`) is frozen.
+  freeze lora.freeze_trainable globs / lora.freeze_layers train (the last LM layer by default);
+  then, for every type, the tower (parameters named `*vision_tower*` / `*audio_tower*`) and
+  lora.freeze_include globs are frozen, and lora.freeze_exclude globs train (e.g. ['*vision_tower*']
+  trains the tower).
 """
 
 from __future__ import annotations
@@ -55,19 +57,12 @@ def load(path: str, dtype=None):
 
 
 def finetune(model, lora_cfg):
-    """Apply lora/full/freeze (module docstring); the towers stay frozen."""
-    from mgtrainer.driver.model import add_lora, freeze
+    """Apply lora/full/freeze and the freeze globs (module docstring); the towers frozen by default."""
+    from mgtrainer.driver.model import apply_finetuning
 
-    if lora_cfg.finetuning_type == "lora":
-        if lora_cfg.target == "all-linear" or lora_cfg.target == ["all-linear"]:
-            lora_cfg = lora_cfg.model_copy(update={"target": LM_LINEAR})
-        model = add_lora(model, lora_cfg, "causal_lm")
-    elif lora_cfg.finetuning_type == "freeze":
-        freeze(model, lora_cfg)
-    for name, p in model.named_parameters():
-        if any(t in name for t in TOWERS):
-            p.requires_grad_(False)
-    return model
+    if lora_cfg.finetuning_type == "lora" and lora_cfg.target in ("all-linear", ["all-linear"]):
+        lora_cfg = lora_cfg.model_copy(update={"target": LM_LINEAR})
+    return apply_finetuning(model, lora_cfg, "causal_lm", frozen=tuple(f"*{t}*" for t in TOWERS))
 
 
 def _expand(proc, text: str) -> str:
