@@ -113,7 +113,7 @@ def add_lora(model, lora_cfg, head: str):
 
 
 def _layer_patterns(model, n: int) -> list[str]:
-    total = model.config.num_hidden_layers
+    total = model.config.get_text_config().num_hidden_layers  # a vision/audio-language config nests it
     ids = range(total - n, total) if n > 0 else range(0, -n)
     return [f"*layers.{i}.*" for i in ids] + [f"*layer.{i}.*" for i in ids]
 
