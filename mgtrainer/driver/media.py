@@ -129,8 +129,8 @@ class Collator:
         return out
 
 
-def generate(model, proc, msgs: list[dict], media, max_new_tokens: int = 32) -> str:
-    """Greedy answer to a conversation (placeholders in its text, media the files)."""
+def generate_ids(model, proc, msgs: list[dict], media, max_new_tokens: int = 32) -> list[int]:
+    """Greedy answer ids to a conversation (placeholders in its text, media the files), special tokens kept."""
     import torch
 
     tok = proc.tokenizer
@@ -140,4 +140,9 @@ def generate(model, proc, msgs: list[dict], media, max_new_tokens: int = 32) -> 
     batch = proc(text=[text], return_tensors="pt", **media_inputs(proc, media))
     with torch.no_grad():
         out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False)
-    return tok.decode(out[0][batch["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+    return out[0][batch["input_ids"].shape[1]:].tolist()
+
+
+def generate(model, proc, msgs: list[dict], media, max_new_tokens: int = 32) -> str:
+    """Greedy answer text to a conversation."""
+    return proc.tokenizer.decode(generate_ids(model, proc, msgs, media, max_new_tokens), skip_special_tokens=True).strip()
