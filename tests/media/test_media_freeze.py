@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+pytestmark = pytest.mark.heavy  # three short training runs
+
 PROJ = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 CASES = {
