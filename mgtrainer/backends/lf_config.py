@@ -42,16 +42,17 @@ def lora_args(cfg, where: str) -> dict:
                            "all-linear with backend: llamafactory")
         out.update(lora_rank=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                    lora_target="all" if target == "all-linear" else ",".join(target))
-    elif lora.finetuning_type == "freeze":
-        if lora.freeze_exclude:
-            raise MgtError(f"{where}: lora.freeze_exclude is set (lora.freeze_exclude); expected it unset with "
-                           "backend: llamafactory, which selects layers and module names only")
+    if lora.freeze_include or lora.freeze_exclude:
+        key = "freeze_include" if lora.freeze_include else "freeze_exclude"
+        raise MgtError(f"{where}: lora.{key} is set (lora.{key}); expected it unset with backend: llamafactory, "
+                       "which selects trained layers and module names only (lora.freeze_layers / freeze_trainable)")
+    if lora.finetuning_type == "freeze":
         if lora.freeze_layers is not None:
             out["freeze_trainable_layers"] = lora.freeze_layers
-        if lora.freeze_include:
-            names = [re.fullmatch(r"\*\.([\w.]+)\.\*", p) for p in lora.freeze_include]
+        if lora.freeze_trainable:
+            names = [re.fullmatch(r"\*\.([\w.]+)\.\*", p) for p in lora.freeze_trainable]
             if not all(names):
-                raise MgtError(f"{where}: freeze_include {lora.freeze_include} (lora.freeze_include); expected "
+                raise MgtError(f"{where}: freeze_trainable {lora.freeze_trainable} (lora.freeze_trainable); expected "
                                "patterns of the form *.NAME.* with backend: llamafactory (module names)")
             out["freeze_trainable_modules"] = ",".join(m.group(1) for m in names)
     return out

@@ -122,7 +122,7 @@ ALIASES: dict[str, Alias] = {
     "lora_target_modules": Alias("lora.target", PEFT),
     "use_peft": Alias("lora.finetuning_type", TRL, _use_peft),
     "freeze_trainable_layers": Alias("lora.freeze_layers", LF),
-    "freeze_trainable_modules": Alias("lora.freeze_include", LF, _freeze_modules),
+    "freeze_trainable_modules": Alias("lora.freeze_trainable", LF, _freeze_modules),
     # serve
     "vllm_maxlen": Alias("serve.max_model_len", LF),
     "infer_dtype": Alias("serve.dtype", LF),

@@ -253,10 +253,16 @@ class LoraConfig(Section):
     merge: bool = Field(True, description="Merge adapters into final/ (the adapter is kept in "
                         "final/adapter/); false: final/ is only the LoRA adapter (PEFT layout, base model named "
                         "in adapter_config.json), which vLLM serves for sft/pt only.")
-    freeze_include: list[str] | None = Field(None, description="finetuning_type=freeze: glob "
-                                             "patterns of parameter names to train.")
-    freeze_exclude: list[str] | None = Field(None, description="finetuning_type=freeze: glob "
-                                             "patterns never trained.")
+    freeze_trainable: list[str] | None = Field(None, description="finetuning_type=freeze: glob patterns of "
+                                               "parameter names that train (with freeze_layers; neither = the "
+                                               "last layer), as LLaMA-Factory's freeze_trainable_modules.")
+    freeze_include: list[str] | None = Field(None, description="Any finetuning_type: glob patterns of parameter "
+                                             "names to freeze after the type chose what trains (the vision-language "
+                                             "toolkit's meaning), e.g. ['*vision_tower*'].")
+    freeze_exclude: list[str] | None = Field(None, description="Any finetuning_type: glob patterns of parameter "
+                                             "names that train even where freeze_include or a default freeze (a "
+                                             "media model's tower) matches; applied last. lora: base weights it "
+                                             "unfreezes need merge: true.")
     freeze_layers: int | None = Field(None, description="finetuning_type=freeze: train the last N "
                                       "layers (N > 0) or the first -N (N < 0), as LLaMA-Factory's "
                                       "freeze_trainable_layers.")
@@ -271,7 +277,7 @@ class LoraConfig(Section):
                 return comma_list(value)
         return value
 
-    @field_validator("freeze_include", "freeze_exclude", mode="before")
+    @field_validator("freeze_trainable", "freeze_include", "freeze_exclude", mode="before")
     @classmethod
     def _globs(cls, value):
         return None if value is None else comma_list(value)

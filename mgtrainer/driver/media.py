@@ -7,8 +7,10 @@ Records come in with `<image>` / `<audio>` placeholders in their message text an
 Trainable parameters (references/media.md):
   lora   adapters on the language model's linear layers only (lora.target all-linear means those);
   full   every parameter except the vision/audio tower;
-  freeze lora.freeze_include globs train (the last layer by default), minus lora.freeze_exclude;
-  then, for every type, the tower (parameters named `*vision_tower*` / `*audio_tower*`) is frozen.
+  freeze lora.freeze_trainable globs / lora.freeze_layers train (the last LM layer by default);
+  then, for every type, the tower (parameters named `*vision_tower*` / `*audio_tower*`) and
+  lora.freeze_include globs are frozen, and lora.freeze_exclude globs train (e.g. ['*vision_tower*']
+  trains the tower).
 """
 
 from __future__ import annotations
@@ -55,19 +57,12 @@ def load(path: str, dtype=None):
 
 
 def finetune(model, lora_cfg):
-    """Apply lora/full/freeze (module docstring); the towers stay frozen."""
-    from mgtrainer.driver.model import add_lora, freeze
+    """Apply lora/full/freeze and the freeze globs (module docstring); the towers frozen by default."""
+    from mgtrainer.driver.model import apply_finetuning
 
-    if lora_cfg.finetuning_type == "lora":
-        if lora_cfg.target == "all-linear" or lora_cfg.target == ["all-linear"]:
-            lora_cfg = lora_cfg.model_copy(update={"target": LM_LINEAR})
-        model = add_lora(model, lora_cfg, "causal_lm")
-    elif lora_cfg.finetuning_type == "freeze":
-        freeze(model, lora_cfg)
-    for name, p in model.named_parameters():
-        if any(t in name for t in TOWERS):
-            p.requires_grad_(False)
-    return model
+    if lora_cfg.finetuning_type == "lora" and lora_cfg.target in ("all-linear", ["all-linear"]):
+        lora_cfg = lora_cfg.model_copy(update={"target": LM_LINEAR})
+    return apply_finetuning(model, lora_cfg, "causal_lm", frozen=tuple(f"*{t}*" for t in TOWERS))
 
 
 def _expand(proc, text: str) -> str:
@@ -134,8 +129,8 @@ class Collator:
         return out
 
 
-def generate(model, proc, msgs: list[dict], media, max_new_tokens: int = 32) -> str:
-    """Greedy answer to a conversation (placeholders in its text, media the files)."""
+def generate_ids(model, proc, msgs: list[dict], media, max_new_tokens: int = 32) -> list[int]:
+    """Greedy answer ids to a conversation (placeholders in its text, media the files), special tokens kept."""
     import torch
 
     tok = proc.tokenizer
@@ -145,4 +140,9 @@ def generate(model, proc, msgs: list[dict], media, max_new_tokens: int = 32) -> 
     batch = proc(text=[text], return_tensors="pt", **media_inputs(proc, media))
     with torch.no_grad():
         out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False)
-    return tok.decode(out[0][batch["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+    return out[0][batch["input_ids"].shape[1]:].tolist()
+
+
+def generate(model, proc, msgs: list[dict], media, max_new_tokens: int = 32) -> str:
+    """Greedy answer text to a conversation."""
+    return proc.tokenizer.decode(generate_ids(model, proc, msgs, media, max_new_tokens), skip_special_tokens=True).strip()

@@ -79,12 +79,17 @@ def head_module_names(model) -> list[str]:
     return [n for n in ("score", "classifier") if hasattr(model, n)]
 
 
-def apply_finetuning(model, lora_cfg, head: str):
-    """full: nothing; lora: peft adapters; freeze: only globbed / last-N-layer parameters train."""
+def apply_finetuning(model, lora_cfg, head: str, frozen: tuple[str, ...] = ()):
+    """The finetuning type picks what trains (full: everything; lora: peft adapters (+ a task head);
+    freeze: freeze_trainable / freeze_layers globs (+ the head)); then the freeze globs, the same for
+    every type: `frozen` (a flow's defaults, e.g. a media model's tower) and lora.freeze_include are
+    frozen, lora.freeze_exclude trains (wins over both). Globs match parameter names without peft's
+    `base_model.model.` prefix, so one pattern means the same parameter in every type."""
     if lora_cfg.finetuning_type == "lora":
-        return add_lora(model, lora_cfg, head)
-    if lora_cfg.finetuning_type == "freeze":
+        model = add_lora(model, lora_cfg, head)
+    elif lora_cfg.finetuning_type == "freeze":
         freeze(model, lora_cfg)
+    apply_freeze_globs(model, lora_cfg, frozen)
     return model
 
 
@@ -108,27 +113,66 @@ def add_lora(model, lora_cfg, head: str):
 
 
 def _layer_patterns(model, n: int) -> list[str]:
-    total = model.config.num_hidden_layers
+    total = model.config.get_text_config().num_hidden_layers  # a vision/audio-language config nests it
     ids = range(total - n, total) if n > 0 else range(0, -n)
     return [f"*layers.{i}.*" for i in ids] + [f"*layer.{i}.*" for i in ids]
 
 
 def freeze(model, lora_cfg) -> None:
-    include = list(lora_cfg.freeze_include or [])
+    """finetuning_type freeze: only lora.freeze_trainable globs and the freeze_layers layers train (neither
+    set: the last layer), and a task head."""
+    include = list(getattr(lora_cfg, "freeze_trainable", None) or [])
     if lora_cfg.freeze_layers:
         include += _layer_patterns(model, lora_cfg.freeze_layers)
     if not include:
         include = _layer_patterns(model, 1)
     include += [f"{h}.*" for h in head_module_names(model)]
-    exclude = lora_cfg.freeze_exclude or []
     trained = 0
     for name, param in model.named_parameters():
-        keep = any(fnmatch.fnmatch(name, p) for p in include) and not any(fnmatch.fnmatch(name, p) for p in exclude)
+        keep = any(fnmatch.fnmatch(name, p) for p in include)
         param.requires_grad_(keep)
         trained += keep
     if not trained:
-        raise MgtError(f"freeze patterns {include} minus {exclude} (lora.freeze_include/freeze_exclude) "
-                       "match no parameter; expected globs like '*layers.1.*' or '*mlp*'")
+        raise MgtError(f"freeze patterns {include} (lora.freeze_trainable/freeze_layers) match no parameter; "
+                       "expected globs like '*layers.1.*' or '*mlp*'")
+
+
+PEFT_PREFIX = "base_model.model."
+
+
+def _glob_name(name: str) -> str:
+    return name[len(PEFT_PREFIX):] if name.startswith(PEFT_PREFIX) else name
+
+
+def apply_freeze_globs(model, lora_cfg, frozen: tuple[str, ...] = ()) -> None:
+    """Freeze `frozen` + lora.freeze_include, then train lora.freeze_exclude (apply_finetuning). A user
+    glob that matches no parameter is an error (a typo would otherwise train the wrong set silently)."""
+    include, exclude = list(lora_cfg.freeze_include or []), list(lora_cfg.freeze_exclude or [])
+    if lora_cfg.finetuning_type == "freeze" and include and not getattr(lora_cfg, "freeze_trainable", None):
+        print("mgtrainer: note: lora.freeze_include freezes the parameters it matches; the ones that train with "
+              "finetuning_type: freeze are lora.freeze_trainable (LLaMA-Factory's freeze_trainable_modules)")
+    names = {n: _glob_name(n) for n, _ in model.named_parameters()}
+    for key, globs in (("freeze_include", include), ("freeze_exclude", exclude)):
+        for g in globs:
+            if not any(fnmatch.fnmatch(n, g) for n in names.values()):
+                raise MgtError(f"lora.{key} pattern '{g}' matches no parameter name (e.g. {next(iter(names.values()))}); "
+                               "expected globs over parameter names such as '*vision_tower*' or '*layers.0.*'")
+    unfrozen_base = []
+    for name, param in model.named_parameters():
+        short = names[name]
+        if any(fnmatch.fnmatch(short, g) for g in list(frozen) + include):
+            param.requires_grad_(False)
+        if any(fnmatch.fnmatch(short, g) for g in exclude):
+            if lora_cfg.finetuning_type == "lora" and "lora_" not in short and not param.requires_grad:
+                unfrozen_base.append(short)
+            param.requires_grad_(True)
+    if unfrozen_base and not lora_cfg.merge:
+        raise MgtError(f"lora.freeze_exclude {exclude} trains base weights ({unfrozen_base[0]}, ...) but lora.merge "
+                       "is false and the adapter file holds only adapter weights; expected lora.merge: true, or "
+                       "finetuning_type: full")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise MgtError(f"lora.freeze_include {include} freezes every trained parameter; expected globs that leave "
+                       "some to train (or lora.freeze_exclude)")
 
 
 def count_params(model) -> tuple[int, int]:

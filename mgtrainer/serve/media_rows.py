@@ -22,8 +22,10 @@ def row_record(row):
     if fmt not in ("mdl", "asr", "messages", "sharegpt"):
         raise MgtError(f"{row.where}: cannot read a media prompt from columns {', '.join(list(row)[:8])}; "
                        "expected audio (+ user_prompt), or messages with image_url / input_audio parts")
+    if fmt in ("messages", "sharegpt"):  # a prompt without its answer: the parser wants a last assistant turn
+        data = _with_answer(dict(row), fmt)
     try:
-        rec = FORMATS[fmt].parse(data if fmt in ("mdl", "asr") else dict(row), Spec(fmt))
+        rec = FORMATS[fmt].parse(data, Spec(fmt))
     except RowError as err:
         raise MgtError(f"{row.where}: {err}") from None
     while rec.messages and rec.messages[-1].role == "assistant":
@@ -31,6 +33,16 @@ def row_record(row):
     rec.source = row.where
     resolve(rec, Path(row.where.rsplit(":", 1)[0]).resolve().parent)
     return rec
+
+
+def _with_answer(row: dict, fmt: str) -> dict:
+    key, role, turn = (("messages", "role", {"role": "assistant", "content": "-"}) if fmt == "messages" else
+                       ("conversations", "from", {"from": "gpt", "value": "-"}))
+    turns = row.get(key)
+    if isinstance(turns, list) and turns and isinstance(turns[-1], dict) and turns[-1].get(role) not in (
+            "assistant", "gpt"):
+        row[key] = [*turns, turn]
+    return row
 
 
 def scp_rows(path: Path):

@@ -52,24 +52,29 @@ def request(row, manifest, tok):
 
 
 def call(engine, requests: list, max_new_tokens: int) -> list:
-    """Greedy answers (text) with the transformers model of engine.model_dir (vLLM: references/media.md)."""
+    """Greedy answer ids with the transformers model of engine.model_dir (vLLM: references/media.md)."""
     from mgtrainer.driver import media
 
     model, proc = media.load(str(engine.model_dir))
     model.eval()
-    return [media.generate(model, proc, media.chat(r.messages), r.media, max_new_tokens) for r in requests]
+    return [media.generate_ids(model, proc, media.chat(r.messages), r.media, max_new_tokens) for r in requests]
 
 
 def response(output, manifest, tok) -> dict:
-    return {"prediction": output}
+    return {"prediction": tok.decode(output, skip_special_tokens=True).strip()}
 
 
 def probe(manifest) -> list[dict]:
-    return []
+    """`serve --check`: one chat row per modality the model takes, its media made in memory and sent inline
+    (driver/media_io.py probe_parts), so the check needs no data files."""
+    from mgtrainer.driver.media_io import probe_parts
+
+    return [{"messages": [{"role": "user", "content": [part, {"type": "text", "text": "What is it?"}]}]}
+            for part in probe_parts(manifest.modality)]
 
 
 def served(post, rows: list, requests: list) -> tuple[str, list]:
-    """Greedy /v1/chat/completions per probe row with OpenAI content parts."""
+    """Greedy /v1/chat/completions per probe row with OpenAI content parts; the answers' token ids."""
     from mgtrainer.driver.media_io import content_parts
 
     out = []
@@ -77,6 +82,6 @@ def served(post, rows: list, requests: list) -> tuple[str, list]:
         queue = list(rec.media)
         msgs = [{"role": m.role, "content": content_parts(m.content, queue)} for m in rec.messages
                 if m.role != "assistant"]
-        body = {"messages": msgs, "temperature": 0, "max_tokens": PARITY_TOKENS}
-        out.append(post("/v1/chat/completions", body)["choices"][0]["message"]["content"])
+        body = {"messages": msgs, "temperature": 0, "max_tokens": PARITY_TOKENS, "return_token_ids": True}
+        out.append(post("/v1/chat/completions", body)["choices"][0]["token_ids"])
     return "/v1/chat/completions", out

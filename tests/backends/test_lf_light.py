@@ -96,7 +96,7 @@ def test_translation_all_linear_freeze_and_full(tmp_path):
     args, _ = lf_config.to_lf_args(run_config(tmp_path), tmp_path, "t", None)
     assert args["lora_target"] == "all" and "eval_dataset" not in args and "eval_strategy" not in args
     freeze = run_config(tmp_path, lora={"finetuning_type": "freeze", "freeze_layers": 2,
-                                        "freeze_include": ["*.mlp.*"]})
+                                        "freeze_trainable": ["*.mlp.*"]})
     args, _ = lf_config.to_lf_args(freeze, tmp_path, "t", None)
     assert (args["freeze_trainable_layers"], args["freeze_trainable_modules"]) == (2, "mlp")
     args, _ = lf_config.to_lf_args(run_config(tmp_path, lora={"finetuning_type": "full"}), tmp_path, "t", None)
@@ -109,6 +109,8 @@ def test_translation_refuses_what_lf_cannot_do(tmp_path):
     with pytest.raises(MgtError, match="freeze_exclude"):
         lf_config.to_lf_args(run_config(tmp_path, lora={"finetuning_type": "freeze", "freeze_exclude": ["*x*"]}),
                              tmp_path, "t", None)
+    with pytest.raises(MgtError, match="lora.freeze_include is set"):
+        lf_config.to_lf_args(run_config(tmp_path, lora={"freeze_include": ["*vision_tower*"]}), tmp_path, "t", None)
     with pytest.raises(MgtError, match="no LLaMA-Factory stage"):
         lf_config.to_lf_args(run_config(tmp_path, task={"name": "classify"}), tmp_path, "t", None)
 

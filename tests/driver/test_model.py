@@ -14,6 +14,7 @@ class Lora(BaseModel):
     dropout: float = 0.0
     target: list[str] | str = "all-linear"
     merge: bool = True
+    freeze_trainable: list[str] | None = None
     freeze_include: list[str] | None = None
     freeze_exclude: list[str] | None = None
     freeze_layers: int | None = None
@@ -49,7 +50,7 @@ def test_lora_unknown_target_is_a_user_error(tiny_qwen2):
 
 def test_freeze_globs_and_layers(tiny_llama, minilm):
     model = dm.load_model(Model(name_or_path=str(tiny_llama)), "causal_lm")
-    dm.apply_finetuning(model, Lora(finetuning_type="freeze", freeze_include=["*mlp*"], freeze_exclude=["*gate*"]),
+    dm.apply_finetuning(model, Lora(finetuning_type="freeze", freeze_trainable=["*mlp*"], freeze_include=["*gate*"]),
                         "causal_lm")
     names = _trainable(model)
     assert names and all("mlp" in n and "gate" not in n for n in names)
@@ -59,8 +60,36 @@ def test_freeze_globs_and_layers(tiny_llama, minilm):
     dm.apply_finetuning(cls, Lora(finetuning_type="freeze", freeze_layers=-1), "sequence_classification")
     assert {n.split(".")[0] for n in _trainable(cls)} == {"bert", "classifier"}
     assert all("layer.0." in n or n.startswith("classifier") for n in _trainable(cls))
-    with pytest.raises(MgtError, match="freeze_include"):
-        dm.apply_finetuning(model, Lora(finetuning_type="freeze", freeze_include=["*nothing*"]), "causal_lm")
+    with pytest.raises(MgtError, match="freeze_trainable"):
+        dm.apply_finetuning(model, Lora(finetuning_type="freeze", freeze_trainable=["*nothing*"]), "causal_lm")
+
+
+def test_freeze_include_exclude_mean_the_same_in_every_type(tiny_llama):
+    """freeze_include freezes, freeze_exclude trains, after full / lora / freeze chose; peft's prefix is
+    not part of the names the globs see; a glob that matches nothing, or one that leaves nothing to
+    train, is an error."""
+    def trainable(lora):
+        model = dm.load_model(Model(name_or_path=str(tiny_llama)), "causal_lm")
+        return {n.removeprefix("base_model.model.") for n in _trainable(dm.apply_finetuning(model, lora, "causal_lm"))}
+
+    everything = trainable(Lora(finetuning_type="full"))
+    full = trainable(Lora(finetuning_type="full", freeze_include=["*layers.0.*", "*embed*"],
+                          freeze_exclude=["*layers.0.mlp.*"]))
+    assert full == {n for n in everything if ("layers.0." not in n or ".mlp." in n) and "embed" not in n}
+    lora = trainable(Lora(freeze_include=["*layers.0.*"], freeze_exclude=["model.norm.weight"]))
+    assert lora and all(".layers.1." in n and "lora_" in n or n == "model.norm.weight" for n in lora)
+    assert "model.norm.weight" in lora
+    freeze = trainable(Lora(finetuning_type="freeze", freeze_layers=1, freeze_include=["*self_attn*"],
+                            freeze_exclude=["model.norm.weight"]))
+    assert freeze == {n for n in everything if ".layers.1.mlp." in n or ".layers.1." in n and "layernorm" in n} | {
+        "model.norm.weight"}
+    model = dm.load_model(Model(name_or_path=str(tiny_llama)), "causal_lm")
+    with pytest.raises(MgtError, match=r"lora.freeze_include pattern '\*vison\*' matches no parameter"):
+        dm.apply_finetuning(model, Lora(finetuning_type="full", freeze_include=["*vison*"]), "causal_lm")
+    with pytest.raises(MgtError, match="freezes every trained parameter"):
+        dm.apply_finetuning(model, Lora(finetuning_type="full", freeze_include=["*"]), "causal_lm")
+    with pytest.raises(MgtError, match="expected lora.merge: true"):
+        dm.apply_finetuning(model, Lora(merge=False, freeze_exclude=["*embed*"]), "causal_lm")
 
 
 def test_dtype_per_machine_and_heads(tiny_qwen2, minilm):

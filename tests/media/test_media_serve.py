@@ -1,5 +1,6 @@
 """`mgtrainer serve` of media models through vLLM's OpenAI chat API: a request with an audio part
-(qwen2_audio) answers through the official openai client. The served folders
+(qwen2_audio) answers through the official openai client, and the parity check (`serve --check`: the
+task's probe, an inline audio part, greedy through the server vs transformers' generate) passes. The served folders
 are tiny random models with an msft manifest (what `mgtrainer train` writes beside the weights)."""
 
 from __future__ import annotations
@@ -53,3 +54,10 @@ def test_served_media_request_answers_through_openai_client(tmp_path, media_dir,
         assert info["proc"].poll() is None, info["banner"]
         choice = _ask(info["url"], [part, {"type": "text", "text": "What is it?"}])
         assert choice.finish_reason in ("length", "stop") and isinstance(choice.message.content, str)
+        from mgtrainer.serve.check import check
+        from openai import OpenAI
+        from servehelp import API_KEY
+
+        name = OpenAI(base_url=f"{info['url']}/v1", api_key=API_KEY).models.list().data[0].id
+        result = check(out, info["url"], name, API_KEY)
+        assert result.ok and result.value == 1, result  # one probe row, the same 32 greedy token ids

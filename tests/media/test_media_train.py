@@ -58,15 +58,24 @@ def test_vision_trains_lm_keeps_tower_and_reloads(media_dir, tiny_llava, make_cf
     assert {"eval_accuracy", "eval_wer", "eval_cer"} <= set(metrics)
 
 
-def test_audio_trains_lm_keeps_tower_and_reloads(media_dir, tiny_audio, make_cfg, tmp_path):
+def test_audio_trains_lm_keeps_tower_and_reloads(media_dir, tiny_audio, make_cfg, tmp_path, monkeypatch):
+    import torch
+
     from mgtrainer import manifest as mf
     from mgtrainer.app.runs import load_data
+    from mgtrainer.driver import media, trainer as dt
     from mgtrainer.tasks import get
 
     cfg = make_cfg("msft", tiny_audio, [media_dir / "sounds.csv"], [media_dir / "sounds.csv"],
                    eval={"generation_samples": 1, "max_new_tokens": 3})
     task = get("msft")
+    built, build = [], dt.build_trainer
+    monkeypatch.setattr(dt, "build_trainer", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
     metrics = task.run(cfg, load_data(cfg, task))
+    model, proc = media.load(str(tmp_path / "out" / "final"))
+    batch = media.Collator(proc.tokenizer.pad_token_id)(media.encode(proc, _records(media_dir / "sounds.csv")[:2]))
+    with torch.no_grad():  # save -> reload: the logits the trained model gave in memory
+        assert torch.allclose(built[0].model.eval()(**batch).logits, model.eval()(**batch).logits, atol=1e-5)
     final = tmp_path / "out" / "final"
     before, after = _weights(tiny_audio), _weights(final)
     lm = [k for k in before if "language_model" in k and k.endswith("mlp.up_proj.weight")]
