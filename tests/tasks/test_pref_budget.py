@@ -12,12 +12,12 @@ def test_preference_batches_keep_the_token_budget(task, file, tiny_qwen2, make_c
     built = []
     build = dt.build_trainer
     monkeypatch.setattr(dt, "build_trainer", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
-    budget = 1200
-    cfg = make_cfg(task, tiny_qwen2, [shared_data / "llama-factory" / file], data={"max_samples": 24},
-                   train={"max_steps": 2, "max_tokens_per_batch": budget}, overrides=["max_prompt_length=48"])
+    budget = 3000  # rows of 60-1000 padded tokens (cutoff 512, two sequences per row)
+    cfg = make_cfg(task, tiny_qwen2, [shared_data / "llama-factory" / file], data={"max_samples": 16, "cutoff_len": 512},
+                   train={"max_steps": 1, "max_tokens_per_batch": budget}, overrides=["max_prompt_length=48"])
     runs.train(cfg)
     trainer = built[0]
-    assert trainer.state.global_step == 2
+    assert trainer.state.global_step == 1
     sizes = []
     for batch in trainer.get_train_dataloader():  # dpo: [chosen; rejected] in input_ids; kto: + KL_input_ids
         padded = sum(batch[k].numel() for k in ("input_ids", "KL_input_ids") if k in batch)
