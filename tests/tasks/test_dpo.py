@@ -121,3 +121,19 @@ def test_data_check_with_model_lists_rows_training_drops(tiny_qwen2, tmp_path, c
     args = build_parser().parse_args(["data", "check", str(data), "--task", "dpo", "--model", str(tiny_qwen2),
                                       "--cutoff-len", "4096"])
     assert args.func(args) == 0  # with room for everything, nothing is dropped
+
+
+def test_trl_configs_follow_train_gradient_checkpointing(tmp_path):
+    """TRL's DPO/KTO/GRPO configs default gradient checkpointing to True; mgtrainer's train.gradient_checkpointing
+    (default false) decides, so a preference run does not silently pay ~1/3 more compute per step."""
+    from trl import DPOConfig, GRPOConfig, KTOConfig
+
+    from mgtrainer.config import load_config
+    from mgtrainer.driver.trainer import training_args
+
+    base = {"task": "dpo", "model": "m", "data": {"train": ["x.json"]}, "train": {"output_dir": str(tmp_path)}}
+    for cls in (DPOConfig, KTOConfig, GRPOConfig):
+        assert cls(output_dir=str(tmp_path), use_cpu=True).gradient_checkpointing is True  # TRL's default
+        assert training_args(load_config(base), args_cls=cls).gradient_checkpointing is False
+        on = load_config(base, ["train.gradient_checkpointing=true"])
+        assert training_args(on, args_cls=cls).gradient_checkpointing is True
