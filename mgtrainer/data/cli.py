@@ -176,7 +176,8 @@ def _check_one(target: str, kind: str | None, args) -> int:
         print(f"rejected {len(rep.rejected)} of {rep.rows + len(rep.rejected)} rows", file=sys.stderr)
     dropped = _token_drops(rep.path, args) if args.model else []
     for source, reason in dropped:
-        print(f"{source}: {reason}; expected it to fit once tokenised (training drops it)", file=sys.stderr)
+        print(f"{source}: {reason}; expected a row that still trains once tokenised (training drops it)",
+              file=sys.stderr)
     if args.model:
         print(f"tokenised with {args.model}: {len(dropped)} of {rep.rows} rows would be dropped by training",
               file=sys.stderr if dropped else sys.stdout)
