@@ -21,6 +21,10 @@ def register(sub) -> None:
     chk.add_argument("--dataset-dir", help="folder with LLaMA-Factory's dataset_info.json (for dataset names)")
     chk.add_argument("--media-dir", help="folder relative image/audio paths resolve against (default: the data file's)")
     chk.add_argument("--format", choices=FORMAT_NAMES, help="skip auto-detection")
+    chk.add_argument("--model", help="with --task: also tokenise with this model's tokenizer and chat template and "
+                     "list the rows training would drop (prompt over --cutoff-len, ...)")
+    chk.add_argument("--cutoff-len", type=int, help="with --model: data.cutoff_len (default: the config's)")
+    chk.add_argument("--max-prompt-length", type=int, help="with --model: the task's max_prompt_length")
     chk.set_defaults(func=cmd_check, argv=None)
 
     conv = verbs.add_parser("convert", help="convert a data file to alpaca, sharegpt or messages rows")
@@ -126,7 +130,9 @@ def cmd_check(args) -> int:
     """Check each target; problems go to stderr one line each; exit 2 when any row or file is bad."""
     from mgtrainer.errors import MgtError
 
-    code = reexec(needs_for_check(args), args)
+    if args.model and not args.task:
+        raise MgtError("--model tokenises as a task would; expected --task too (e.g. --task dpo)")
+    code = reexec(needs_for_check(args) + (["torch", "transformers"] if args.model else []), args)
     if code is not None:
         return code
     kind, status = _task_kind(args.task), 0
@@ -168,8 +174,21 @@ def _check_one(target: str, kind: str | None, args) -> int:
         print(f"{source}: {reason}", file=sys.stderr)
     if rep.rejected:
         print(f"rejected {len(rep.rejected)} of {rep.rows + len(rep.rejected)} rows", file=sys.stderr)
-        return 2
-    return 0
+    dropped = _token_drops(rep.path, args) if args.model else []
+    for source, reason in dropped:
+        print(f"{source}: {reason}; expected a row that still trains once tokenised (training drops it)",
+              file=sys.stderr)
+    if args.model:
+        print(f"tokenised with {args.model}: {len(dropped)} of {rep.rows} rows would be dropped by training",
+              file=sys.stderr if dropped else sys.stdout)
+    return 2 if rep.rejected or dropped else 0
+
+
+def _token_drops(path, args) -> list[tuple[str, str]]:
+    from mgtrainer.app.token_check import token_drops
+
+    over = [f"max_prompt_length={args.max_prompt_length}"] if args.max_prompt_length else []
+    return token_drops(path, args.task, args.model, args.cutoff_len, over)
 
 
 def cmd_convert(args) -> int:

@@ -99,6 +99,7 @@ def iter_records(path: str | Path, format: str | None = None, kind: str | None =
         spec.cells = True
     parse, first = None, True
     for source, row in read_rows(path):
+        rec = None
         try:
             if isinstance(row, RowError):
                 raise row
@@ -126,6 +127,7 @@ def iter_records(path: str | Path, format: str | None = None, kind: str | None =
             _fail(source, err, on_error)
             continue
         except RowError as err:
+            first = first and rec is None  # a row of the needed kind refused by a rule: the file's kind is right
             _fail(source, err, on_error)
             continue
         first = False

@@ -1,6 +1,6 @@
 """Rules a record must meet beyond its own row's shape, applied to every record read (checks and training).
 
-    check_record(rec)          empty preference/KTO completions; identical pairs: chosen == rejected, a passage both positive and negative,
+    check_record(rec)          empty prompts and completions (prompt, preference, KTO); identical pairs: chosen == rejected, a passage both positive and negative,
                                one passage with two labels (RowError)
     LabelSpellings             labels that differ only in case or whitespace ('pos', 'pos ', ' Pos') are
                                one class misspelt: the first spelling is kept, rows with another are refused
@@ -23,10 +23,21 @@ def _empty(msgs: list[Message] | None) -> bool:
     return not msgs or not any(m.content.strip() or m.tool_calls for m in msgs)
 
 
+def _prompt_turns(rec: Record) -> list[Message]:
+    """The turns before the answer: a preference record's messages; a KTO record's before its judged turn."""
+    msgs = list(rec.messages)
+    while rec.kind == "kto" and msgs and msgs[-1].role == "assistant":
+        msgs.pop()
+    return msgs
+
+
 def check_record(rec: Record) -> None:
     """Raise RowError for a pair that teaches nothing or contradicts itself, or an empty prompt."""
     if rec.kind == "prompt" and not rec.messages[-1].content.strip():
         raise RowError("empty prompt", "prompt", "a non-empty user turn to answer")
+    turns = [m for m in _prompt_turns(rec) if m.role != "system"] if rec.kind in ("preference", "kto") else []
+    if turns and not any(m.content.strip() or m.tool_calls for m in turns):  # no turns at all: rm's plain pairs
+        raise RowError("empty prompt", "prompt", "a non-empty user turn before the answers (or no prompt field)")
     if rec.kind == "preference":
         for name in ("chosen", "rejected"):
             if _empty(getattr(rec, name)):

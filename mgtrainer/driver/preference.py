@@ -61,11 +61,15 @@ def pref_trainer_classes():
 
     class PrefDPOTrainer(DPOTrainer):
         spec: PrefSpec
+        max_tokens_per_batch: int | None = None  # set by driver/trainer.build_trainer from train.max_tokens_per_batch
 
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
             if "prompt_ids" in dataset.column_names:  # tokenised by mgtrainer
                 return dataset
             return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+
+        def get_train_dataloader(self):
+            return budget_dataloader(self) if self.max_tokens_per_batch else super().get_train_dataloader()
 
         def _compute_loss(self, model, inputs, return_outputs):
             if self.spec.reference_free:
@@ -82,6 +86,10 @@ def pref_trainer_classes():
             super().log(logs, start_time)
 
     class PrefKTOTrainer(KTOTrainer):
+        max_tokens_per_batch: int | None = None
+        def get_train_dataloader(self):
+            return budget_dataloader(self) if self.max_tokens_per_batch else super().get_train_dataloader()
+
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
             if "prompt_ids" not in dataset.column_names:
                 return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
@@ -95,6 +103,28 @@ def pref_trainer_classes():
             return dataset.map(rotate, batched=True, batch_size=args.per_device_train_batch_size)
 
     return PrefDPOTrainer, PrefKTOTrainer
+
+
+SEQUENCES = (("chosen_ids", "rejected_ids"), ("completion_ids", "KL_completion_ids"))
+
+
+def padded_tokens(row: dict) -> int:
+    """What one row adds to a batch's padded size: TRL's collators stack prompt + chosen and prompt + rejected
+    (dpo, orpo; one [2B, longest] tensor) or prompt + completion and, for KTO's KL term, prompt + a
+    mismatched completion (two [B, longest] tensors): a row counts its number of sequences x the longest."""
+    names = [n for group in SEQUENCES for n in group if n in row]
+    return len(names) * (len(row["prompt_ids"]) + max(len(row[n]) for n in names))
+
+
+def budget_dataloader(trainer):
+    """train.max_tokens_per_batch for the preference trainers: the driver's TokenBudgetSampler over
+    padded_tokens, so a batch's tensors hold at most the budget (a single longer row stands alone)."""
+    from mgtrainer.driver.collate import budget_loader
+
+    lengths = [padded_tokens(row) for row in trainer.train_dataset]
+    args = trainer.args
+    return budget_loader(trainer.train_dataset, lengths, trainer.max_tokens_per_batch, trainer.data_collator,
+                         seed=args.seed, rank=args.process_index, world=args.world_size)
 
 
 def reference_free_loss(trainer, model, inputs):

@@ -95,3 +95,5 @@ class Task(Protocol):
 
 # Optional: tasks whose rows are token sequences also define
 #   encode(cfg, tok, records) -> mgtrainer.driver.tokenize.Encoded   (`mgtrainer data preview` shows it)
+#   token_drops(cfg, tok, records) -> [(source, reason)]   rows training drops once tokenised
+#                                      (`mgtrainer data check --task T --model M` lists them)

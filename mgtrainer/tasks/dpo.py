@@ -67,6 +67,13 @@ def free_spec(t):
     return reference_free_spec(t.loss == "orpo", t.beta, t.simpo_gamma, t.ftx, t.max_prompt_length)
 
 
+def token_drops(cfg, tok, records) -> list[tuple[str, str]]:
+    """Rows training drops once tokenised, with the reason (`mgtrainer data check --task T --model M`)."""
+    from mgtrainer.driver.preference import encode
+
+    return encode(tok, records, cfg, spec(cfg)).dropped
+
+
 def run(cfg, data) -> dict:
     """Train on preference pairs; eval reward accuracy and margins on held-out pairs; final/ + manifest."""
     import sys

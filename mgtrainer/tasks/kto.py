@@ -44,6 +44,13 @@ def spec(cfg):
                     args={"desirable_weight": t.desirable_weight, "undesirable_weight": t.undesirable_weight} | order)
 
 
+def token_drops(cfg, tok, records) -> list[tuple[str, str]]:
+    """Rows training drops once tokenised, with the reason (`mgtrainer data check --task T --model M`)."""
+    from mgtrainer.driver.preference import encode
+
+    return encode(tok, records, cfg, spec(cfg)).dropped
+
+
 def run(cfg, data) -> dict:
     """Train on judged answers; eval loss, KL and desirable/undesirable rewards; final/ + manifest."""
     import sys

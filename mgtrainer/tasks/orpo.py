@@ -45,6 +45,13 @@ def spec(cfg):
     return reference_free_spec(t.loss == "orpo", t.beta, t.simpo_gamma, t.ftx, t.max_prompt_length)
 
 
+def token_drops(cfg, tok, records) -> list[tuple[str, str]]:
+    """Rows training drops once tokenised, with the reason (`mgtrainer data check --task T --model M`)."""
+    from mgtrainer.driver.preference import encode
+
+    return encode(tok, records, cfg, spec(cfg)).dropped
+
+
 def run(cfg, data) -> dict:
     """Train on preference pairs (no reference model); eval reward accuracy and margins; final/ + manifest."""
     import sys

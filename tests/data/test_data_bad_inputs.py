@@ -38,7 +38,7 @@ def test_check_whole_corpus_in_one_run(corpus_run):
     assert all(line.startswith("rejected ") for line in other), other
 
 
-@pytest.mark.parametrize("name", ["malformed_line.jsonl", "classify_for_sft.jsonl"])
+@pytest.mark.parametrize("name", ["malformed_line.jsonl", "classify_for_sft.jsonl", "kto_bad_row_then_chat_row.jsonl"])
 def test_check_one_file_exact_message(name, cli):
     case = CASES[name]
     proc = cli("data", "check", name, *case["args"], cwd=BAD)
@@ -48,6 +48,16 @@ def test_check_one_file_exact_message(name, cli):
     assert lines[0] == case["message"]
     problems = [line for line in lines if not line.startswith("rejected ")]  # + a "rejected N of M rows" summary
     assert all(line.startswith(name + ":") for line in problems) and len(lines) - len(problems) <= 1
+
+
+def test_check_lists_every_row_after_a_rejected_first_row(cli):
+    """A first row of the needed kind refused by a rule settles the file's kind: a later row of another kind
+    is one more rejected row, not a whole-file error that hid the rows before it."""
+    proc = cli("data", "check", "kto_bad_row_then_chat_row.jsonl", "--task", "kto", cwd=BAD)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert [line.split(": ")[0] for line in proc.stderr.splitlines()] == [
+        "kto_bad_row_then_chat_row.jsonl:1", "kto_bad_row_then_chat_row.jsonl:2", "rejected 2 of 3 rows"]
+    assert "chat rows where kto rows are needed" in proc.stderr.splitlines()[1]
 
 
 def test_convert_stops_at_bad_row_and_leaves_no_output(tmp_path, cli):

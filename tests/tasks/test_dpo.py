@@ -96,3 +96,44 @@ def test_preference_names_users_bring(tiny_qwen2):
         load_config(base | {"stage": "dpo", "pref_loss": "nonsense"})
     with pytest.raises(MgtError, match="ppo"):
         load_config(base | {"stage": "ppo"})
+
+
+def test_data_check_with_model_lists_rows_training_drops(tiny_qwen2, tmp_path, capsys):
+    """`data check --task dpo --model M --cutoff-len N`: rows that pass the row rules but that training would
+    drop once tokenised are listed one line each with the reason, and the exit code is 2."""
+    import json
+
+    from mgtrainer.cli import build_parser
+
+    long_answer = "the same long answer " * 40
+    rows = [{"prompt": "word " * 300, "chosen": "yes", "rejected": "no"},  # prompt over the cutoff
+            {"prompt": "q", "chosen": long_answer + "one", "rejected": long_answer + "two"},  # differ past it
+            {"prompt": "q", "chosen": "yes", "rejected": "no"}]
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = build_parser().parse_args(["data", "check", str(data), "--task", "dpo", "--model", str(tiny_qwen2),
+                                      "--cutoff-len", "64"])
+    assert args.func(args) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"{data}:1: prompt of ") and "leaves no room under cutoff_len 64" in err[0]
+    assert err[1].startswith(f"{data}:2: chosen and rejected are the same tokens within cutoff_len")
+    assert err[2] == f"tokenised with {tiny_qwen2}: 2 of 3 rows would be dropped by training"
+    args = build_parser().parse_args(["data", "check", str(data), "--task", "dpo", "--model", str(tiny_qwen2),
+                                      "--cutoff-len", "4096"])
+    assert args.func(args) == 0  # with room for everything, nothing is dropped
+
+
+def test_trl_configs_follow_train_gradient_checkpointing(tmp_path):
+    """TRL's DPO/KTO/GRPO configs default gradient checkpointing to True; mgtrainer's train.gradient_checkpointing
+    (default false) decides, so a preference run does not silently pay ~1/3 more compute per step."""
+    from trl import DPOConfig, GRPOConfig, KTOConfig
+
+    from mgtrainer.config import load_config
+    from mgtrainer.driver.trainer import training_args
+
+    base = {"task": "dpo", "model": "m", "data": {"train": ["x.json"]}, "train": {"output_dir": str(tmp_path)}}
+    for cls in (DPOConfig, KTOConfig, GRPOConfig):
+        assert cls(output_dir=str(tmp_path), use_cpu=True).gradient_checkpointing is True  # TRL's default
+        assert training_args(load_config(base), args_cls=cls).gradient_checkpointing is False
+        on = load_config(base, ["train.gradient_checkpointing=true"])
+        assert training_args(on, args_cls=cls).gradient_checkpointing is True
