@@ -133,9 +133,9 @@ def _rank_rows(folder: Path, meta: dict, rank: int, world: int) -> RankRows:
     counts = meta["shard_rows"]
     cap = min(sum(counts[n] for n in names[r::world]) for r in range(world))
     rows = _open(folder, mine)
+    files = ", ".join(Path(f["filename"]).name for f in rows.cache_files)  # what this rank memory-maps
     if len(rows) > cap:
         rows = rows.select(range(cap))
-    files = ", ".join(Path(f["filename"]).name for f in rows.cache_files)
     print(f"rank {rank} of {world}: train rows from {len(mine)} of {len(names)} shards ({files}), "
           f"{len(rows)} rows (the smallest rank's count)", file=sys.stderr)
     return RankRows(rows, rank, world)
