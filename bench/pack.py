@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -108,6 +109,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, extra in (("raw file", []), ("cache", [f"data.packed={work / f'cache-{args.rows}-2'}"])):
             out = work / f"out-{name.split()[0]}"
+            shutil.rmtree(out, ignore_errors=True)  # a previous round's metrics.jsonl would end the wait at once
             runs[name].append(first_step([*mgt, "train", str(cfg), f"train.output_dir={out}", *extra], out))
     print(f"\n| {args.rows:,} rows: launch -> first step | wall s (each round) | CPU s (each round) | peak RSS |"
           "\n|---|---|---|---|")
