@@ -1,11 +1,15 @@
-"""`data pack` throughput and time-to-first-step from the cache vs the raw files; prints a table.
+"""`data pack` throughput and peak memory, and time-to-first-step from the cache vs the raw files; prints
+tables.
 
-    python bench/pack.py --rows 1000000 [--model DIR] [--work /tmp/mgt-pack-bench]
+    python bench/pack.py --rows 1000000 [--rss-rows 100000,300000] [--rounds 3] [--no-pack] [--model DIR] [--work DIR]
 
-Generates an alpaca JSONL of --rows rows in --work (never commit it), packs it with 1 and 2 processes
-(rows/s, peak RSS of the largest process), then starts `mgtrainer train` from the raw file and from the
-cache and times launch -> the first logged step (metrics.jsonl). A tiny model is made when --model is
-not given. Numbers, not assertions: references/scale.md records a run.
+Generates alpaca JSONL files in --work (default /tmp/mgt-pack-bench; never commit them). For each of
+--rss-rows and --rows it packs the file with 1 and 2 processes: wall and CPU seconds (user + sys of the
+packer and its workers), rows/s, peak RSS of the largest process (wait4's ru_maxrss). Flat memory shows
+as the same peak RSS at every size. Then, --rounds times interleaved (raw, cache, raw, cache, ...), it
+starts `mgtrainer train` from the raw --rows file and from its 2-process cache and times launch -> the
+first logged step (metrics.jsonl), with the CPU seconds spent until then. A tiny model is made when
+--model is not given. Numbers, not assertions: references/scale.md records a run.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -32,19 +37,20 @@ def generate(path: Path, rows: int) -> None:
                                  "output": say(rng.randint(3, 30))}) + "\n")
 
 
-def run(argv: list[str]) -> tuple[float, int]:
-    """(seconds, peak RSS MiB of the largest process) of one command."""
+def run(argv: list[str]) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS MiB of the largest process) of one command."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         sys.exit(f"failed: {' '.join(argv)}\n{proc.stderr.read()[-2000:]}")
-    return time.perf_counter() - t0, usage.ru_maxrss // 1024
+    return time.perf_counter() - t0, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
 
 
-def first_step(argv: list[str], out: Path, limit: float = 3600) -> float:
-    """Seconds from launch until metrics.jsonl holds a loss (the process is then stopped)."""
+def first_step(argv: list[str], out: Path, limit: float = 3600) -> tuple[float, float, int]:
+    """(seconds from launch until metrics.jsonl holds a loss, CPU seconds until then, peak RSS MiB); the
+    run is then stopped."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     metrics = out / "metrics.jsonl"
@@ -56,13 +62,28 @@ def first_step(argv: list[str], out: Path, limit: float = 3600) -> float:
         time.sleep(0.2)
     took = time.perf_counter() - t0
     proc.terminate()
-    proc.wait()
-    return took
+    _, _, usage = os.wait4(proc.pid, 0)
+    return took, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
+
+
+def config(work: Path, model: str, rows: int) -> Path:
+    data = work / f"sft-{rows}.jsonl"
+    if not data.is_file():
+        generate(data, rows)
+    cfg = work / f"run-{rows}.yaml"
+    cfg.write_text(json.dumps({"task": "sft", "model": {"name_or_path": model},
+                               "data": {"train": [str(data)], "cutoff_len": 128},
+                               "train": {"max_steps": 1, "logging_steps": 1, "preview_samples": 0,
+                                         "per_device_train_batch_size": 8, "overwrite_output_dir": True}}))
+    return cfg
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--rss-rows", default="100000,300000", help="smaller sizes packed too (peak RSS vs size)")
+    ap.add_argument("--rounds", type=int, default=3, help="raw/cache first-step rounds, interleaved")
+    ap.add_argument("--no-pack", action="store_true", help="first-step rounds only, from the caches in --work")
     ap.add_argument("--model")
     ap.add_argument("--work", default="/tmp/mgt-pack-bench")
     args = ap.parse_args()
@@ -72,28 +93,31 @@ def main() -> None:
     model = args.model or str(work / "tiny")
     if not args.model and not (work / "tiny" / "config.json").is_file():
         subprocess.run([*mgt, "model", "tiny", model], env=ENV, check=True, stdout=subprocess.DEVNULL)
-    data = work / f"sft-{args.rows}.jsonl"
-    if not data.is_file():
-        generate(data, args.rows)
-    cfg = work / "run.yaml"
-    cfg.write_text(json.dumps({"task": "sft", "model": {"name_or_path": model},
-                               "data": {"train": [str(data)], "cutoff_len": 128},
-                               "train": {"max_steps": 1, "logging_steps": 1, "preview_samples": 0,
-                                         "per_device_train_batch_size": 8, "overwrite_output_dir": True}}))
-    rows = []
-    for n in (1, 2):
-        secs, rss = run([*mgt, "data", "pack", str(cfg), "-o", str(work / f"cache{n}"), "--num-proc", str(n)])
-        rows.append((f"data pack, {n} process{'es' if n > 1 else ''}", secs, f"{args.rows / secs:,.0f} rows/s",
-                     f"{rss} MiB"))
-    for name, extra in (("train from raw file", []), ("train from cache", [f"data.packed={work / 'cache2'}"])):
-        out = work / name.split()[-1]
-        secs = first_step([*mgt, "train", str(cfg), f"train.output_dir={out}", *extra], out)
-        rows.append((f"{name}: launch -> first step", secs, "", ""))
-    print(f"| {args.rows:,} rows | seconds | throughput | peak RSS (largest process) |\n|---|---|---|---|")
-    for name, secs, rate, rss in rows:
-        print(f"| {name} | {secs:.1f} | {rate} | {rss} |")
-    raw, cached = rows[-2][1], rows[-1][1]
-    print(f"\ncache starts {raw / cached:.1f}x sooner")
+    sizes = [] if args.no_pack else [int(n) for n in args.rss_rows.split(",") if n] + [args.rows]
+    print("| rows | processes | wall s | CPU s | rows/s (wall) | peak RSS (largest process) |\n|---|---|---|---|---|---|",
+          flush=True)
+    for rows in sizes:
+        cfg = config(work, model, rows)
+        for n in (1, 2):
+            secs, cpu, rss = run([*mgt, "data", "pack", str(cfg), "-o", str(work / f"cache-{rows}-{n}"),
+                                  "--num-proc", str(n)])
+            print(f"| {rows:,} | {n} | {secs:.1f} | {cpu:.1f} | {rows / secs:,.0f} | {rss} MiB |", flush=True)
+    if not args.rounds:
+        return
+    cfg = config(work, model, args.rows)
+    runs = {"raw file": [], "cache": []}
+    for _ in range(args.rounds):
+        for name, extra in (("raw file", []), ("cache", [f"data.packed={work / f'cache-{args.rows}-2'}"])):
+            out = work / f"out-{name.split()[0]}"
+            shutil.rmtree(out, ignore_errors=True)  # a previous round's metrics.jsonl would end the wait at once
+            runs[name].append(first_step([*mgt, "train", str(cfg), f"train.output_dir={out}", *extra], out))
+    print(f"\n| {args.rows:,} rows: launch -> first step | wall s (each round) | CPU s (each round) | peak RSS |"
+          "\n|---|---|---|---|")
+    for name, got in runs.items():
+        print(f"| train from {name} | {', '.join(f'{w:.1f}' for w, _, _ in got)} | "
+              f"{', '.join(f'{c:.1f}' for _, c, _ in got)} | {max(r for *_, r in got)} MiB |")
+    raw, cached = (sorted(w for w, _, _ in runs[k])[len(runs[k]) // 2] for k in runs)
+    print(f"\ncache starts {raw / cached:.1f}x sooner (median wall)")
 
 
 if __name__ == "__main__":

@@ -78,6 +78,29 @@ def train_args(cfg, has_eval: bool, notes: list[str]) -> dict:
     return out
 
 
+def deepspeed_value(value):
+    """LF's `deepspeed:` from ours: a preset name (zero2, zero3, zero3-offload) -> the shipped JSON file,
+    a path -> made absolute, a dict -> kept (the backend writes it to a file before launch)."""
+    from mgtrainer.driver.shard import PRESETS
+
+    if isinstance(value, dict):
+        return value
+    preset = PRESETS / f"{value}.json"
+    if preset.is_file() and not Path(str(value)).is_file():
+        return str(preset)
+    return str(Path(str(value)).expanduser().resolve())
+
+
+def sharding_args(cfg, where: str) -> dict:
+    """train.deepspeed -> LF's deepspeed (run under torchrun: llamafactory.launch_env); train.fsdp refused."""
+    t = cfg.train
+    if t.fsdp:
+        raise MgtError(f"{where}: train.fsdp is not translated for LLaMA-Factory, which runs FSDP through "
+                       "`accelerate launch --config_file` (train.fsdp); expected train.deepspeed (zero2, zero3, ...) "
+                       "with backend: llamafactory, or backend: native for FSDP")
+    return {} if t.deepspeed is None else {"deepspeed": deepspeed_value(t.deepspeed)}
+
+
 def to_lf_args(cfg, dataset_dir: Path, train_name: str, eval_name: str | None) -> tuple[dict, list[str]]:
     """The LLaMA-Factory arguments for a RunConfig whose data was written to dataset_dir; (args, notes)."""
     where = f"{cfg.source or '<config>'}:1"
@@ -97,6 +120,7 @@ def to_lf_args(cfg, dataset_dir: Path, train_name: str, eval_name: str | None) -
             args[key] = getattr(cfg.task, key)
     args |= lora_args(cfg, where)
     args |= train_args(cfg, eval_name is not None, notes)
+    args |= sharding_args(cfg, where)
     args["resume_from_checkpoint"] = cfg.train.resume_from_checkpoint
     return args, notes
 

@@ -30,8 +30,9 @@ DATA_DIR = "lf_data"
 OWN_KEYS = {"merge": True}  # mgtrainer-only keys accepted in an LF YAML / overrides, popped before launch
 
 
-def train(lf_yaml: str | Path | None = None, cfg=None, overrides=()) -> int:
+def train(lf_yaml: str | Path | None = None, cfg=None, overrides=(), nproc: int | None = None) -> int:
     """Run LLaMA-Factory from an LF YAML (+ overrides) or from a RunConfig / config path; the exit code.
+    nproc (--nproc-per-node) runs LF's own torchrun launch with that many processes (launch_env).
 
     Also accepts train(run_config, overrides) (overrides already applied) and train(lf_yaml, overrides)."""
     lf_yaml, cfg, overrides = _call_forms(lf_yaml, cfg, list(overrides))
@@ -43,7 +44,9 @@ def train(lf_yaml: str | Path | None = None, cfg=None, overrides=()) -> int:
     args = lf_config.check_resume(args, where, fresh=not lf_yaml)
     out = Path(args["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
-    code = launch(write_yaml(args, out / ARGS_FILE))
+    if isinstance(args.get("deepspeed"), dict):  # train.deepspeed given inline: LF reads a file
+        args["deepspeed"] = str(write_json(args["deepspeed"], out / "ds_config.json"))
+    code = launch(write_yaml(args, out / ARGS_FILE), launch_env(args, nproc))
     if code != 0:
         print(f"mgtrainer: llamafactory-cli train exited with {code}", file=sys.stderr)
         return code
@@ -105,6 +108,8 @@ def from_lf_yaml(path: Path, overrides: list[str]) -> tuple[dict, dict, str]:
     if stage not in lf_config.STAGES:
         raise MgtError(f"{where}: stage '{stage}' (stage); expected one of {', '.join(lf_config.STAGES)}")
     register_files(args, lf_config.STAGES[stage], where)
+    if args.get("deepspeed"):  # our preset names work here too; a path is made absolute
+        args["deepspeed"] = lf_config.deepspeed_value(args["deepspeed"])
     spec = {"base_model": str(args["model_name_or_path"]), "stage": stage, "merge": bool(own["merge"]),
             "finetuning_type": args.get("finetuning_type", "lora"), "cutoff_len": args.get("cutoff_len", 2048),
             "template": args.get("template"), "trust_remote_code": bool(args.get("trust_remote_code", False))}
@@ -163,6 +168,10 @@ def from_run_config(cfg, overrides: list[str]) -> tuple[dict, dict, str]:
         raise MgtError(f"{where}: data.streaming is not supported with backend: llamafactory (mgtrainer writes "
                        "the selected rows for it); expected backend: native (streams pt and sft), or LLaMA-Factory's "
                        "own streaming through `mgtrainer train --llamafactory LF.yaml` with streaming: true")
+    if cfg.data.packed:
+        raise MgtError(f"{where}: data.packed (tokenized_path) holds mgtrainer's own cache, which LLaMA-Factory "
+                       "cannot read (data.packed); expected backend: native, or LF's own tokenized_path through "
+                       "`mgtrainer train --llamafactory LF.yaml`")
     splits = load_splits(cfg.data, lf_config.STAGES[stage])
     out = rundir.hold(cfg.train.output_dir)  # before anything is written into it
     train_name, eval_name = lf_data.write_dataset_dir(out / DATA_DIR, lf_config.STAGES[stage], splits.train, splits.eval)
@@ -187,12 +196,35 @@ def write_json(data, path: Path) -> Path:
     return atomic.write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def launch(yaml_path: Path) -> int:
-    """`llamafactory-cli train YAML` in the llamafactory env (built on demand); its exit code."""
+def launch_env(args: dict, nproc: int | None) -> dict[str, str]:
+    """The variables LF's launcher reads: DeepSpeed (or --nproc-per-node N) needs its torchrun launch,
+    FORCE_TORCHRUN=1 (LF refuses `deepspeed:` otherwise), with NPROC_PER_NODE=N (without it LF starts one
+    process per GPU; on CPU that is none, so --nproc-per-node is needed there)."""
+    out = {}
+    if nproc or args.get("deepspeed"):
+        out["FORCE_TORCHRUN"] = "1"
+    if nproc:
+        out["NPROC_PER_NODE"] = str(nproc)
+    return out
+
+
+def launch(yaml_path: Path, extra_env: dict[str, str] | None = None) -> int:
+    """`llamafactory-cli train YAML` in the llamafactory env (built on demand), with extra_env set; its
+    exit code."""
     from mgtrainer import env
 
-    print(f"mgtrainer: llamafactory-cli train {yaml_path}", file=sys.stderr, flush=True)
-    return env.run(PROFILE, ["llamafactory-cli", "train", str(yaml_path)])
+    shown = " ".join(f"{k}={v}" for k, v in (extra_env or {}).items())
+    print(f"mgtrainer: {shown + ' ' if shown else ''}llamafactory-cli train {yaml_path}", file=sys.stderr, flush=True)
+    saved = {k: os.environ.get(k) for k in extra_env or {}}
+    os.environ.update(extra_env or {})
+    try:
+        return env.run(PROFILE, ["llamafactory-cli", "train", str(yaml_path)])
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def finalize(spec: dict) -> int:

@@ -7,6 +7,7 @@ import random
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
+from itertools import islice
 from typing import Callable, Iterator, NamedTuple
 
 from mgtrainer.data.base import RowError, Spec, cut, json_problem
@@ -151,34 +152,68 @@ def read_dataset(name: str, cfg, kind: str | None, rejected: list, field: str,
                  labels: LabelSpellings | None = None) -> list[Record]:
     """All valid records of one dataset (file, folder or dataset_info.json name), capped at max_samples."""
     opts = DataOptions.of(cfg)
+    return list(_dataset_records(name, opts, kind, rejected, field, labels))
+
+
+def _dataset_records(name: str, opts: DataOptions, kind: str | None, rejected: list, field: str,
+                     labels: LabelSpellings | None = None) -> Iterator[Record]:
+    """read_dataset, lazily: the valid records of one dataset, at most max_samples of them."""
     path, spec = resolve(name, opts.dataset_dir, field)
     fmt = opts.format
     if spec and fmt:
         spec.format = fmt
-    cap = opts.max_samples
-    out: list[Record] = []
 
     def keep(source: str, reason: str) -> None:
         rejected.append((source, reason))
 
-    for rec in iter_records(path, None if spec else fmt, kind, spec=spec, on_error=keep, labels=labels,
-                            media_dir=opts.media_dir):
-        if cap is not None and len(out) >= cap:
-            break
-        out.append(rec)
-    return out
+    rows = iter_records(path, None if spec else fmt, kind, spec=spec, on_error=keep, labels=labels,
+                        media_dir=opts.media_dir)
+    yield from (rows if opts.max_samples is None else islice(rows, opts.max_samples))
 
 
-def _split(sets: list[list[Record]], val_size, seed: int) -> tuple[list[list[Record]], list[Record]]:
-    """Seeded eval split over the pooled rows of all datasets (before any oversampling)."""
-    total = sum(len(s) for s in sets)
+def iter_splits(data_cfg, record_kind: str, rejected: list) -> Iterator[tuple[str, Record]]:
+    """load_splits in constant memory: ("train" | "eval", record) pairs, each split in load_splits' order,
+    read lazily (a ratio or count val_size first counts the rows in one extra pass). data.mix needs every
+    row at once and is refused. Rejected rows are appended to `rejected`; the caller reports them."""
+    opts = DataOptions.of(data_cfg)
+    if opts.mix:
+        raise MgtError("data.mix samples across all rows at once (data.mix); expected no mix when reading in "
+                       "constant memory (data pack), or the datasets mixed beforehand")
+    if not opts.train:
+        raise MgtError("no training data (data.train); expected a file, folder or dataset name")
+    labels = LabelSpellings()
+
+    def train_records(sink: list, spellings: LabelSpellings) -> Iterator[Record]:
+        for i, n in enumerate(opts.train):
+            yield from _dataset_records(n, opts, record_kind, sink, f"data.train[{i}]", spellings)
+
+    picked: set[int] = set()
+    if opts.val_size and not opts.eval:
+        total = sum(1 for _ in train_records([], LabelSpellings()))
+        picked = _picked(total, opts.val_size, opts.seed)
+    for i, n in enumerate(opts.eval):
+        for rec in _dataset_records(n, opts, record_kind, rejected, f"data.eval[{i}]", labels):
+            yield "eval", rec
+    for i, rec in enumerate(train_records(rejected, labels)):
+        yield ("eval" if i in picked else "train"), rec
+
+
+def _picked(total: int, val_size, seed: int) -> set[int]:
+    """The indices (over the pooled rows of all train datasets) of the seeded eval split."""
     if not val_size or total == 0:
-        return sets, []
+        return set()
     n = int(val_size) if (isinstance(val_size, int) or float(val_size) >= 1) else round(total * float(val_size))
     if not 0 < n < total:
         raise MgtError(f"val_size {val_size} gives {n} eval rows of {total} (data.val_size); "
                        "expected a ratio in (0, 1) or a row count below the number of rows")
-    picked = set(random.Random(seed).sample(range(total), n))
+    return set(random.Random(seed).sample(range(total), n))
+
+
+def _split(sets: list[list[Record]], val_size, seed: int) -> tuple[list[list[Record]], list[Record]]:
+    """Seeded eval split over the pooled rows of all datasets (before any oversampling)."""
+    picked = _picked(sum(len(s) for s in sets), val_size, seed)
+    if not picked:
+        return sets, []
     train, evals, i = [], [], 0
     for s in sets:
         keep = []

@@ -19,7 +19,8 @@ def _train(args) -> int:
 
     if args.llamafactory:
         # argparse puts the first k=v after --llamafactory in the config slot: the backend takes it back.
-        return int(llamafactory.train(args.llamafactory, args.config, args.overrides) or 0)
+        _lf_flags(args)
+        return int(llamafactory.train(args.llamafactory, args.config, args.overrides, args.nproc_per_node) or 0)
     from mgtrainer.app.runs import hand_over, load_run, say_notes, train
 
     cfg = load_run(args.config, args.overrides, notes=False)  # the one load; the backend is decided here
@@ -38,13 +39,24 @@ def _train(args) -> int:
 def _launch(args, cfg) -> int:
     """The same train command once per process under torchrun (mgtrainer/app/launch.py)."""
     from mgtrainer.app import launch
-    from mgtrainer.errors import MgtError
 
-    if cfg.backend != "native":
-        raise MgtError("--nproc-per-node/--nnodes launch the native trainer; backend: llamafactory launches "
-                       "its own processes (expected backend: native, or no launch flags)")
+    if cfg.backend != "native":  # LLaMA-Factory's own torchrun launch (FORCE_TORCHRUN, NPROC_PER_NODE)
+        from mgtrainer.backends import llamafactory
+
+        _lf_flags(args)
+        return int(llamafactory.train(cfg, [], nproc=args.nproc_per_node) or 0)
     flags = launch.Launch(args.nproc_per_node or 1, args.nnodes, args.node_rank, args.rdzv_endpoint)
     return launch.run(flags, ["train", args.config, *args.overrides])
+
+
+def _lf_flags(args) -> None:
+    """LLaMA-Factory takes --nproc-per-node (its launcher's NPROC_PER_NODE); several nodes are refused."""
+    from mgtrainer.errors import MgtError
+
+    if args.nnodes > 1 or args.rdzv_endpoint:
+        raise MgtError("<command line>:1: --nnodes/--rdzv-endpoint launch the native trainer (--nnodes); "
+                       "expected --nproc-per-node alone with LLaMA-Factory, or LF's NNODES/NODE_RANK/MASTER_ADDR "
+                       "variables set by hand")
 
 
 def _eval(args) -> int:

@@ -175,3 +175,33 @@ def budget_loader(dataset, lengths, max_tokens: int, collate_fn, seed: int, rank
 
     sampler = TokenBudgetSampler(lengths, max_tokens, seed=seed, rank=rank, world=world)
     return EpochLoader(dataset, batch_sampler=sampler, collate_fn=collate_fn, num_workers=num_workers)
+
+
+class EpochShuffle:
+    """A seeded permutation of range(n), a new one each epoch (set_epoch)."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        order = list(range(self.n))
+        random.Random(self.seed + self.epoch).shuffle(order)
+        return iter(order)
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def rank_loader(dataset, batch_size: int, collate_fn, seed: int, drop_last: bool = False):
+    """A DataLoader over rows this rank owns alone (not sharded across ranks again), reshuffled per epoch."""
+    from torch.utils.data import DataLoader
+
+    class EpochLoader(DataLoader):
+        def set_epoch(self, epoch: int) -> None:
+            self.sampler.set_epoch(epoch)
+
+    return EpochLoader(dataset, batch_size=batch_size, sampler=EpochShuffle(len(dataset), seed),
+                       collate_fn=collate_fn, drop_last=drop_last)

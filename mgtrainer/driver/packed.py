@@ -1,14 +1,14 @@
 """The pre-tokenised cache `mgtrainer data pack` writes and `data.packed: DIR` trains from.
 
-    DIR/mgtrainer-pack.json   the fingerprint (task, tokenizer files, chat template, cutoff_len, data
-                              files, split settings) and the shard list
-    DIR/<split>/shard-NNNNN/  one `datasets` Arrow folder per shard (save_to_disk), rows in the order the
-                              raw data encodes to, so training from the cache sees the same batches; a
-                              `length` column holds each row's token count for length-grouped batching
+    DIR/mgtrainer-pack.json        the fingerprint (task, tokenizer files, chat template, cutoff_len, data
+                                   files, split settings), the shard list and each shard's row count
+    DIR/<split>/shard-NNNNN.arrow  one Arrow file per shard (datasets' ArrowWriter), rows in the order the
+                                   raw data encodes to, so training from the cache sees the same batches;
+                                   a `length` column holds each row's token count
 
-Reading memory-maps the shards (datasets.load_from_disk): each rank touches only the rows its sampler
-hands it, and resident memory does not grow with the corpus. A cache whose fingerprint differs from the
-config is refused, naming what differs.
+Reading memory-maps the shards (datasets.Dataset.from_file), so resident memory does not grow with the
+corpus. Under a multi-process launch each rank opens only its own train shards (every W-th one). A cache
+whose fingerprint differs from the config is refused, naming what differs.
 """
 
 from __future__ import annotations
@@ -60,16 +60,6 @@ def differences(old: dict, new: dict) -> list[str]:
     return out
 
 
-def write_shard(folder: Path, rows: list[dict]) -> int:
-    """rows -> one Arrow shard folder (with the length column); the row count."""
-    from datasets import Dataset
-
-    table = {key: [r[key] for r in rows] for key in (rows[0] if rows else {"input_ids": [], "labels": []})}
-    table["length"] = [len(r["input_ids"]) for r in rows]
-    Dataset.from_dict(table).save_to_disk(str(folder))
-    return len(rows)
-
-
 def write_meta(out: Path, meta: dict) -> None:
     from mgtrainer import atomic
 
@@ -89,8 +79,10 @@ def read_meta(folder) -> dict:
 
 
 def load(cfg, tok):
-    """(train rows, eval rows) of the cache at cfg.data.packed, memory-mapped; refused when stale."""
-    from datasets import concatenate_datasets, load_from_disk
+    """(train rows, eval rows) of the cache at cfg.data.packed, memory-mapped; refused when stale. Under a
+    launch of W > 1 processes with at least W train shards, rank r opens only shards r, r + W, ...
+    (RankRows, capped at the smallest rank's row count so every rank takes the same number of steps)."""
+    import os
 
     folder = Path(cfg.data.packed)
     meta = read_meta(folder)
@@ -98,12 +90,52 @@ def load(cfg, tok):
     if diff:
         raise MgtError(f"{folder / META}:1: the packed cache is stale: it differs from this config in "
                        f"{'; '.join(diff)} (data.packed); expected `mgtrainer data pack` run again with this config")
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    names = meta["shards"].get("train", [])
+    if world > 1 and len(names) >= world and "shard_rows" in meta and not cfg.train.max_tokens_per_batch:
+        return _rank_rows(folder, meta, rank, world), _open(folder, meta["shards"].get("eval", []))
+    return _open(folder, names), _open(folder, meta["shards"].get("eval", []))
 
-    def split(name):
-        shards = [load_from_disk(str(folder / s)) for s in meta["shards"].get(name, [])]
-        if not shards:
-            return []
-        ds = concatenate_datasets(shards) if len(shards) > 1 else shards[0]
-        return ds.remove_columns("length")
 
-    return split("train"), split("eval")
+def _open(folder: Path, names: list[str], keep_length: bool = False):
+    """The shards as one memory-mapped dataset ([] for none)."""
+    from datasets import Dataset, concatenate_datasets, load_from_disk
+
+    if not names:
+        return []
+    shards = [Dataset.from_file(str(folder / n)) if n.endswith(".arrow") else load_from_disk(str(folder / n))
+              for n in names]
+    ds = concatenate_datasets(shards) if len(shards) > 1 else shards[0]
+    return ds if keep_length else ds.remove_columns("length")
+
+
+class RankRows:
+    """This rank's own train rows: the Trainer iterates them as they are (driver/trainer.py), without
+    sharding them across ranks again."""
+
+    rank_local = True
+
+    def __init__(self, rows, rank: int, world: int):
+        self.rows, self.rank, self.world = rows, rank, world
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+
+def _rank_rows(folder: Path, meta: dict, rank: int, world: int) -> RankRows:
+    import sys
+
+    names = meta["shards"]["train"]
+    mine = names[rank::world]
+    counts = meta["shard_rows"]
+    cap = min(sum(counts[n] for n in names[r::world]) for r in range(world))
+    rows = _open(folder, mine)
+    files = ", ".join(Path(f["filename"]).name for f in rows.cache_files)  # what this rank memory-maps
+    if len(rows) > cap:
+        rows = rows.select(range(cap))
+    print(f"rank {rank} of {world}: train rows from {len(mine)} of {len(names)} shards ({files}), "
+          f"{len(rows)} rows (the smallest rank's count)", file=sys.stderr)
+    return RankRows(rows, rank, world)

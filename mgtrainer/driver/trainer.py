@@ -57,11 +57,17 @@ def training_args(cfg, default_metric: str = "loss", args_cls=None, **extra) -> 
 
 
 class BudgetTrainer(Trainer):
-    """Trainer whose train batches hold at most `max_tokens_per_batch` padded tokens (length-sorted)."""
+    """Trainer whose train batches hold at most `max_tokens_per_batch` padded tokens (length-sorted), and
+    which iterates rank-local rows (a packed cache's own shards) without sharding them again."""
 
     max_tokens_per_batch: int | None = None
 
     def get_train_dataloader(self):
+        if getattr(self.train_dataset, "rank_local", False):  # this rank's own shards (driver/packed.py)
+            from mgtrainer.driver.collate import rank_loader
+
+            return rank_loader(self.train_dataset, self._train_batch_size, self.data_collator, self.args.seed,
+                               self.args.dataloader_drop_last)
         if not self.max_tokens_per_batch:
             return super().get_train_dataloader()
         from mgtrainer.driver.collate import budget_loader

@@ -161,3 +161,39 @@ train: {{output_dir: {out}, max_steps: 2, per_device_train_batch_size: 2, learni
         hidden = decoder(ids, output_hidden_states=True).hidden_states[-1][0, -1]
         reward = AutoModelForSequenceClassification.from_pretrained(out / "final")(ids).logits[0, 0]
     assert abs(float(hidden @ head["v_head.summary.weight"][0]) - float(reward)) < 1e-4
+
+
+def test_deepspeed_zero3_through_the_passthrough_on_two_cpu_processes(tmp_path, tiny_qwen2, shared_data, lf_python):
+    """`deepspeed: zero3` (our preset name) in an LF YAML, 2 processes on CPU (gloo): LF's torchrun launch
+    runs ZeRO-3 and final/ is a whole merged model (AutoModel loads it; training changed it)."""
+    out = tmp_path / "out"
+    cfg = tmp_path / "lf.yaml"
+    cfg.write_text(f"""model_name_or_path: {tiny_qwen2}
+stage: sft
+do_train: true
+finetuning_type: lora
+lora_rank: 4
+lora_target: all
+dataset: alpaca_en_demo
+dataset_dir: {shared_data / 'llama-factory'}
+template: qwen
+cutoff_len: 64
+max_samples: 16
+output_dir: {out}
+logging_steps: 1
+per_device_train_batch_size: 2
+learning_rate: 1.0e-2
+max_steps: 2
+report_to: none
+deepspeed: zero3
+""")
+    proc = mgtrainer("train", "--llamafactory", cfg, "--nproc-per-node", 2)
+    assert proc.returncode == 0
+    assert "FORCE_TORCHRUN=1 NPROC_PER_NODE=2 llamafactory-cli train" in proc.stderr
+    assert "DeepSpeed ZeRO3 detected" in proc.stdout + proc.stderr
+    losses = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in losses if "loss" in m] == [1, 2]
+    import torch
+
+    ids = torch.tensor([[1, 2, 3, 4]])
+    assert (logits(out / "final", ids) - logits(tiny_qwen2, ids)).abs().max() > 1e-3

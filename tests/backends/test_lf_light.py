@@ -205,6 +205,47 @@ def test_passthrough_errors_name_file_and_key(tmp_path):
         from_lf_yaml(cfg, [])
 
 
+def test_deepspeed_reaches_lf_under_its_torchrun_launch(tmp_path, shared_data):
+    """LF refuses `deepspeed:` outside torchrun ("Please use `FORCE_TORCHRUN=1`"): the backend sets it, our
+    preset names resolve to the shipped JSON files, an inline dict is written to a file at launch."""
+    from mgtrainer.backends.llamafactory import launch_env
+    from mgtrainer.driver.shard import PRESETS
+
+    cfg = tmp_path / "lf.yaml"
+    cfg.write_text(f"model_name_or_path: m\nstage: sft\ndataset: identity\n"
+                   f"dataset_dir: {shared_data / 'llama-factory'}\noutput_dir: {tmp_path / 'out'}\ndeepspeed: zero3\n")
+    args, _, _ = from_lf_yaml(cfg, [])
+    assert args["deepspeed"] == str(PRESETS / "zero3.json")
+    assert launch_env(args, None) == {"FORCE_TORCHRUN": "1"}
+    assert launch_env(args, 2) == {"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2"}
+    assert launch_env({}, None) == {}
+    ds = tmp_path / "ds.json"
+    ds.write_text("{}")
+    args, _, _ = from_lf_yaml(cfg, [f"deepspeed={ds}"])
+    assert args["deepspeed"] == str(ds)
+
+    args, _ = lf_config.to_lf_args(run_config(tmp_path, train={"deepspeed": "zero2"}), tmp_path, "t", None)
+    assert args["deepspeed"] == str(PRESETS / "zero2.json")
+    inline = {"zero_optimization": {"stage": 2}}
+    args, _ = lf_config.to_lf_args(run_config(tmp_path, train={"deepspeed": inline}), tmp_path, "t", None)
+    assert args["deepspeed"] == inline
+    with pytest.raises(MgtError, match=r"train.fsdp is not translated for LLaMA-Factory"):
+        lf_config.to_lf_args(run_config(tmp_path, train={"fsdp": "full_shard"}), tmp_path, "t", None)
+
+
+def test_packed_cache_and_several_nodes_are_refused_for_lf(tmp_path):
+    from mgtrainer.backends import llamafactory
+
+    with pytest.raises(MgtError, match=r"data.packed \(tokenized_path\) holds mgtrainer's own cache"):
+        llamafactory.from_run_config(run_config(tmp_path, tokenized_path=str(tmp_path)), [])
+    cfg = tmp_path / "lf.yaml"
+    cfg.write_text("model_name_or_path: m\noutput_dir: o\n")
+    proc = subprocess.run([sys.executable, "-m", "mgtrainer", "train", "--llamafactory", str(cfg), "--nnodes", "2",
+                           "--rdzv-endpoint", "127.0.0.1:1"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith(
+        "<command line>:1: --nnodes/--rdzv-endpoint launch the native trainer"), proc.stderr
+
+
 def test_driver_style_call_with_a_run_config_checks_resume_first(tmp_path, shared_data):
     from mgtrainer.backends.llamafactory import train
 

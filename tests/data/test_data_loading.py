@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from mgtrainer.data import iter_records, load_splits
+from mgtrainer.data import iter_records, iter_splits, load_splits
 from mgtrainer.errors import MgtError
 
 
@@ -67,6 +67,31 @@ def test_mix_weights(tmp_path):
     assert len({r.text for r in s.train if r.label == "b"}) == 10
     with pytest.raises(MgtError, match=r"data.mix"):
         load_splits(cfg(train=[str(a), str(b)], mix=[1]), "classify")
+
+
+@pytest.mark.parametrize("opts", [dict(val_size=0.1), dict(val_size=100, max_samples=900), dict(),
+                                  dict(eval="snips_intent_validate", val_size=0.5)])
+def test_iter_splits_streams_what_load_splits_reads(shared_data, tmp_path, opts):
+    """data pack reads in constant memory through iter_splits: the same records in the same order per split."""
+    snips = shared_data / "snips"
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"text": "", "label": "x"}, {"text": "ok", "label": "x"}])
+    if "eval" in opts:
+        opts = opts | {"eval": [str(snips / "snips_intent_validate.jsonl")]}
+    c = cfg(train=[str(snips / "snips_intent_train.jsonl"), str(bad)], **opts)
+    want = load_splits(c, "classify")
+    rejected = []
+    got = {"train": [], "eval": []}
+    for split, rec in iter_splits(c, "classify", rejected):
+        got[split].append(rec.source)
+    assert got == {"train": [r.source for r in want.train], "eval": [r.source for r in want.eval]}
+    assert len(got["eval"]) == {0.1: 210, 100: 100, None: 0, 0.5: 700}[opts.get("val_size")]
+    assert rejected == want.rejected == [(f"{bad}:1", "empty text (text); expected a non-empty string")]
+
+
+def test_iter_splits_refuses_mix(tmp_path):
+    a = write_jsonl(tmp_path / "a.jsonl", [{"text": "a", "label": "a"}])
+    with pytest.raises(MgtError, match=r"data.mix samples across all rows"):
+        next(iter_splits(cfg(train=[str(a), str(a)], mix=[1, 1]), "classify", []))
 
 
 def test_rejected_rows_are_returned_and_all_bad_is_an_error(tmp_path):

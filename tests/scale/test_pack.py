@@ -1,5 +1,6 @@
 """`mgtrainer data pack` then `data.packed: DIR`: the same rows, batches and losses as training from the raw
-files; a cache packed for another cutoff_len (or tokenizer, data, template) is refused naming the difference."""
+files; under a 2-process launch each rank opens only its own shards; a cache packed for another cutoff_len
+(or tokenizer, data, template) is refused naming the difference."""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def test_pack_trains_like_raw_files_and_refuses_a_stale_cache(tiny_qwen2, shared
     cache = tmp_path / "cache"
     mgt("data", "pack", cfg, "-o", cache, "--num-proc", 2, "--shard-rows", 16)
     meta = json.loads((cache / "mgtrainer-pack.json").read_text())
-    assert len(meta["shards"]["train"]) == 3 and meta["rows"]["train"] > 30  # 40 records, 16 per shard
+    assert meta["shards"]["train"] == [f"train/shard-0000{i}.arrow" for i in range(3)]  # 40 records, 16 per shard
+    assert meta["rows"]["train"] == sum(meta["shard_rows"].values()) > 30
     assert meta["fingerprint"]["cutoff_len"] == 64 and meta["fingerprint"]["tokenizer_files"]
 
     raw = mgt("train", cfg, f"train.output_dir={tmp_path / 'raw'}")
@@ -50,6 +52,17 @@ def test_pack_trains_like_raw_files_and_refuses_a_stale_cache(tiny_qwen2, shared
     assert f"train: {meta['rows']['train']} rows" in raw.stdout + fast.stdout
     a, b = losses(tmp_path / "raw"), losses(tmp_path / "packed")
     assert len(a) == 4 and a == b  # identical batches -> identical losses
+
+    # 2 processes (gloo): rank 0 opens shards 0 and 2, rank 1 shard 1; both take the smaller count of rows
+    two = mgt("train", cfg, f"train.output_dir={tmp_path / 'two'}", f"data.packed={cache}", "--nproc-per-node", 2)
+    rows = meta["shard_rows"]
+    cap = min(rows["train/shard-00000.arrow"] + rows["train/shard-00002.arrow"], rows["train/shard-00001.arrow"])
+    opened = sorted(line for line in two.stderr.splitlines() if "train rows from" in line)
+    assert opened == [f"rank 0 of 2: train rows from 2 of 3 shards (shard-00000.arrow, shard-00002.arrow), {cap} rows "
+                      "(the smallest rank's count)",
+                      f"rank 1 of 2: train rows from 1 of 3 shards (shard-00001.arrow), {cap} rows "
+                      "(the smallest rank's count)"], two.stderr[-3000:]
+    assert len(losses(tmp_path / "two")) == 4
 
     stale = mgt("train", cfg, f"train.output_dir={tmp_path / 'stale'}", f"data.packed={cache}",
                 "data.cutoff_len=48", check=False)
