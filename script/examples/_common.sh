@@ -1,7 +1,8 @@
 # Sourced by the example scripts (the recipes of `mgtrainer recipes`): run from the repo root with the
 # bootstrap `mgt` command, offline.
 #   train_example CFG.yaml OUTPUT_DIR [overrides...]   trains (train env built on first use), says where things are
-#   smoke k=v ...          overrides used only in smoke mode (MGT_SMOKE=1): a few steps, what CI runs
+#   smoke k=v ...          overrides used only in smoke mode (MGT_SMOKE=1): a few steps, what CI runs; they come
+#                          last, so they win over the script's own overrides
 #   is_smoke               true in smoke mode
 #   tiny_model OUT ARCH    a tiny random local model (no hub), made once
 #   train_py / serve_py    python in the train / serve env (for the data generators and the query clients)
@@ -46,7 +47,7 @@ train_example() {
     local cfg="$1" out="$2"
     shift 2
     build_train_env
-    time mgt train "$cfg" train.output_dir="$out" train.overwrite_output_dir=true "${SMOKE_ARGS[@]}" "$@"
+    time mgt train "$cfg" train.output_dir="$out" train.overwrite_output_dir=true "$@" "${SMOKE_ARGS[@]}"
     echo "final model: $out/final   metrics: $out/metrics.jsonl   plots: $out/plots/"
 }
 

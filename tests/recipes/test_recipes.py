@@ -177,12 +177,16 @@ def smoke_runs(tmp_path_factory) -> dict:
         subprocess.run([sys.executable, "-P", "-m", "mgtrainer", "model", "tiny", f"outputs/{folder}", "--arch", arch],
                        cwd=root, env=env, check=True, capture_output=True)
     results, done = {"_root": root}, {n: threading.Event() for n in NAMES}
+    logs = tmp_path_factory.getbasetemp() / "recipe_logs"
+    logs.mkdir(exist_ok=True)
 
     def lane(names):
         for name in names:
             if name in NEEDS:
                 done[NEEDS[name]].wait(timeout=3600)
             results[name] = _run(name, root, env)
+            (logs / f"{name}.log").write_text(f"exit {results[name]['code']}, {results[name]['wall']:.1f} s wall, "
+                                              f"{results[name]['cpu']:.1f} s CPU\n{results[name]['out']}")
             done[name].set()
 
     threads = [threading.Thread(target=lane, args=(names,)) for names in lanes()]

@@ -11,5 +11,5 @@ build_train_env
 for step in sft rm; do
     [ -f "outputs/grpo_pipeline/$step/final/mgtrainer.json" ] || mgt train "script/examples/grpo/$step.yaml" "${SMOKE_ARGS[@]}"
 done
-mgt train script/examples/grpo/grpo_rm.yaml train.overwrite_output_dir=true "${SMOKE_ARGS[@]}" "$@"
+mgt train script/examples/grpo/grpo_rm.yaml train.overwrite_output_dir=true "$@" "${SMOKE_ARGS[@]}"
 python3 script/examples/grpo/reward_table.py outputs/grpo_pipeline/grpo

@@ -4,5 +4,4 @@
 # are held out). Same tiny Llama and corpus as pt-tiny. Extra arguments are config overrides.
 source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
 tiny_model outputs/tiny-llama llama
-train_example script/examples/pt/pt_tiny.yaml outputs/pt_streaming data.streaming=true data.buffer_size=256 \
-    data.val_size=20 train.max_steps=60 "$@"
+train_example script/examples/pt/pt_tiny.yaml outputs/pt_streaming data.streaming=true data.buffer_size=256 data.val_size=20 "$@"

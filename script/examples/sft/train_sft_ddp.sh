@@ -7,4 +7,4 @@ tiny_model outputs/tiny-qwen2 qwen2
 build_train_env
 smoke eval.generation_samples=0
 time mgt train script/examples/sft/sft_tiny.yaml --nproc-per-node 2 train.output_dir=outputs/sft_ddp \
-    train.overwrite_output_dir=true train.per_device_train_batch_size=4 "${SMOKE_ARGS[@]}" "$@"
+    train.overwrite_output_dir=true train.per_device_train_batch_size=4 "$@" "${SMOKE_ARGS[@]}"
