@@ -67,7 +67,7 @@ serve_and_query() {  # MODEL_OUT RESULT_DIR QUERY.py [args...]
     mgt serve "$out" --port "$port" >"$log" 2>&1 &
     pid=$!
     # shellcheck disable=SC2064
-    trap "kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null" EXIT
+    trap "kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true" EXIT
     until grep -q "^Ctrl-C stops the server" "$log"; do
         if ! kill -0 "$pid" 2>/dev/null; then
             cat "$log" >&2

@@ -15,7 +15,6 @@ import os
 import sys
 from pathlib import Path
 
-import httpx
 from openai import OpenAI
 
 
@@ -25,7 +24,7 @@ def rows(path: str, limit: int = 24) -> list[dict]:
 
 def post(client: OpenAI, base: str, route: str, body: dict) -> dict:
     """A vLLM route outside /v1 through the openai client (absolute URL; the client adds the key)."""
-    return client.post(base + route, body=body, cast_to=httpx.Response).json()
+    return client.post(base + route, body=body, cast_to=object)  # object: the JSON as parsed
 
 
 def chat(client: OpenAI, base: str, model: str, _eval) -> dict:
