@@ -63,12 +63,13 @@ serve_and_query() {  # MODEL_OUT RESULT_DIR QUERY.py [args...]
     mkdir -p "$dir"
     port="$(free_port)"
     log="$dir/serve.log"
+    rm -f "$log"  # a last run's banner must not count as this one's
     export MGT_API_KEY="${MGT_API_KEY:-recipe-$RANDOM$RANDOM}"
     mgt serve "$out" --port "$port" >"$log" 2>&1 &
     pid=$!
     # shellcheck disable=SC2064
     trap "kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true" EXIT
-    until grep -q "^Ctrl-C stops the server" "$log"; do
+    until grep -qs "^Ctrl-C stops the server" "$log"; do
         if ! kill -0 "$pid" 2>/dev/null; then
             cat "$log" >&2
             echo "serve_and_query: mgtrainer serve $out exited before it was ready (log above)" >&2
