@@ -36,7 +36,7 @@ smoke train.max_steps=2 train.logging_steps=1 train.save_strategy=no train.previ
 
 lf_smoke() {  # LLaMA-Factory runs take LF's own keys: replace the native smoke overrides
     SMOKE_ARGS=()
-    smoke max_steps=2 logging_steps=1 save_steps=1000 eval_strategy=no val_size=0 plot_loss=false
+    smoke max_steps=2 logging_steps=1 save_steps=1000 "eval_strategy='no'" val_size=0 plot_loss=false  # 'no': a string, not YAML's false
 }
 
 tiny_model() {  # OUT ARCH
