@@ -173,9 +173,10 @@ def smoke_runs(tmp_path_factory) -> dict:
     assert not (root / "outputs").exists()
     env = dict(os.environ, MGT_SMOKE="1", MGT_RECIPE_PY=sys.executable)
     t0 = time.monotonic()
+    from mgtrainer.cli import main as mgtrainer_main  # in this process: one torch import for the four
+
     for folder, arch in TINY:
-        subprocess.run([sys.executable, "-P", "-m", "mgtrainer", "model", "tiny", f"outputs/{folder}", "--arch", arch],
-                       cwd=root, env=env, check=True, capture_output=True)
+        assert mgtrainer_main(["model", "tiny", str(root / "outputs" / folder), "--arch", arch]) == 0
     results, done = {"_root": root}, {n: threading.Event() for n in NAMES}
     logs = tmp_path_factory.getbasetemp() / "recipe_logs"
     logs.mkdir(exist_ok=True)
