@@ -177,7 +177,7 @@ def check(cat: Catalog, recipe: Recipe, output_dir: Path | None = None, smoke: b
     """What differs between output_dir (default: the recipe's output) and the expected result.
 
     Full mode: every expected file exists, every metric rule holds (last value in metrics.jsonl), every
-    json rule holds (a key of a JSON file the recipe writes, `file:key`). Smoke mode: the same files and
+    json rule holds (a key of a JSON file the run writes, `file:key` or `file:outer.key`). Smoke mode: the same files and
     keys must be there and be finite numbers, the thresholds are not applied (a few steps learn little).
     """
     out = Path(output_dir) if output_dir else cat.root / recipe.output
@@ -200,7 +200,9 @@ def check(cat: Catalog, recipe: Recipe, output_dir: Path | None = None, smoke: b
         fname, _, jkey = key.partition(":")
         jpath = out / fname
         try:
-            value = json.loads(jpath.read_text()).get(jkey)
+            value = json.loads(jpath.read_text())
+            for part in jkey.split("."):  # metrics.eval_accuracy: a key inside an object
+                value = value.get(part)
         except (OSError, ValueError, AttributeError) as err:
             problems.append(f"{jpath}: unreadable ({err}); expected a JSON object with {jkey!r}")
             continue
