@@ -19,6 +19,7 @@ REGISTRARS = (
     "mgtrainer.data.cli",     # data {check,convert,preview}
     "mgtrainer.env.cli",      # env {build,status,run,doctor,clean,lock}
     "mgtrainer.config.cli",   # config {show,schema}
+    "mgtrainer.app.cli",      # recipes {list,show,copy,run,check}
 )
 
 

@@ -6,4 +6,5 @@
 # eval_report.json (per-class scores, confusion matrix) and plots/*.png.
 # Extra arguments are config overrides, e.g. `bash train_classify.sh train.num_train_epochs=1`.
 source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
+smoke data.max_samples=24 train.per_device_train_batch_size=8
 train_example script/examples/classify/intents_minilm.yaml outputs/classify_intents "$@"

@@ -4,5 +4,5 @@
 # LoRA merged. Extra arguments are config overrides, e.g. train.max_steps=10 or pref_loss=simpo.
 source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
 [ -f script/examples/dpo/data/arith_pairs.jsonl ] || python3 script/examples/dpo/make_data.py
-[ -f outputs/tiny-qwen2/config.json ] || mgt model tiny outputs/tiny-qwen2 --arch qwen2
+tiny_model outputs/tiny-qwen2 qwen2
 train_example script/examples/dpo/dpo_tiny.yaml outputs/dpo_tiny "$@"

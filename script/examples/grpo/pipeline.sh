@@ -6,10 +6,10 @@
 # Prints the rm-based reward by step of step 3. Outputs in outputs/grpo_pipeline/{sft,rm,grpo}.
 source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
 [ -f script/examples/grpo/data/prompts.jsonl ] || python3 script/examples/grpo/make_data.py
-[ -f outputs/tiny-qwen2/config.json ] || mgt model tiny outputs/tiny-qwen2 --arch qwen2
-mgt env build train
+tiny_model outputs/tiny-qwen2 qwen2
+build_train_env
 for step in sft rm; do
-    [ -f "outputs/grpo_pipeline/$step/final/mgtrainer.json" ] || mgt train "script/examples/grpo/$step.yaml"
+    [ -f "outputs/grpo_pipeline/$step/final/mgtrainer.json" ] || mgt train "script/examples/grpo/$step.yaml" "${SMOKE_ARGS[@]}"
 done
-mgt train script/examples/grpo/grpo_rm.yaml train.overwrite_output_dir=true "$@"
+mgt train script/examples/grpo/grpo_rm.yaml train.overwrite_output_dir=true "$@" "${SMOKE_ARGS[@]}"
 python3 script/examples/grpo/reward_table.py outputs/grpo_pipeline/grpo

@@ -7,5 +7,6 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
 MODEL=outputs/tiny-qwen2
 [ -f "$MODEL/config.json" ] || mgt env run llamafactory -- python -m mgtrainer model tiny "$MODEL"
-mgt train --llamafactory script/examples/llamafactory/sft_full.yaml "$@"
+lf_smoke
+mgt train --llamafactory script/examples/llamafactory/sft_full.yaml "$@" "${SMOKE_ARGS[@]}"
 mgt env run llamafactory -- python script/examples/llamafactory/check_output.py outputs/lf_sft_full

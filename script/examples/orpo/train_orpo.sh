@@ -4,5 +4,5 @@
 # pref_loss=simpo pref_beta=2.0 simpo_gamma=0.5.
 source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
 [ -f script/examples/dpo/data/arith_pairs.jsonl ] || python3 script/examples/dpo/make_data.py
-[ -f outputs/tiny-qwen2/config.json ] || mgt model tiny outputs/tiny-qwen2 --arch qwen2
+tiny_model outputs/tiny-qwen2 qwen2
 train_example script/examples/orpo/orpo_tiny.yaml outputs/orpo_tiny "$@"

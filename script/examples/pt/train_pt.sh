@@ -3,5 +3,5 @@
 # script/examples/pt/data, packed into 256-token blocks; prints eval loss and perplexity, leaves final/.
 # Extra arguments are config overrides, e.g. train.max_steps=10.
 source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
-[ -f outputs/tiny-llama/config.json ] || mgt model tiny outputs/tiny-llama --arch llama
-mgt train script/examples/pt/pt_tiny.yaml train.overwrite_output_dir=true "$@"  # re-running replaces its last run
+tiny_model outputs/tiny-llama llama
+train_example script/examples/pt/pt_tiny.yaml outputs/pt_tiny "$@"

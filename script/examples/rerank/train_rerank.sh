@@ -5,4 +5,5 @@
 # Prints the eval metrics; leaves OUTPUT_DIR/final (+ mgtrainer.json), metrics.jsonl, eval_report.json, plots/.
 # Extra arguments are config overrides, e.g. `bash train_rerank.sh train.num_train_epochs=2`.
 source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
+smoke data.max_samples=24 train.per_device_train_batch_size=8
 train_example script/examples/rerank/qa_minilm.yaml outputs/rerank_qa "$@"

@@ -14,4 +14,6 @@ for name, start, n in (("train", 0, 300), ("held", 300, 100)):
 with (out / "held.jsonl").open("w") as f:
     for p, d in digit_images(out, 20, 300):
         parts = [{"type": "image_url", "image_url": {"url": p}}, {"type": "text", "text": "Which digit?"}]
-        f.write(json.dumps({"messages": [{"role": "user", "content": parts}], "answer": d}) + "\n")
+        # the answer as a last assistant turn: predict drops it and sends the prompt (and it reads as training data)
+        msgs = [{"role": "user", "content": parts}, {"role": "assistant", "content": str(d)}]
+        f.write(json.dumps({"messages": msgs, "answer": d}) + "\n")
