@@ -17,12 +17,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 if [ -n "${MGT_RECIPE_PY:-}" ]; then
+    MGT_PY="$MGT_RECIPE_PY"
     mgt() { "$MGT_RECIPE_PY" -P -m mgtrainer "$@"; }
     train_py() { "$MGT_RECIPE_PY" "$@"; }
     serve_py() { "$MGT_RECIPE_PY" "$@"; }
     build_train_env() { :; }
 else
     source script/env/_bootstrap.sh
+    MGT_PY="$MGT_BOOTSTRAP_PY"
     train_py() { mgt env run train -- python "$@"; }
     serve_py() { mgt env run serve -- python "$@"; }
     build_train_env() { mgt env build train >/dev/null; }
@@ -65,7 +67,9 @@ serve_and_query() {  # MODEL_OUT RESULT_DIR QUERY.py [args...]
     log="$dir/serve.log"
     rm -f "$log"  # a last run's banner must not count as this one's
     export MGT_API_KEY="${MGT_API_KEY:-recipe-$RANDOM$RANDOM}"
-    mgt serve "$out" --port "$port" >"$log" 2>&1 &
+    # the interpreter itself in the background (not the `mgt` function, which would run in a subshell):
+    # $! is then the server's own process, and the TERM below stops it and its vLLM instead of orphaning them
+    "$MGT_PY" -P -m mgtrainer serve "$out" --port "$port" >"$log" 2>&1 &
     pid=$!
     # shellcheck disable=SC2064
     trap "kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true" EXIT
