@@ -58,7 +58,7 @@ def losses(out: Path) -> list[float]:
 
 @pytest.mark.heavy
 @pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None, reason="deepspeed is not in this env")
-def test_zero3_on_cpu_matches_ddp_and_saves_a_whole_model(tiny_qwen2, shared_data, tmp_path):
+def test_zero3_on_cpu_matches_ddp_and_saves_a_whole_model_vllm_serves(tiny_qwen2, shared_data, tmp_path):
     from transformers import AutoModelForCausalLM
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
@@ -83,3 +83,8 @@ def test_zero3_on_cpu_matches_ddp_and_saves_a_whole_model(tiny_qwen2, shared_dat
     model = AutoModelForCausalLM.from_pretrained(final)
     base = AutoModelForCausalLM.from_pretrained(tiny_qwen2)
     assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in base.parameters())
+    # and vLLM serves it like any final/: `serve --check` starts a server and compares its greedy tokens
+    # with transformers' on the same prompts (exit 0 and PASS only when they agree)
+    served = subprocess.run([sys.executable, "-m", "mgtrainer", "serve", str(tmp_path / "zero3"), "--check"],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert served.returncode == 0 and "PASS" in served.stdout, served.stdout[-2000:] + served.stderr[-2000:]
