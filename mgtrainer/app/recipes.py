@@ -29,12 +29,10 @@ OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a
        "<": lambda a, b: a < b, "==": lambda a, b: a == b}
 
 
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
-
-
 def catalog_path() -> Path:
-    return Path(os.environ.get("MGT_RECIPES") or repo_root() / "script" / "examples" / "recipes.yaml")
+    from mgtrainer.env.profiles import REPO_ROOT  # the checkout this package is installed from
+
+    return Path(os.environ.get("MGT_RECIPES") or REPO_ROOT / "script" / "examples" / "recipes.yaml")
 
 
 @dataclass
@@ -147,16 +145,12 @@ def copy(cat: Catalog, recipe: Recipe, dest: Path, force: bool = False) -> list[
     return [t for _, t in targets]
 
 
-def last_metrics(path: Path) -> dict:
-    """The last value of every key in a metrics.jsonl (later rows win)."""
+def last_metrics(output_dir: Path) -> dict:
+    """The last value of every numeric key in OUTPUT_DIR/metrics.jsonl (later rows win)."""
+    from mgtrainer.report.plots import read_metrics
+
     out = {}
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            raise MgtError(f"{path}:{n}: not JSON; expected one JSON object per line") from None
+    for row in read_metrics(output_dir):
         out.update({k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
     return out
 
@@ -193,7 +187,7 @@ def check(cat: Catalog, recipe: Recipe, output_dir: Path | None = None, smoke: b
         if not mpath.is_file():
             problems.append(f"{mpath}: missing; expected the run's metrics")
         else:
-            got = last_metrics(mpath)
+            got = last_metrics(out)
             for k, rule in rules.items():
                 problems += _rule(k, got.get(k), rule, smoke)
     for key, rule in (expect.get("json") or {}).items():

@@ -18,7 +18,15 @@ def read_metrics(output_dir: str | Path) -> list[dict]:
     path = Path(output_dir) / "metrics.jsonl"
     if not path.is_file():
         raise MgtError(f"{path}: not found; expected the metrics.jsonl a `mgtrainer train` run writes")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            raise MgtError(f"{path}:{n}: not JSON; expected one JSON object per line") from None
+    return rows
 
 
 def series(rows: list[dict]) -> dict[str, list[tuple[int, float]]]:
