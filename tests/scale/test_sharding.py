@@ -4,7 +4,6 @@ and its final/ is gathered whole (merged LoRA, loadable by AutoModel)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -57,7 +56,6 @@ def losses(out: Path) -> list[float]:
 
 
 @pytest.mark.heavy
-@pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None, reason="deepspeed is not in this env")
 def test_zero3_on_cpu_matches_ddp_and_saves_a_whole_model_vllm_serves(tiny_qwen2, shared_data, tmp_path):
     from transformers import AutoModelForCausalLM
 
