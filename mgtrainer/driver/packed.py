@@ -97,7 +97,7 @@ def load(cfg, tok):
     return _open(folder, names), _open(folder, meta["shards"].get("eval", []))
 
 
-def _open(folder: Path, names: list[str], keep_length: bool = False):
+def _open(folder: Path, names: list[str]):
     """The shards as one memory-mapped dataset ([] for none)."""
     from datasets import Dataset, concatenate_datasets, load_from_disk
 
@@ -106,7 +106,7 @@ def _open(folder: Path, names: list[str], keep_length: bool = False):
     shards = [Dataset.from_file(str(folder / n)) if n.endswith(".arrow") else load_from_disk(str(folder / n))
               for n in names]
     ds = concatenate_datasets(shards) if len(shards) > 1 else shards[0]
-    return ds if keep_length else ds.remove_columns("length")
+    return ds.remove_columns("length")
 
 
 class RankRows:
@@ -115,8 +115,8 @@ class RankRows:
 
     rank_local = True
 
-    def __init__(self, rows, rank: int, world: int):
-        self.rows, self.rank, self.world = rows, rank, world
+    def __init__(self, rows):
+        self.rows = rows
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -138,4 +138,4 @@ def _rank_rows(folder: Path, meta: dict, rank: int, world: int) -> RankRows:
         rows = rows.select(range(cap))
     print(f"rank {rank} of {world}: train rows from {len(mine)} of {len(names)} shards ({files}), "
           f"{len(rows)} rows (the smallest rank's count)", file=sys.stderr)
-    return RankRows(rows, rank, world)
+    return RankRows(rows)
