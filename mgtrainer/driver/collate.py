@@ -167,14 +167,22 @@ class TokenBudgetSampler:
 def budget_loader(dataset, lengths, max_tokens: int, collate_fn, seed: int, rank: int = 0, world: int = 1,
                   num_workers: int = 0):
     """A DataLoader over TokenBudgetSampler batches with set_epoch (what Trainer calls each epoch)."""
+    sampler = TokenBudgetSampler(lengths, max_tokens, seed=seed, rank=rank, world=world)
+    return _epoch_loader(dataset, batch_sampler=sampler, collate_fn=collate_fn, num_workers=num_workers)
+
+
+def _epoch_loader(dataset, **kwargs):
+    """A DataLoader with set_epoch (what Trainer calls each epoch), passed on to its seeded sampler: the
+    batch sampler (TokenBudgetSampler) or the row sampler (EpochShuffle), whichever this loader was given."""
     from torch.utils.data import DataLoader
 
     class EpochLoader(DataLoader):
         def set_epoch(self, epoch: int) -> None:
-            self.batch_sampler.set_epoch(epoch)
+            for sampler in (self.batch_sampler, self.sampler):
+                if hasattr(sampler, "set_epoch"):
+                    sampler.set_epoch(epoch)
 
-    sampler = TokenBudgetSampler(lengths, max_tokens, seed=seed, rank=rank, world=world)
-    return EpochLoader(dataset, batch_sampler=sampler, collate_fn=collate_fn, num_workers=num_workers)
+    return EpochLoader(dataset, **kwargs)
 
 
 class EpochShuffle:
@@ -197,11 +205,5 @@ class EpochShuffle:
 
 def rank_loader(dataset, batch_size: int, collate_fn, seed: int, drop_last: bool = False):
     """A DataLoader over rows this rank owns alone (not sharded across ranks again), reshuffled per epoch."""
-    from torch.utils.data import DataLoader
-
-    class EpochLoader(DataLoader):
-        def set_epoch(self, epoch: int) -> None:
-            self.sampler.set_epoch(epoch)
-
-    return EpochLoader(dataset, batch_size=batch_size, sampler=EpochShuffle(len(dataset), seed),
-                       collate_fn=collate_fn, drop_last=drop_last)
+    return _epoch_loader(dataset, batch_size=batch_size, sampler=EpochShuffle(len(dataset), seed),
+                         collate_fn=collate_fn, drop_last=drop_last)
