@@ -75,6 +75,9 @@ def train_args(cfg, has_eval: bool, notes: list[str]) -> dict:
         out["do_eval"] = True
     if t.max_tokens_per_batch:
         notes.append("train.max_tokens_per_batch is not used by LLaMA-Factory (fixed batch size)")
+    if t.padding_free:
+        notes.append("train.padding_free is not used by LLaMA-Factory (its nearest is neat_packing, which packs "
+                     "rows into cutoff_len blocks)")
     return out
 
 

@@ -167,9 +167,16 @@ class TrainConfig(Section):
                                  " [] or 'none' = none. metrics.jsonl and plots are always written.")
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
     max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm; 0 = off.")
-    group_by_length: bool = Field(False, description="Batch examples of similar length together.")
+    group_by_length: bool = Field(False, description="Batch rows of similar length together (fixed batch "
+                                  "size, batches shuffled); a task may default it on (its own defaults below).")
     max_tokens_per_batch: int | None = Field(None, description="Cap tokens per batch (dynamic "
                                              "batching); None = fixed batch size.")
+    padding_free: bool = Field(False, description="Causal LMs: lay each batch's rows end to end in one row "
+                               "(position_ids restart per row: no pad tokens, no attention across rows); with "
+                               "max_tokens_per_batch the budget is the rows' summed length. Needs varlen "
+                               "attention (flash_attention_2/3); with sdpa/eager (every CPU) the packed row's "
+                               "mask is dense, 2x the CPU, so the run uses token-budget batches instead and "
+                               "says so (references/benchmarks.md).")
     preview_samples: int = Field(2, ge=0, description="Print this many tokenized train examples "
                                  "(with loss masks) before training.")
     ddp_timeout: int = Field(1800, gt=0, description="Seconds a distributed collective may wait for the "

@@ -14,6 +14,27 @@ from mgtrainer.errors import MgtError
 from mgtrainer.report.callback import add_generation_eval
 
 
+def varlen_attention(model) -> bool:
+    """The model's attention takes cu_seq_lens (flash attention): a packed row costs each row's own length."""
+    return "flash" in str(getattr(model.config, "_attn_implementation", ""))
+
+
+def padding_free_or_budget(cfg, varlen: bool):
+    """train.padding_free where attention is varlen; elsewhere (sdpa/eager, every CPU) the packed row's mask is
+    dense, measured 2x the CPU of token-budget batches (references/benchmarks.md), so token-budget batches
+    (the same per-token loss) are used instead, with one note."""
+    t = cfg.train
+    if not t.padding_free or varlen:
+        return cfg
+    attn = "the model's attention has no varlen kernel (flash_attention_2/3)"
+    budget = None if cfg.data.streaming else t.max_tokens_per_batch or t.per_device_train_batch_size * cfg.data.cutoff_len
+    if main_process():
+        print(f"note: train.padding_free: {attn}; " + ("a stream trains in padded batches" if budget is None else
+              f"using token-budget batches of {budget} tokens instead (train.max_tokens_per_batch: the same "
+              "per-token loss, no dense packed mask)"))
+    return cfg.model_copy(update={"train": t.model_copy(update={"padding_free": False, "max_tokens_per_batch": budget})})
+
+
 def fit_causal_lm(cfg, task, data) -> dict:
     """Train (loaded or streamed data), eval loss/perplexity (+ the task's extras), final/ + manifest, plots."""
     from mgtrainer.driver import collate, model as dm, save, trainer as dt
@@ -22,8 +43,9 @@ def fit_causal_lm(cfg, task, data) -> dict:
     tok, template = task.tokenizer(cfg, cfg.model)
     model = dm.apply_finetuning(dm.load_model(cfg.model, task.HEAD, tok), cfg.lora, task.HEAD)
     train_rows, eval_rows = _causal_rows(cfg, task, tok, data)
-    trainer = dt.build_trainer(cfg, model, tok, train_rows, eval_rows, collate.collator(tok, task.HEAD),
-                               perplexity=True)
+    cfg = padding_free_or_budget(cfg, varlen_attention(model))
+    collate_fn = collate.collator(tok, task.HEAD, cfg.train.padding_free, varlen=cfg.train.padding_free)
+    trainer = dt.build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, perplexity=True)
     if task.RECORD == "chat":  # conversations: generate on the eval prompts at every eval
         add_generation_eval(trainer, cfg, list(data.eval or []))
     dt.train(trainer, cfg)

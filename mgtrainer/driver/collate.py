@@ -3,7 +3,10 @@
 Samples never attend to each other (one row = one sample). PairCollator (rm), EmbedCollator (embed)
 and RerankCollator (rerank) turn the tasks' rows into tokenised batches for their losses.
 `TokenBudgetSampler` groups rows of similar length into batches of at most `max_tokens` tokens
-(padded size = longest row x rows), shuffled per epoch; each process takes every world-th batch.
+(padded size = longest row x rows; the sum of lengths when rows are laid end to end, padding_free), shuffled per epoch; each process takes every world-th batch.
+`GroupedSampler` keeps the batch size fixed: rows of similar length share a batch (sorted within random
+windows of 50 batches, as transformers' LengthGroupedSampler), and the batches are shuffled, so an epoch is
+not ordered by length (transformers' sampler runs each window longest to shortest).
 """
 
 from __future__ import annotations
@@ -12,10 +15,28 @@ import random
 from dataclasses import dataclass
 
 
-def collator(tok, head: str):
-    """Pads input_ids (pad id), attention_mask and labels (-100 for causal LMs)."""
-    from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding
+def collator(tok, head: str, padding_free: bool = False, varlen: bool = False):
+    """Pads input_ids (pad id), attention_mask and labels (-100 for causal LMs).
 
+    padding_free (causal LMs): a batch's rows are laid end to end in one row, position_ids restarting at
+    each (transformers' DataCollatorWithFlattening; each row's first label is -100, so no row learns from
+    another). The model then masks attention by position_ids: sdpa/eager build a block-diagonal causal mask
+    over the whole row; with varlen (flash attention) cu_seq_lens go along, so a row's attention costs only
+    its own length. tests/driver/test_collate.py checks the loss equals the padded batch's.
+    """
+    from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding, DataCollatorWithFlattening
+
+    if padding_free:
+        if head != "causal_lm":
+            from mgtrainer.errors import MgtError
+
+            raise MgtError(f"train.padding_free lays causal-LM rows end to end; expected it unset for a {head} "
+                           "model (use train.group_by_length or train.max_tokens_per_batch)")
+        flatten = DataCollatorWithFlattening(return_position_ids=True, separator_id=-100,
+                                             return_flash_attn_kwargs=varlen)
+        # use_cache False: with a KV cache object present transformers skips the position_ids packing check,
+        # and the rows would attend to each other
+        return lambda rows: flatten(rows) | {"use_cache": False}
     if head == "causal_lm":
         return DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100, return_tensors="pt")
     return DataCollatorWithPadding(tok, padding=True, return_tensors="pt")
@@ -127,8 +148,8 @@ class TokenBudgetSampler:
     """Batches of row indices whose padded size (max length x rows) stays under max_tokens."""
 
     def __init__(self, lengths: list[int], max_tokens: int, seed: int = 0, rank: int = 0, world: int = 1,
-                 shuffle: bool = True):
-        self.lengths, self.max_tokens, self.seed = lengths, max_tokens, seed
+                 shuffle: bool = True, flat: bool = False):
+        self.lengths, self.max_tokens, self.seed, self.flat = lengths, max_tokens, seed, flat  # flat: rows end to end
         self.rank, self.world, self.shuffle, self.epoch = rank, world, shuffle, 0
         self.batch_size, self.drop_last = None, False  # read by accelerate / transformers
 
@@ -141,21 +162,25 @@ class TokenBudgetSampler:
 
     def _batches(self) -> list[list[int]]:
         rng = random.Random(self.seed + self.epoch)
-        order = sorted(range(len(self.lengths)), key=lambda i: (self.lengths[i], i))
-        batches, cur, longest = [], [], 0
-        for i in order:
-            longest_new = max(longest, self.lengths[i])
-            if cur and longest_new * (len(cur) + 1) > self.max_tokens:
-                batches.append(cur)
-                cur, longest_new = [], self.lengths[i]
-            cur.append(i)
-            longest = longest_new
-        if cur:
-            batches.append(cur)
+        batches = self._cut(rng)
         if self.shuffle:
             rng.shuffle(batches)
         usable = len(batches) - len(batches) % self.world if len(batches) >= self.world else len(batches)
         return batches[:usable][self.rank :: self.world]
+
+    def _cut(self, rng: random.Random) -> list[list[int]]:
+        order = sorted(range(len(self.lengths)), key=lambda i: (self.lengths[i], i))
+        batches, cur, longest, total = [], [], 0, 0
+        for i in order:
+            longest_new, total_new = max(longest, self.lengths[i]), total + self.lengths[i]
+            if cur and (total_new if self.flat else longest_new * (len(cur) + 1)) > self.max_tokens:
+                batches.append(cur)
+                cur, longest_new, total_new = [], self.lengths[i], self.lengths[i]
+            cur.append(i)
+            longest, total = longest_new, total_new
+        if cur:
+            batches.append(cur)
+        return batches
 
     def __iter__(self):
         return iter(self._batches())
@@ -164,11 +189,41 @@ class TokenBudgetSampler:
         return len(self._batches())
 
 
+class GroupedSampler(TokenBudgetSampler):
+    """Batches of `batch_size` rows of similar length: a seeded permutation, cut into windows of 50
+    batches, each window sorted by length and cut into batches; the batches are then shuffled."""
+
+    WINDOW = 50
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, rank: int = 0, world: int = 1):
+        super().__init__(lengths, max_tokens=0, seed=seed, rank=rank, world=world)
+        self.rows = batch_size
+
+    def _cut(self, rng: random.Random) -> list[list[int]]:
+        order = list(range(len(self.lengths)))
+        rng.shuffle(order)
+        span = self.rows * self.WINDOW
+        order = [i for k in range(0, len(order), span)
+                 for i in sorted(order[k : k + span], key=lambda i: self.lengths[i])]
+        return [order[k : k + self.rows] for k in range(0, len(order), self.rows)]
+
+
+def row_length(row: dict) -> int:
+    """A tokenised row's padded length: its longest token list (input_ids; a pair row's chosen/rejected)."""
+    return max((len(v) for v in row.values() if isinstance(v, list) and v and isinstance(v[0], int)), default=0)
+
+
 def budget_loader(dataset, lengths, max_tokens: int, collate_fn, seed: int, rank: int = 0, world: int = 1,
-                  num_workers: int = 0):
+                  num_workers: int = 0, flat: bool = False):
     """A DataLoader over TokenBudgetSampler batches with set_epoch (what Trainer calls each epoch)."""
-    sampler = TokenBudgetSampler(lengths, max_tokens, seed=seed, rank=rank, world=world)
+    sampler = TokenBudgetSampler(lengths, max_tokens, seed=seed, rank=rank, world=world, flat=flat)
     return _epoch_loader(dataset, batch_sampler=sampler, collate_fn=collate_fn, num_workers=num_workers)
+
+
+def grouped_loader(dataset, lengths, batch_size: int, collate_fn, seed: int, rank: int = 0, world: int = 1):
+    """A DataLoader over GroupedSampler batches (fixed batch size, similar lengths) with set_epoch."""
+    sampler = GroupedSampler(lengths, batch_size, seed=seed, rank=rank, world=world)
+    return _epoch_loader(dataset, batch_sampler=sampler, collate_fn=collate_fn)
 
 
 def _epoch_loader(dataset, **kwargs):

@@ -93,10 +93,10 @@ def fit(cfg, model, tok, train_rows, eval_rows, collator, loss_fn, metrics_fn, d
 
 @functools.cache
 def _trainer_class():
-    from transformers import Trainer
+    from mgtrainer.driver.trainer import BudgetTrainer
 
-    class PoolingTrainer(Trainer):
-        """A transformers Trainer whose loss and eval metrics come from the task.
+    class PoolingTrainer(BudgetTrainer):
+        """The driver's Trainer (token-budget / length-grouped batches) whose loss and eval metrics come from the task.
 
         loss_fn(model, inputs, gather: bool) -> scalar loss; metrics_fn(model) -> {name: value} over the
         whole eval set (retrieval / ranking / pairwise metrics; "loss" too when it can be had from the same

@@ -57,10 +57,13 @@ def training_args(cfg, default_metric: str = "loss", args_cls=None, **extra) -> 
 
 
 class BudgetTrainer(Trainer):
-    """Trainer whose train batches hold at most `max_tokens_per_batch` padded tokens (length-sorted), and
-    which iterates rank-local rows (a packed cache's own shards) without sharding them again."""
+    """Trainer whose train batches hold at most `max_tokens_per_batch` padded tokens (length-sorted), or with
+    group_by_length `per_device_train_batch_size` rows of similar length in shuffled order (driver/collate.py);
+    it iterates rank-local rows (a packed cache's own shards) without sharding them again."""
 
     max_tokens_per_batch: int | None = None
+    group_by_length: bool = False
+    padding_free: bool = False  # the budget counts the sum of row lengths (rows laid end to end)
 
     def get_train_dataloader(self):
         if getattr(self.train_dataset, "rank_local", False):  # this rank's own shards (driver/packed.py)
@@ -68,13 +71,16 @@ class BudgetTrainer(Trainer):
 
             return rank_loader(self.train_dataset, self._train_batch_size, self.data_collator, self.args.seed,
                                self.args.dataloader_drop_last)
-        if not self.max_tokens_per_batch:
+        if not (self.max_tokens_per_batch or self.group_by_length):
             return super().get_train_dataloader()
-        from mgtrainer.driver.collate import budget_loader
+        from mgtrainer.driver.collate import budget_loader, grouped_loader, row_length
 
-        lengths = [len(row["input_ids"]) for row in self.train_dataset]
-        return budget_loader(self.train_dataset, lengths, self.max_tokens_per_batch, self.data_collator,
-                             seed=self.args.seed, rank=self.args.process_index, world=self.args.world_size)
+        lengths = [row_length(row) for row in self.train_dataset]
+        where = dict(seed=self.args.seed, rank=self.args.process_index, world=self.args.world_size)
+        if self.max_tokens_per_batch:
+            return budget_loader(self.train_dataset, lengths, self.max_tokens_per_batch, self.data_collator,
+                                 flat=self.padding_free, **where)
+        return grouped_loader(self.train_dataset, lengths, self._train_batch_size, self.data_collator, **where)
 
 
 def build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, compute_metrics=None,
@@ -91,6 +97,8 @@ def build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, compute_me
                   data_collator=collate_fn, processing_class=tok, compute_metrics=compute_metrics,
                   callbacks=callbacks, **(trainer_kwargs or {}))
     trainer.max_tokens_per_batch = cfg.train.max_tokens_per_batch
+    trainer.group_by_length = cfg.train.group_by_length
+    trainer.padding_free = cfg.train.padding_free
     attach_report(trainer, cfg, train_rows)  # eval samples per eval, report.html at each eval and at the end
     return trainer
 

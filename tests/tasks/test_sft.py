@@ -1,6 +1,7 @@
 """sft: assistant-only loss masks on real multi-turn data; a few LoRA steps; save -> reload; manifest."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,35 @@ def test_sft_lora_trains_saves_reloads(tiny_qwen2, make_cfg, shared_data):
     ids = torch.tensor([[5, 6, 7, 8, 9]])
     with_adapter = PeftModel.from_pretrained(base, final / "adapter").eval()
     assert torch.allclose(with_adapter(ids).logits, tuned.eval()(ids).logits, atol=1e-4)
+
+
+def test_sft_padding_free_trains_and_its_eval_loss_equals_padded_batches(tiny_qwen2, make_cfg, shared_data,
+                                                                        monkeypatch, capsys):
+    """train.padding_free: rows end to end within a summed-length budget; the run's own eval (flat batches)
+    and a padded evaluate() of the saved model give the same per-token loss. The tiny model's sdpa has no
+    varlen kernel, so varlen is forced on to run the flat path (sdpa masks the packed row by position_ids);
+    left alone, the run falls back to token-budget batches and says so."""
+    from transformers import AutoModelForCausalLM
+
+    from mgtrainer.driver import causal
+
+    cfg = make_cfg("sft", tiny_qwen2, [shared_data / "llama-factory" / "alpaca_en_demo.json"],
+                   data={"max_samples": 16, "cutoff_len": 256, "val_size": 4},
+                   lora={"finetuning_type": "full"},
+                   train={"padding_free": True, "max_tokens_per_batch": 768, "learning_rate": 1e-3},
+                   eval={"generation_samples": 0})
+    monkeypatch.setattr(causal, "varlen_attention", lambda model: True)
+    metrics = runs.train(cfg)
+    out = Path(cfg.train.output_dir)
+    losses = [r["loss"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+    assert len(losses) >= 2 and all(math.isfinite(x) for x in losses)  # 12 rows, > 768 summed tokens
+    padded = runs.evaluate(cfg, model_dir=out / "final")
+    assert padded["eval_loss"] == pytest.approx(metrics["eval_loss"], rel=1e-4)
+    assert "note: train.padding_free" not in capsys.readouterr().out
+
+    monkeypatch.undo()
+    sdpa = causal.varlen_attention(AutoModelForCausalLM.from_pretrained(tiny_qwen2))
+    unset = cfg.model_copy(update={"train": cfg.train.model_copy(update={"max_tokens_per_batch": None})})
+    fallback = causal.padding_free_or_budget(unset, sdpa)
+    assert (fallback.train.padding_free, fallback.train.max_tokens_per_batch) == (False, 4 * 256)
+    assert "using token-budget batches of 1024 tokens instead" in capsys.readouterr().out
