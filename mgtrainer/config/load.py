@@ -74,6 +74,7 @@ def _load(source, overrides) -> RunConfig:
         entries += _override(text)
     task = _task_name(entries)
     tree, origins, notes = _resolve(entries, task)
+    _task_defaults(tree, task)
     _refuse_non_finite(tree, origins, label)
     cfg = _validate(tree, origins, label)
     _refuse_non_finite(cfg.model_dump(), origins, label)
@@ -217,6 +218,16 @@ def _task_name(entries: list[Entry]) -> str | None:
                 raise MgtError(f"{entry.where}: unknown task '{name}'{_hint(name, TASKS)}; expected "
                                f"one of {', '.join(TASKS)}")
     return name
+
+
+def _task_defaults(tree: dict, task: str | None) -> None:
+    """The task's own defaults (its module's DEFAULTS: {section: {field: value}}) where the run set nothing."""
+    from mgtrainer.tasks import get
+
+    for section, values in getattr(get(task), "DEFAULTS", {}).items() if task else ():
+        if isinstance(tree.setdefault(section, {}), dict):
+            for key, value in values.items():
+                tree[section].setdefault(key, value)
 
 
 def _resolve(entries: list[Entry], task: str | None) -> tuple[dict, dict, list[str]]:

@@ -46,7 +46,7 @@ def reference_markdown() -> str:
     """The field, alias, ignored and unsupported tables of references/config.md."""
     from mgtrainer.config.aliases import ALIASES, IGNORED, UNSUPPORTED
     from mgtrainer.config.sections import SECTIONS
-    from mgtrainer.tasks import config_classes
+    from mgtrainer.tasks import config_classes, get
 
     parts = [BEGIN, "", "### Top level", "", *_field_table(RunConfig, only=("backend",))]
     for name, model in SECTIONS.items():
@@ -54,6 +54,9 @@ def reference_markdown() -> str:
     for cls in config_classes():
         task = cls.model_fields["name"].default
         parts += ["", f"### `task: {task}`", "", *_field_table(cls, skip=("name",))]
+        own = [f"`{section}.{key}: {json.dumps(value)}`" for section, values in
+               getattr(get(task), "DEFAULTS", {}).items() for key, value in values.items()]
+        parts += ["", f"Its own defaults (where the run sets nothing): {', '.join(own)}."] if own else []
     parts += ["", "### Aliases", "", "| name | canonical field | from |", "|---|---|---|"]
     parts += [f"| `{k}` | `{a.target}`{' (converted)' if a.convert else ''} | {a.origin} |"
               for k, a in ALIASES.items()]

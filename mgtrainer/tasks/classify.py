@@ -11,6 +11,7 @@ HEAD = "sequence_classification"
 RECORD = "classify"
 SERVE = Serve(runner="pooling", convert="classify", endpoints=("/classify", "/pooling"))
 STREAMING = False
+DEFAULTS = {"train": {"group_by_length": True}}  # fewer padded tokens per sample: bench/suite.py classify
 PROBE = [{"text": "Play the latest album on the kitchen speaker."}, {"text": "Will it rain in Boston tomorrow?"},
          {"text": "Book a table for two tonight."}, {"text": "Rate this book five stars."}]
 

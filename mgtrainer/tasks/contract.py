@@ -93,6 +93,8 @@ class Task(Protocol):
         """Served outputs against the reference outputs: equal within the task's tolerance or not."""
 
 
+# Optional: DEFAULTS = {section: {field: value}}: the task's own defaults for fields a run leaves unset
+#   (config/load.py applies them before validation; `mgtrainer config show` prints the result).
 # Optional: tasks whose rows are token sequences also define
 #   encode(cfg, tok, records) -> mgtrainer.driver.tokenize.Encoded   (`mgtrainer data preview` shows it)
 #   token_drops(cfg, tok, records) -> [(source, reason)]   rows training drops once tokenised

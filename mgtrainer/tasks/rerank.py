@@ -21,6 +21,7 @@ HEAD = "sequence_classification"
 RECORD = "rerank"
 SERVE = Serve(runner="pooling", convert="classify", endpoints=("/rerank", "/v1/rerank", "/score"))
 STREAMING = False
+DEFAULTS = {"train": {"learning_rate": 1e-4, "num_train_epochs": 2}}  # beats its zero-shot start: references/pooling.md
 PROBE = [{"query": "capital of France", "passage": "Paris is the capital of France."},
          {"query": "capital of France", "passage": "The quick brown fox jumps over the lazy dog."},
          {"query": "healthy tips", "passage": "Eat a balanced diet and get enough sleep."}]

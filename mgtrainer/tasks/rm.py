@@ -19,6 +19,7 @@ HEAD = "sequence_classification"
 RECORD = "preference"
 SERVE = Serve(runner="pooling", convert="classify", endpoints=("/classify", "/pooling"))
 STREAMING = False
+DEFAULTS = {"train": {"group_by_length": True}}  # fewer padded tokens per pair: bench/suite.py rm
 PROBE = [{"prompt": "What is 48 + 24?", "response": "48 + 24 = 72."},
          {"prompt": "What is 48 + 24?", "response": "It is 100."},
          {"messages": [{"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "Paris."}]}]

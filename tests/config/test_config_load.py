@@ -222,6 +222,17 @@ def test_defaults_filled_from_other_sections():
     assert load_config({**BASE, "data": {"eval": "e.jsonl"}}).train.eval_strategy == "epoch"
 
 
+def test_a_tasks_own_defaults_apply_only_where_the_run_set_nothing(tmp_path):
+    assert load_config(BASE).train.group_by_length is False  # sft: the global default
+    assert load_config({**BASE, "task": "classify"}).train.group_by_length is True
+    assert load_config({**BASE, "task": "classify", "group_by_length": False}).train.group_by_length is False
+    cfg = load_config({**BASE, "task": "rerank"})
+    assert (cfg.train.learning_rate, cfg.train.num_train_epochs) == (1e-4, 2)
+    (tmp_path / "c.yaml").write_text("stage: rm\nmodel_name_or_path: m\ndataset: d.jsonl\nlearning_rate: 3.0e-5\n")
+    cfg = load_config(tmp_path / "c.yaml", ["train.group_by_length=false"])
+    assert cfg.train.learning_rate == 3e-5 and cfg.train.group_by_length is False
+
+
 def test_false_setting_of_another_task_is_a_note():
     cfg = load_config({**BASE, "packing": False})
     assert cfg.notes == ["<config>: ignored 'packing: False' (task sft has no packing)"]
