@@ -58,7 +58,7 @@ def lora_args(cfg, where: str) -> dict:
     return out
 
 
-def train_args(cfg, has_eval: bool, notes: list[str]) -> dict:
+def train_args(cfg, has_eval: bool, notes: list[str], stage: str = "sft") -> dict:
     t = cfg.train
     out = {key: getattr(t, key) for key in TRAIN_KEYS if getattr(t, key) is not None}
     if t.warmup_steps:
@@ -67,8 +67,11 @@ def train_args(cfg, has_eval: bool, notes: list[str]) -> dict:
     out["disable_gradient_checkpointing"] = not t.gradient_checkpointing
     if t.early_stopping_patience is not None:
         out["early_stopping_steps"] = t.early_stopping_patience
-    if t.group_by_length:
-        out["group_by_length"] = True
+    if t.group_by_length and STAGES[stage] in ("chat", "text"):  # transformers 5 renamed group_by_length
+        out["train_sampling_strategy"] = "group_by_length"
+    elif t.group_by_length:  # transformers' length sampler reads input_ids, which pair/KTO rows do not have
+        notes.append(f"train.group_by_length is not used by LLaMA-Factory's {stage} stage (its rows have no "
+                     "input_ids for transformers' length sampler)")
     if has_eval and t.eval_strategy != "no":
         out["eval_strategy"] = t.eval_strategy
         out["eval_steps"] = t.eval_steps or t.logging_steps
@@ -122,7 +125,7 @@ def to_lf_args(cfg, dataset_dir: Path, train_name: str, eval_name: str | None) -
         if getattr(cfg.task, key, None) is not None:
             args[key] = getattr(cfg.task, key)
     args |= lora_args(cfg, where)
-    args |= train_args(cfg, eval_name is not None, notes)
+    args |= train_args(cfg, eval_name is not None, notes, stage)
     args |= sharding_args(cfg, where)
     args["resume_from_checkpoint"] = cfg.train.resume_from_checkpoint
     return args, notes

@@ -221,9 +221,12 @@ def _task_name(entries: list[Entry]) -> str | None:
 
 
 def _task_defaults(tree: dict, task: str | None) -> None:
-    """The task's own defaults (its module's DEFAULTS: {section: {field: value}}) where the run set nothing."""
+    """The task's own defaults (its module's DEFAULTS: {section: {field: value}}) where the run set nothing.
+    They tune mgtrainer's own trainers: a run on another backend (llamafactory) keeps that backend's defaults."""
     from mgtrainer.tasks import get
 
+    if tree.get("backend", "native") != "native":
+        return
     for section, values in getattr(get(task), "DEFAULTS", {}).items() if task else ():
         if isinstance(tree.setdefault(section, {}), dict):
             for key, value in values.items():

@@ -56,7 +56,7 @@ def reference_markdown() -> str:
         parts += ["", f"### `task: {task}`", "", *_field_table(cls, skip=("name",))]
         own = [f"`{section}.{key}: {json.dumps(value)}`" for section, values in
                getattr(get(task), "DEFAULTS", {}).items() for key, value in values.items()]
-        parts += ["", f"Its own defaults (where the run sets nothing): {', '.join(own)}."] if own else []
+        parts += ["", f"Its own defaults (native backend, where the run sets nothing): {', '.join(own)}."] if own else []
     parts += ["", "### Aliases", "", "| name | canonical field | from |", "|---|---|---|"]
     parts += [f"| `{k}` | `{a.target}`{' (converted)' if a.convert else ''} | {a.origin} |"
               for k, a in ALIASES.items()]

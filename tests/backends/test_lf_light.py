@@ -92,6 +92,17 @@ def test_translation_of_a_run_config(tmp_path):
     assert args["disable_gradient_checkpointing"] is True and "template" not in args
 
 
+def test_group_by_length_reaches_lf_by_its_transformers_5_name_where_rows_have_input_ids(tmp_path):
+    args, notes = lf_config.to_lf_args(run_config(tmp_path, train={"group_by_length": True}), tmp_path, "t", None)
+    assert args["train_sampling_strategy"] == "group_by_length" and "group_by_length" not in args
+    args, notes = lf_config.to_lf_args(run_config(tmp_path, task="rm", train={"group_by_length": True}),
+                                       tmp_path, "t", None)
+    assert "train_sampling_strategy" not in args and "group_by_length" not in args
+    assert any("train.group_by_length is not used by LLaMA-Factory's rm stage" in n for n in notes)
+    assert "train_sampling_strategy" not in lf_config.to_lf_args(run_config(tmp_path, task="rm"), tmp_path, "t",
+                                                                 None)[0]  # the native rm default stays native
+
+
 def test_translation_all_linear_freeze_and_full(tmp_path):
     args, _ = lf_config.to_lf_args(run_config(tmp_path), tmp_path, "t", None)
     assert args["lora_target"] == "all" and "eval_dataset" not in args and "eval_strategy" not in args

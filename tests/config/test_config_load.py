@@ -231,6 +231,7 @@ def test_a_tasks_own_defaults_apply_only_where_the_run_set_nothing(tmp_path):
     (tmp_path / "c.yaml").write_text("stage: rm\nmodel_name_or_path: m\ndataset: d.jsonl\nlearning_rate: 3.0e-5\n")
     cfg = load_config(tmp_path / "c.yaml", ["train.group_by_length=false"])
     assert cfg.train.learning_rate == 3e-5 and cfg.train.group_by_length is False
+    assert load_config({**BASE, "task": "rm", "backend": "llamafactory"}).train.group_by_length is False  # LF's own
 
 
 def test_false_setting_of_another_task_is_a_note():
