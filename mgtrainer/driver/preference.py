@@ -59,17 +59,24 @@ def pref_trainer_classes():
     """(DPO subclass, KTO subclass), defined lazily (TRL is heavy)."""
     from trl import DPOTrainer, KTOTrainer
 
-    class PrefDPOTrainer(DPOTrainer):
+    class GroupedBatches:
+        """train.max_tokens_per_batch / group_by_length over the rows' padded sizes (set by build_trainer)."""
+
+        max_tokens_per_batch: int | None = None
+        group_by_length: bool = False
+
+        def get_train_dataloader(self):
+            if self.max_tokens_per_batch or self.group_by_length:
+                return grouped_dataloader(self)
+            return super().get_train_dataloader()
+
+    class PrefDPOTrainer(GroupedBatches, DPOTrainer):
         spec: PrefSpec
-        max_tokens_per_batch: int | None = None  # set by driver/trainer.build_trainer from train.max_tokens_per_batch
 
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
             if "prompt_ids" in dataset.column_names:  # tokenised by mgtrainer
                 return dataset
             return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
-
-        def get_train_dataloader(self):
-            return budget_dataloader(self) if self.max_tokens_per_batch else super().get_train_dataloader()
 
         def _compute_loss(self, model, inputs, return_outputs):
             if self.spec.reference_free:
@@ -85,11 +92,7 @@ def pref_trainer_classes():
                 self._metrics[mode]["kl/chosen"] = [sum(chosen) / len(chosen) / self.spec.beta]
             super().log(logs, start_time)
 
-    class PrefKTOTrainer(KTOTrainer):
-        max_tokens_per_batch: int | None = None
-        def get_train_dataloader(self):
-            return budget_dataloader(self) if self.max_tokens_per_batch else super().get_train_dataloader()
-
+    class PrefKTOTrainer(GroupedBatches, KTOTrainer):
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
             if "prompt_ids" not in dataset.column_names:
                 return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
@@ -116,15 +119,18 @@ def padded_tokens(row: dict) -> int:
     return len(names) * (len(row["prompt_ids"]) + max(len(row[n]) for n in names))
 
 
-def budget_dataloader(trainer):
-    """train.max_tokens_per_batch for the preference trainers: the driver's TokenBudgetSampler over
-    padded_tokens, so a batch's tensors hold at most the budget (a single longer row stands alone)."""
-    from mgtrainer.driver.collate import budget_loader
+def grouped_dataloader(trainer):
+    """The preference trainers' batches over padded_tokens: train.max_tokens_per_batch (the driver's
+    TokenBudgetSampler, a batch's tensors hold at most the budget; a single longer row stands alone), else
+    group_by_length (GroupedSampler: the batch size, rows of similar padded size)."""
+    from mgtrainer.driver.collate import budget_loader, grouped_loader
 
     lengths = [padded_tokens(row) for row in trainer.train_dataset]
-    args = trainer.args
-    return budget_loader(trainer.train_dataset, lengths, trainer.max_tokens_per_batch, trainer.data_collator,
-                         seed=args.seed, rank=args.process_index, world=args.world_size)
+    args, data = trainer.args, trainer.train_dataset
+    where = dict(seed=args.seed, rank=args.process_index, world=args.world_size)
+    if trainer.max_tokens_per_batch:
+        return budget_loader(data, lengths, trainer.max_tokens_per_batch, trainer.data_collator, **where)
+    return grouped_loader(data, lengths, trainer._train_batch_size, trainer.data_collator, **where)
 
 
 def reference_free_loss(trainer, model, inputs):

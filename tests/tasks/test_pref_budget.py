@@ -1,5 +1,6 @@
-"""train.max_tokens_per_batch for the preference tasks: dpo (pairs) and kto (unpaired + KL completions) train
-on batches whose padded tensors stay under the budget, length-grouped, every row once per epoch."""
+"""train.max_tokens_per_batch (and group_by_length) for the preference tasks: dpo (pairs) and kto (unpaired +
+KL completions) train on batches whose padded tensors stay under the budget, length-grouped, every row once
+per epoch; group_by_length keeps the batch size and groups rows by their padded size."""
 
 import pytest
 
@@ -27,3 +28,24 @@ def test_preference_batches_keep_the_token_budget(task, file, tiny_qwen2, make_c
     assert task == "dpo" or "KL_input_ids" in batch  # kto's KL sequences are inside the budget too
     assert sum(sizes) == len(trainer.train_dataset)  # every row once
     assert len(set(sizes)) > 1  # the batch size follows the rows' lengths (short rows ride in bigger batches)
+
+
+def test_dpo_group_by_length_keeps_the_batch_size_and_groups_padded_sizes(tiny_qwen2, make_cfg, shared_data,
+                                                                         monkeypatch):
+    from mgtrainer.driver.preference import padded_tokens
+
+    built = []
+    build = dt.build_trainer
+    monkeypatch.setattr(dt, "build_trainer", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    cfg = make_cfg("dpo", tiny_qwen2, [shared_data / "llama-factory" / "dpo_en_demo.json"],
+                   data={"max_samples": 32, "cutoff_len": 512}, train={"max_steps": 1, "group_by_length": True},
+                   overrides=["max_prompt_length=48"])
+    runs.train(cfg)
+    trainer = built[0]
+    sizes = [padded_tokens(row) for row in trainer.train_dataset]
+    batches = list(trainer.get_train_dataloader().batch_sampler)
+    assert sorted(i for b in batches for i in b) == list(range(len(sizes)))  # every row once
+    assert all(len(b) == 4 for b in sorted(batches, key=len)[1:])  # the batch size (one may be short)
+    padded = sum(max(sizes[i] for i in b) * len(b) for b in batches)
+    in_order = sum(max(sizes[k:k + 4]) * len(sizes[k:k + 4]) for k in range(0, len(sizes), 4))
+    assert padded < in_order  # rows of similar padded size share a batch
