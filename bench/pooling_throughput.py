@@ -115,7 +115,7 @@ def main() -> None:
         results.append((label, max(ours), max(st)))
     print(f"\nall-MiniLM-L6-v2, batch {args.batch}, max_len {args.max_len}, {args.steps} steps, "
           f"{args.optim}, best of {args.repeats}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    print(f"| task | mgtrainer samples/s | sentence-transformers samples/s | ratio |\n|---|---|---|---|")
+    print("| task | mgtrainer samples/s | sentence-transformers samples/s | ratio |\n|---|---|---|---|")
     for label, ours, st in results:
         print(f"| {label} | {ours:.1f} | {st:.1f} | {ours / st:.2f} |")
 

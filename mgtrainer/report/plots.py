@@ -18,6 +18,11 @@ def read_metrics(output_dir: str | Path) -> list[dict]:
     path = Path(output_dir) / "metrics.jsonl"
     if not path.is_file():
         raise MgtError(f"{path}: not found; expected the metrics.jsonl a `mgtrainer train` run writes")
+    return read_jsonl(path)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a .jsonl file a run writes; a bad line is one FILE:LINE error."""
     rows = []
     for n, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():

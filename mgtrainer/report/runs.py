@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mgtrainer.errors import MgtError
 from mgtrainer.report import runinfo
+from mgtrainer.report.plots import read_jsonl
 from mgtrainer.report.stepfiles import DETAILS, SAMPLES, step_files
 
 # Logged once per eval or at the end, about time rather than quality: shown in the summary, not plotted.
@@ -52,10 +53,6 @@ class Run:
         return max((int(r.get("step", 0)) for r in self.rows), default=0)
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def _trainer_state(path: Path) -> dict:
     checkpoints = sorted(path.glob("checkpoint-*/trainer_state.json"),
                          key=lambda p: int(p.parent.name.split("-")[-1]) if p.parent.name.split("-")[-1].isdigit() else -1)
@@ -68,9 +65,9 @@ def load_run(path, name: str | None = None, required: bool = True) -> Run:
     metrics = path / "metrics.jsonl"
     if required and not metrics.is_file():
         raise MgtError(f"{metrics}: not found; expected the metrics.jsonl a `mgtrainer train` run writes")
-    rows = _read_jsonl(metrics) if metrics.is_file() else []
+    rows = read_jsonl(metrics) if metrics.is_file() else []
     return Run(path=path, name=name or path.name, rows=rows, info=runinfo.read(path),
-               samples={s: _read_jsonl(p) for s, p in step_files(path, SAMPLES).items()},
+               samples={s: read_jsonl(p) for s, p in step_files(path, SAMPLES).items()},
                details={s: json.loads(p.read_text()) for s, p in step_files(path, DETAILS).items()},
                state=_trainer_state(path))
 
