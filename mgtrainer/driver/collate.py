@@ -3,7 +3,8 @@
 Samples never attend to each other (one row = one sample). PairCollator (rm), EmbedCollator (embed)
 and RerankCollator (rerank) turn the tasks' rows into tokenised batches for their losses.
 `TokenBudgetSampler` groups rows of similar length into batches of at most `max_tokens` tokens
-(padded size = longest row x rows; the sum of lengths when rows are laid end to end, padding_free), shuffled per epoch; each process takes every world-th batch.
+(padded size = longest row x rows; the sum of lengths when rows are laid end to end, padding_free),
+shuffled per epoch; each process takes every world-th batch.
 `GroupedSampler` keeps the batch size fixed: rows of similar length share a batch (sorted within random
 windows of 50 batches, as transformers' LengthGroupedSampler), and the batches are shuffled, so an epoch is
 not ordered by length (transformers' sampler runs each window longest to shortest).
@@ -32,14 +33,24 @@ def collator(tok, head: str, padding_free: bool = False, varlen: bool = False):
 
             raise MgtError(f"train.padding_free lays causal-LM rows end to end; expected it unset for a {head} "
                            "model (use train.group_by_length or train.max_tokens_per_batch)")
-        flatten = DataCollatorWithFlattening(return_position_ids=True, separator_id=-100,
-                                             return_flash_attn_kwargs=varlen)
-        # use_cache False: with a KV cache object present transformers skips the position_ids packing check,
-        # and the rows would attend to each other
-        return lambda rows: flatten(rows) | {"use_cache": False}
+        return FlatCollator(DataCollatorWithFlattening(return_position_ids=True, separator_id=-100,
+                                                       return_flash_attn_kwargs=varlen))
     if head == "causal_lm":
         return DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100, return_tensors="pt")
     return DataCollatorWithPadding(tok, padding=True, return_tensors="pt")
+
+
+@dataclass
+class FlatCollator:
+    """padding_free batches: one row of the batch's rows end to end. `flat` tells the trainer's token budget
+    to count summed lengths. use_cache False: with a KV cache object present transformers skips the
+    position_ids packing check, and the rows would attend to each other."""
+
+    flatten: object
+    flat = True
+
+    def __call__(self, rows: list[dict]) -> dict:
+        return self.flatten(rows) | {"use_cache": False}
 
 
 def _tokenize(tokenizer, texts, pairs=None, max_length: int | None = None) -> dict:

@@ -59,18 +59,15 @@ def pref_trainer_classes():
     """(DPO subclass, KTO subclass), defined lazily (TRL is heavy)."""
     from trl import DPOTrainer, KTOTrainer
 
-    class GroupedBatches:
-        """train.max_tokens_per_batch / group_by_length over the rows' padded sizes (set by build_trainer)."""
+    from mgtrainer.driver.trainer import BudgetTrainer
 
-        max_tokens_per_batch: int | None = None
-        group_by_length: bool = False
+    class PrefBatches(BudgetTrainer):
+        """The driver's token-budget / length-grouped batches, over the padded size TRL's collators give a row."""
 
-        def get_train_dataloader(self):
-            if self.max_tokens_per_batch or self.group_by_length:
-                return grouped_dataloader(self)
-            return super().get_train_dataloader()
+        def row_lengths(self) -> list[int]:
+            return [padded_tokens(row) for row in self.train_dataset]
 
-    class PrefDPOTrainer(GroupedBatches, DPOTrainer):
+    class PrefDPOTrainer(PrefBatches, DPOTrainer):
         spec: PrefSpec
 
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
@@ -92,7 +89,7 @@ def pref_trainer_classes():
                 self._metrics[mode]["kl/chosen"] = [sum(chosen) / len(chosen) / self.spec.beta]
             super().log(logs, start_time)
 
-    class PrefKTOTrainer(GroupedBatches, KTOTrainer):
+    class PrefKTOTrainer(PrefBatches, KTOTrainer):
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
             if "prompt_ids" not in dataset.column_names:
                 return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
@@ -117,20 +114,6 @@ def padded_tokens(row: dict) -> int:
     mismatched completion (two [B, longest] tensors): a row counts its number of sequences x the longest."""
     names = [n for group in SEQUENCES for n in group if n in row]
     return len(names) * (len(row["prompt_ids"]) + max(len(row[n]) for n in names))
-
-
-def grouped_dataloader(trainer):
-    """The preference trainers' batches over padded_tokens: train.max_tokens_per_batch (the driver's
-    TokenBudgetSampler, a batch's tensors hold at most the budget; a single longer row stands alone), else
-    group_by_length (GroupedSampler: the batch size, rows of similar padded size)."""
-    from mgtrainer.driver.collate import budget_loader, grouped_loader
-
-    lengths = [padded_tokens(row) for row in trainer.train_dataset]
-    args, data = trainer.args, trainer.train_dataset
-    where = dict(seed=args.seed, rank=args.process_index, world=args.world_size)
-    if trainer.max_tokens_per_batch:
-        return budget_loader(data, lengths, trainer.max_tokens_per_batch, trainer.data_collator, **where)
-    return grouped_loader(data, lengths, trainer._train_batch_size, trainer.data_collator, **where)
 
 
 def reference_free_loss(trainer, model, inputs):

@@ -63,7 +63,13 @@ class BudgetTrainer(Trainer):
 
     max_tokens_per_batch: int | None = None
     group_by_length: bool = False
-    padding_free: bool = False  # the budget counts the sum of row lengths (rows laid end to end)
+
+    def row_lengths(self) -> list[int]:
+        """Each train row's padded length, which the budget and the grouping sort by (a subclass whose
+        collator pads differently says so here)."""
+        from mgtrainer.driver.collate import row_length
+
+        return [row_length(row) for row in self.train_dataset]
 
     def get_train_dataloader(self):
         if getattr(self.train_dataset, "rank_local", False):  # this rank's own shards (driver/packed.py)
@@ -73,13 +79,13 @@ class BudgetTrainer(Trainer):
                                self.args.dataloader_drop_last)
         if not (self.max_tokens_per_batch or self.group_by_length):
             return super().get_train_dataloader()
-        from mgtrainer.driver.collate import budget_loader, grouped_loader, row_length
+        from mgtrainer.driver.collate import budget_loader, grouped_loader
 
-        lengths = [row_length(row) for row in self.train_dataset]
+        lengths = self.row_lengths()
         where = dict(seed=self.args.seed, rank=self.args.process_index, world=self.args.world_size)
         if self.max_tokens_per_batch:
             return budget_loader(self.train_dataset, lengths, self.max_tokens_per_batch, self.data_collator,
-                                 flat=self.padding_free, **where)
+                                 flat=getattr(self.data_collator, "flat", False), **where)  # FlatCollator
         return grouped_loader(self.train_dataset, lengths, self._train_batch_size, self.data_collator, **where)
 
 
@@ -98,7 +104,6 @@ def build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, compute_me
                   callbacks=callbacks, **(trainer_kwargs or {}))
     trainer.max_tokens_per_batch = cfg.train.max_tokens_per_batch
     trainer.group_by_length = cfg.train.group_by_length
-    trainer.padding_free = cfg.train.padding_free
     attach_report(trainer, cfg, train_rows)  # eval samples per eval, report.html at each eval and at the end
     return trainer
 
