@@ -61,3 +61,23 @@ def length_penalty(completions, completion_ids=None, max_tokens: int = 64, **_) 
     sizes = [len(ids) for ids in completion_ids] if completion_ids is not None else \
         [len(text_of(c)) / 4 for c in completions]
     return [-max(0.0, n - max_tokens) / max_tokens for n in sizes]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def token_f1(completions, answer=None, reference=None, **_) -> list[float | None]:
+    """Word-overlap F1 between the completion and the row's `answer` (else `reference`), SQuAD-style
+    (lowercased words, each counted as often as it occurs): 1.0 for the exact words, partial credit for
+    some of them, so a model that gets part of an answer right already has a gradient. None without one."""
+    golds = answer if answer is not None else reference if reference is not None else [None] * len(completions)
+    out = []
+    for completion, gold in zip(completions, golds):
+        if gold is None:
+            out.append(None)
+            continue
+        got, want = _words(text_of(completion)), _words(str(gold))
+        common = sum(min(got.count(w), want.count(w)) for w in set(want))
+        out.append(0.0 if not common else 2 * common / (len(got) + len(want)))
+    return out

