@@ -45,7 +45,8 @@ def fit_causal_lm(cfg, task, data) -> dict:
     train_rows, eval_rows = _causal_rows(cfg, task, tok, data)
     cfg = padding_free_or_budget(cfg, varlen_attention(model))
     collate_fn = collate.collator(tok, task.HEAD, cfg.train.padding_free, varlen=cfg.train.padding_free)
-    trainer = dt.build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, perplexity=True)
+    trainer = dt.build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, perplexity=True,
+                               trainer_cls=dt.CausalTrainer)
     if task.RECORD == "chat":  # conversations: generate on the eval prompts at every eval
         add_generation_eval(trainer, cfg, list(data.eval or []))
     dt.train(trainer, cfg)

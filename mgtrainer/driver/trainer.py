@@ -89,6 +89,23 @@ class BudgetTrainer(Trainer):
         return grouped_loader(self.train_dataset, lengths, self._train_batch_size, self.data_collator, **where)
 
 
+class CausalTrainer(BudgetTrainer):
+    """BudgetTrainer whose training loss projects only the trained positions onto the vocabulary
+    (driver/kept_logits.py: the same loss, a fraction of the lm_head's work on chat rows)."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        from mgtrainer.driver import kept_logits
+
+        if (return_outputs or self.label_smoother is not None or "labels" not in inputs
+                or not kept_logits.applies(model, self.accelerator.unwrap_model(model))):
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        count = num_items_in_batch if self.model_accepts_loss_kwargs else None  # else Trainer divides by GA
+        loss = kept_logits.kept_logits_loss(model, inputs, count)
+        if self.args.average_tokens_across_devices and count is not None:
+            loss = loss * self.accelerator.num_processes  # as Trainer.compute_loss: DDP averages gradients
+        return loss
+
+
 def build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, compute_metrics=None,
                   default_metric: str = "loss", trainer_cls=None, perplexity: bool = False, args_cls=None,
                   trainer_kwargs=None, **extra_args):

@@ -1,0 +1,169 @@
+"""grpo on a real instruct model: does a rule reward teach SmolLM2-135M-Instruct the dates skill on CPU?
+
+    flock /tmp/mgt-heavy.lock mgt env run train -- python bench/real_grpo.py [--steps 150] [--lr 5e-4]
+        [--config script/examples/real/grpo_dates_lora.yaml] [--out /tmp/real_grpo] [--every 25] [k=v ...]
+
+Three child processes, one after the other (bench/suite.py's `measure`: wall, CPU-s of the process tree,
+peak RSS): (1) greedy answers of the base model on the 100 held-out prompts (dates_heldout.jsonl: dates and
+two phrasings never in the grpo data), (2) `mgtrainer train` of the config (grpo, LoRA r16/alpha32
+all-linear, reward mgtrainer.rewards:token_f1 against the row's `answer`), (3) the same greedy answers of
+its final/ (the LoRA merged). Held-out scores: exact match (the answer, stripped of spaces and one trailing
+period, equals the reference, case-sensitive) and the mean token_f1 (the training reward, on the greedy
+answer). The train reward by step window comes from the run's metrics.jsonl
+(script/examples/grpo/reward_table.py). Prints markdown tables and writes them to bench/results/real_grpo.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "bench"), str(REPO / "script" / "examples" / "grpo")]
+
+from reward_table import table as reward_windows  # noqa: E402
+from suite import hook_train, load_line, measure, TRAINS  # noqa: E402
+
+CONFIG = REPO / "script/examples/real/grpo_dates_lora.yaml"
+HELDOUT = REPO / "script/examples/real/data/dates_heldout.jsonl"
+RESULTS = REPO / "bench/results/real_grpo.md"
+MAX_NEW_TOKENS = 16
+
+
+def same(pred: str, ref: str) -> bool:
+    return pred.strip().removesuffix(".").strip() == ref.strip()
+
+
+def heldout_eval(config: Path, model_dir: str | None, out: Path) -> dict:
+    """Greedy answers of model_dir (None: the config's base model) on the held-out prompts, scored."""
+    from mgtrainer.config import load_config
+    from mgtrainer.data import iter_records
+    from mgtrainer.driver import model as dm
+    from mgtrainer.driver.generate import generate, prompts_and_references
+    from mgtrainer.rewards import token_f1
+
+    cfg = load_config(str(config))
+    src = cfg.model if model_dir is None else cfg.model.model_copy(update={"name_or_path": model_dir})
+    tok = dm.load_tokenizer(src, "causal_lm")
+    model = dm.load_model(src, "causal_lm", tok)
+    records = list(iter_records(HELDOUT, kind="chat"))
+    prompts, refs = prompts_and_references(tok, records, len(records))
+    t0 = time.perf_counter()
+    preds = generate(model, tok, prompts, MAX_NEW_TOKENS)
+    f1 = token_f1(preds, answer=refs)
+    rows = [{"reference": r, "answer": p, "exact": same(p, r), "token_f1": f}
+            for r, p, f in zip(refs, preds, f1)]
+    (out / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return {"n": len(rows), "exact": sum(r["exact"] for r in rows) / len(rows),
+            "token_f1": sum(f1) / len(f1), "gen_s": time.perf_counter() - t0}
+
+
+def train_child(config: Path, out: Path, overrides: list[str]) -> dict:
+    from mgtrainer.app import runs
+
+    hook_train()
+    runs.train(str(config), [f"train.output_dir={out}", "train.overwrite_output_dir=true", *overrides])
+    return TRAINS[-1] if TRAINS else {}
+
+
+def child(args) -> None:
+    what, out = args.one
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if what == "train":
+        result = train_child(args.config, out, args.overrides)
+    else:
+        result = heldout_eval(args.config, None if what == "base" else what, out)
+    print("RESULT " + json.dumps(result))
+
+
+def run_child(argv: list[str], log: Path) -> dict:
+    got = measure([sys.executable, str(Path(__file__).resolve()), *argv], log)
+    text = log.read_text()
+    if got["code"] != 0:
+        raise SystemExit(f"{' '.join(argv)}: exit {got['code']}\n{text[-3000:]}")
+    print(f"{argv[:3]}: wall {got['wall']:.0f} s, CPU {got['cpu']:.0f} s, peak RSS {got['rss_mib']:.0f} MiB",
+          file=sys.stderr, flush=True)
+    return got | json.loads(text.rsplit("RESULT ", 1)[1].splitlines()[0])
+
+
+def samples(out: Path, n: int = 6) -> str:
+    base = [json.loads(x) for x in (out / "base" / "answers.jsonl").read_text().splitlines()]
+    tuned = [json.loads(x) for x in (out / "eval_trained" / "answers.jsonl").read_text().splitlines()]
+    lines = ["| reference | base answer | grpo answer |", "|---|---|---|"]
+    cell = lambda s: json.dumps(s)[1:-1].replace("|", "\\|")  # noqa: E731 (one line, visible whitespace)
+    for b, t in list(zip(base, tuned))[:n]:
+        lines.append(f"| {b['reference']} | {cell(b['answer'])} | {cell(t['answer'])} |")
+    return "\n".join(lines)
+
+
+def report(args, base: dict, train: dict, tuned: dict, run_dir: Path) -> str:
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    logged = [r for r in rows if r.get("reward") is not None]
+    first, last = logged[: args.every], logged[-args.every:]
+    mean = lambda w, k: sum(r.get(k) or 0.0 for r in w) / len(w)  # noqa: E731
+    steps = train.get("steps") or (logged[-1]["step"] if logged else 0)
+    out = [f"### grpo: SmolLM2-135M-Instruct, LoRA r16/alpha32 all-linear, reward token_f1 ({args.config.name}"
+           + (f", {' '.join(args.overrides)}" if args.overrides else "") + ")", "",
+           "| model | held-out exact match | held-out mean token_f1 | train reward (steps "
+           f"{first[0]['step']}-{first[-1]['step']}) | train reward (steps {last[0]['step']}-{last[-1]['step']}) |",
+           "|---|---|---|---|---|",
+           f"| base | {base['exact']:.2f} ({round(base['exact'] * base['n'])}/{base['n']}) | {base['token_f1']:.4f} | "
+           f"{mean(first, 'reward'):.4f} | |",
+           f"| grpo, {steps} steps | {tuned['exact']:.2f} ({round(tuned['exact'] * tuned['n'])}/{tuned['n']}) | "
+           f"{tuned['token_f1']:.4f} | | {mean(last, 'reward'):.4f} |", "",
+           "| phase | wall s | CPU-s (process tree) | peak RSS MiB | train-phase wall s | train-phase CPU-s | s/step |",
+           "|---|---|---|---|---|---|---|",
+           f"| base held-out eval (100 greedy answers, {MAX_NEW_TOKENS} tokens) | {base['wall']:.0f} | {base['cpu']:.0f} | "
+           f"{base['rss_mib']:.0f} | | | |",
+           f"| grpo train ({steps} steps x {args.batch} completions) | {train['wall']:.0f} | {train['cpu']:.0f} | "
+           f"{train['rss_mib']:.0f} | {train.get('train_s', 0):.0f} | {train.get('train_cpu', 0):.0f} | "
+           f"{train.get('train_s', 0) / max(steps, 1):.2f} |",
+           f"| trained held-out eval | {tuned['wall']:.0f} | {tuned['cpu']:.0f} | {tuned['rss_mib']:.0f} | | | |", "",
+           f"Train reward by window of {args.every} logged steps (mean over the window; kl: to the base):", "",
+           reward_windows(run_dir, args.every), "",
+           "First held-out answers (greedy):", "", samples(args.out), ""]
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", type=Path, default=CONFIG)
+    ap.add_argument("--out", type=Path, default=Path("/tmp/real_grpo"))
+    ap.add_argument("--steps", type=int, help="train.max_steps (default: the config's)")
+    ap.add_argument("--lr", type=float, help="train.learning_rate (default: the config's)")
+    ap.add_argument("--every", type=int, default=25, help="logged steps per reward window")
+    ap.add_argument("--no-write", action="store_true", help="do not write bench/results/real_grpo.md")
+    ap.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("overrides", nargs="*", help="config overrides k=v")
+    args = ap.parse_args()
+    args.overrides += [f"train.max_steps={args.steps}"] * (args.steps is not None) + \
+        [f"train.learning_rate={args.lr}"] * (args.lr is not None)
+    if args.one:
+        return child(args)
+    from mgtrainer.config import load_config
+
+    cfg = load_config(str(args.config), args.overrides)
+    args.batch = cfg.train.per_device_train_batch_size * cfg.train.gradient_accumulation_steps
+    args.out.mkdir(parents=True, exist_ok=True)
+    before, started = load_line(), time.perf_counter()
+    extra = ["--config", str(args.config), *args.overrides]
+    base = run_child(["--one", "base", str(args.out / "base"), *extra], args.out / "base.log")
+    run_dir = args.out / "run"
+    train = run_child(["--one", "train", str(run_dir), *extra], args.out / "train.log")
+    tuned = run_child(["--one", str(run_dir / "final"), str(args.out / "eval_trained"), *extra],
+                      args.out / "eval_trained.log")
+    text = report(args, base, train, tuned, run_dir)
+    text += (f"\nMachine: {__import__('os').cpu_count()} CPUs, shared; before: {before}; after: {load_line()}; "
+             f"whole benchmark {time.perf_counter() - started:.0f} s.\n")
+    print(text)
+    if not args.no_write:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(f"# real_grpo\n\n`python bench/real_grpo.py {' '.join(sys.argv[1:])}`\n\n{text}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,345 @@
+"""Preference stages on a real instruct model: do dpo, kto, orpo and simpo make SmolLM2-135M-Instruct better at
+the dates skill, and what does mgtrainer's dpo cost next to TRL's DPOTrainer?
+
+    mgt env run train -- python bench/real_pref.py [--out /tmp/real_pref] [--steps N] [--only dpo,kto,...]
+
+Model: SmolLM2-135M-Instruct (`model.name_or_path: smollm2-135m-instruct`, fp32 on CPU), LoRA r16 alpha 32
+all-linear from the base instruct model. Data (script/examples/real/data, make_data.py): 300 train pairs
+dates_dpo.jsonl (kto: dates_kto.jsonl, the same pairs unpaired), 100 held-out pairs dates_dpo_heldout.jsonl
+(kto: the same pairs unpaired, written under --out), 100 held-out prompts dates_heldout.jsonl.
+
+Sides (each its own process, run one at a time under the shared heavy-job lock --lock, so that the wall
+clock does not count the wait for it):
+
+  dpo, kto, orpo, simpo   `mgtrainer train` of script/examples/real/{dpo,kto,orpo,simpo}_lora.yaml
+  trl defaults            TRL DPOTrainer + DPOConfig defaults (gradient checkpointing on, bf16 autocast on CPU)
+                          with the same data, LoRA, lr, beta, steps, batch, max_length, optimizer, scheduler, seed
+  trl cheapest            the same with gradient_checkpointing=False, bf16=False (fp32, no recomputation)
+
+Quality: TRL's eval metrics on the held-out pairs (eval_rewards/accuracies, margins, chosen, rejected; kto: what
+KTOTrainer logs) at step 0 (eval_on_start, where asked) and after training; then greedy answers (chat template
++ generation prompt, max_new_tokens 16) of the base model and of each trained final/ on the 100 held-out
+prompts: exact match (stripped text == reference) and the win rate of trained vs base answers judged by a
+rule (exact match first, then word-overlap F1 with the reference, mgtrainer.rewards:token_f1; equal = tie).
+
+Cost (dpo sides): train phase = transformers' Trainer.train (bench/suite.py's hook) minus the evaluations run
+inside it; tokens = TRL's `num_tokens` at the last step (the non-padding tokens of the prompt+chosen and
+prompt+rejected sequences the model was fed, summed over steps); whole run = wall, CPU (user+sys) and peak
+RSS of the process (os.wait4, bench/suite.py's measure), its final held-out eval and save included.
+Prints markdown tables and writes them to bench/results/real_pref.md (--md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "bench")]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from suite import TRAINS, hook_train, measure  # noqa: E402  (bench/suite.py: Trainer.train hook, os.wait4 runner)
+
+REAL = REPO / "script" / "examples" / "real"
+DATA = REAL / "data"
+PAIRS, HELDOUT_PAIRS, PROMPTS = DATA / "dates_dpo.jsonl", DATA / "dates_dpo_heldout.jsonl", DATA / "dates_heldout.jsonl"
+METHODS = ("dpo", "kto", "orpo", "simpo")
+TRL_SIDES = ("trl defaults", "trl cheapest")
+# equal settings of the dpo cost comparison (script/examples/real/dpo_lora.yaml says the same for mgtrainer)
+DPO = {"lr": 1e-3, "beta": 0.1, "batch": 8, "eval_batch": 20, "max_length": 128, "rank": 16, "alpha": 32,
+       "dropout": 0.05, "seed": 42, "optim": "adamw_torch_fused", "scheduler": "linear"}
+SHOWN = ("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins", "eval_rewards/chosen", "eval_rewards/rejected",
+         "eval_kl", "eval_kl/chosen", "eval_nll/chosen")
+EVALS: list[tuple[float, float]] = []  # (wall, CPU) of each evaluation run inside Trainer.train
+
+
+# -- inside a child ---------------------------------------------------------------------------------------
+
+def hook_evaluate() -> None:
+    """Record the wall and CPU seconds of every Trainer.evaluate run inside Trainer.train (eval_on_start), so the
+    train phase can leave them out."""
+    from transformers import Trainer
+
+    train, evaluate, inside = Trainer.train, Trainer.evaluate, [0]
+
+    def train_(self, *args, **kwargs):
+        inside[0] += 1
+        try:
+            return train(self, *args, **kwargs)
+        finally:
+            inside[0] -= 1
+
+    def evaluate_(self, *args, **kwargs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return evaluate(self, *args, **kwargs)
+        finally:
+            if inside[0]:
+                EVALS.append((time.perf_counter() - wall, time.process_time() - cpu))
+
+    Trainer.train, Trainer.evaluate = train_, evaluate_
+
+
+def base_model() -> str:
+    from mgtrainer.driver.tiny import packaged_model  # smollm2-135m-instruct -> the folder `model get` imported
+
+    return packaged_model("smollm2-135m-instruct")
+
+
+def config_of(method: str) -> Path:
+    return REAL / f"{method}_lora.yaml"
+
+
+def run_mgtrainer(method: str, out: Path, a) -> list[dict]:
+    from mgtrainer.app import runs
+
+    over = [f"train.output_dir={out}", "train.overwrite_output_dir=true", f"train.max_steps={a.steps}",
+            "train.logging_steps=1", f"train.eval_on_start={str(method in a.before).lower()}"]
+    if method == "kto":
+        over.append(f"data.eval=[{a.kto_eval}]")
+    elif a.eval_pairs:
+        over.append(f"data.eval=[{a.eval_pairs}]")
+    runs.train(str(config_of(method)), over)
+    return [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if x.strip()]
+
+
+def conversational(path: Path) -> list[dict]:
+    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    return [{"prompt": [{"role": "user", "content": r["prompt"]}],
+             "chosen": [{"role": "assistant", "content": r["chosen"]}],
+             "rejected": [{"role": "assistant", "content": r["rejected"]}]} for r in rows]
+
+
+def run_trl(out: Path, a, cheapest: bool) -> list[dict]:
+    """What a TRL user writes: DPOTrainer on conversational prompt/chosen/rejected rows, peft_config=LoraConfig."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    path = base_model()
+    same = {"gradient_checkpointing": False, "bf16": False} if cheapest else {}
+    args = DPOConfig(output_dir=str(out), max_steps=a.steps, per_device_train_batch_size=DPO["batch"],
+                     per_device_eval_batch_size=DPO["eval_batch"], learning_rate=DPO["lr"], beta=DPO["beta"],
+                     max_length=DPO["max_length"], optim=DPO["optim"], lr_scheduler_type=DPO["scheduler"],
+                     seed=DPO["seed"], logging_steps=1, eval_strategy="no", save_strategy="no", report_to="none",
+                     use_cpu=True, **same)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    peft = LoraConfig(r=DPO["rank"], lora_alpha=DPO["alpha"], lora_dropout=DPO["dropout"], target_modules="all-linear",
+                      task_type="CAUSAL_LM")
+    trainer = DPOTrainer(model, args=args, train_dataset=Dataset.from_list(conversational(PAIRS)),
+                         eval_dataset=Dataset.from_list(conversational(Path(a.eval_pairs or HELDOUT_PAIRS))),
+                         processing_class=AutoTokenizer.from_pretrained(path), peft_config=peft)
+    trainer.train()
+    trainer.evaluate()  # after training, as mgtrainer's final eval
+    trainer.save_model(str(out / "final"))  # the adapter (mgtrainer saves its final model too)
+    return trainer.state.log_history
+
+
+def one(side: str, out: Path, a) -> dict:
+    hook_train()
+    hook_evaluate()
+    log = run_trl(out, a, side == "trl cheapest") if side in TRL_SIDES else run_mgtrainer(side, out, a)
+    steps = [r for r in log if "loss" in r and "num_tokens" in r]
+    evals = [r for r in log if "eval_loss" in r]
+    train = TRAINS[-1]
+    in_eval = [sum(x) for x in zip(*EVALS)] if EVALS else [0.0, 0.0]
+    return {"steps": train["steps"], "train_loss": train["train_loss"], "tokens": steps[-1]["num_tokens"],
+            "first_loss": steps[0]["loss"], "last_loss": steps[-1]["loss"],
+            "train_s": train["train_s"] - in_eval[0], "train_cpu": train["train_cpu"] - in_eval[1],
+            "before": evals[0] if len(evals) > 1 else None, "after": evals[-1] if evals else None}
+
+
+def score(model_dir: str, answers: Path, limit: int) -> dict:
+    """Greedy answers of model_dir to the held-out prompts (mgtrainer's generation helpers), one json row each."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from mgtrainer.data import iter_records
+    from mgtrainer.driver.generate import generate, prompts_and_references
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    records = list(iter_records(PROMPTS, kind="chat"))
+    prompts, refs = prompts_and_references(tok, records, limit)
+    wall, cpu = time.perf_counter(), time.process_time()
+    preds = generate(model, tok, prompts, max_new_tokens=16, batch_size=20)
+    answers.write_text("".join(json.dumps({"prompt": _user(r), "reference": ref, "answer": p.strip()}) + "\n"
+                               for r, ref, p in zip(records, refs, preds)))
+    return {"gen_s": time.perf_counter() - wall, "gen_cpu": time.process_time() - cpu}
+
+
+def _user(record) -> str:
+    return next(m.content for m in record.messages if m.role == "user")
+
+
+# -- the parent ---------------------------------------------------------------------------------------------
+
+@contextmanager
+def heavy(lock: str):
+    """The shared heavy-job lock (the same flock(2) lock as `flock LOCK cmd`), held around one child."""
+    with open(lock, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def child(args: list[str], log: Path, lock: str) -> dict:
+    with heavy(lock):
+        got = measure([sys.executable, str(Path(__file__).resolve()), *args], log)
+    text = log.read_text()
+    if got["code"] or "RESULT " not in text:
+        sys.exit(f"{' '.join(args)} failed (exit {got['code']}); log {log}:\n{text[-3000:]}")
+    return got | json.loads(text.rsplit("RESULT ", 1)[1].splitlines()[0])
+
+
+def kto_heldout(pairs: Path, dest: Path) -> Path:
+    """The held-out pairs unpaired as KTO rows (right = true, wrong = false), like dates_kto.jsonl."""
+    rows = [json.loads(x) for x in pairs.read_text().splitlines() if x.strip()]
+    dest.write_text("".join(json.dumps({"prompt": r["prompt"], "completion": c, "label": ok}) + "\n"
+                            for r in rows for c, ok in ((r["chosen"], True), (r["rejected"], False))))
+    return dest
+
+
+def judge(base: list[dict], trained: list[dict]) -> dict:
+    """Exact match of both, and trained vs base answer per prompt: (exact, token F1) compared, exact first."""
+    from mgtrainer.rewards import token_f1
+
+    def scores(rows):
+        f1 = token_f1([r["answer"] for r in rows], answer=[r["reference"] for r in rows])
+        return [(float(r["answer"] == r["reference"]), f) for r, f in zip(rows, f1)]
+
+    b, t = scores(base), scores(trained)
+    wins, ties = sum(x > y for x, y in zip(t, b)), sum(x == y for x, y in zip(t, b))
+    n = len(t)
+    return {"n": n, "em_base": sum(x[0] for x in b) / n, "em": sum(x[0] for x in t) / n,
+            "f1_base": sum(x[1] for x in b) / n, "f1": sum(x[1] for x in t) / n,
+            "wins": wins, "ties": ties, "losses": n - wins - ties}
+
+
+def read_rows(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def fmt(x, spec: str = ".4f") -> str:
+    return "-" if x is None else format(x, spec) if isinstance(x, (int, float)) else str(x)
+
+
+def tables(res: dict, judged: dict, gen: dict, a) -> str:
+    lines = [f"SmolLM2-135M-Instruct, LoRA r{DPO['rank']} alpha {DPO['alpha']} all-linear, fp32 CPU, {a.steps} steps "
+             f"x {DPO['batch']} rows (dpo/orpo/simpo: pairs of dates_dpo.jsonl; kto: rows of dates_kto.jsonl), "
+             "lr and beta as in script/examples/real/*_lora.yaml; held-out: the 100 pairs of dates_dpo_heldout.jsonl "
+             "(kto: the same unpaired), greedy answers to the 100 prompts of dates_heldout.jsonl.\n",
+             "| method | metric | before (step 0) | after |", "|---|---|---|---|"]
+    for side in [s for s in (*METHODS, *TRL_SIDES) if s in res]:
+        r = res[side]
+        for key in SHOWN:
+            before, after = (r["before"] or {}).get(key), (r["after"] or {}).get(key)
+            if after is None:
+                continue
+            if before is None and side in ("dpo", "kto", *TRL_SIDES) and key != "eval_loss":
+                before = "0 (by construction)"
+            lines.append(f"| {side} | {key} | {fmt(before)} | {fmt(after)} |")
+    if judged:
+        lines += ["", "| method | prompts | exact match base | exact match trained | token F1 base | token F1 trained | "
+                  "trained wins | ties | base wins | win rate (wins / prompts) | win rate (ties half) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for side, j in judged.items():
+            lines.append(f"| {side} | {j['n']} | {j['em_base']:.2f} | {j['em']:.2f} | {j['f1_base']:.3f} | {j['f1']:.3f} "
+                         f"| {j['wins']} | {j['ties']} | {j['losses']} | {j['wins'] / j['n']:.2f} | "
+                         f"{(j['wins'] + j['ties'] / 2) / j['n']:.2f} |")
+        lines += ["", "| model | generation wall s | generation CPU s | whole scoring process CPU s |",
+                  "|---|---|---|---|"]
+        lines += [f"| {side} | {g['gen_s']:.1f} | {g['gen_cpu']:.1f} | {g['cpu']:.1f} |" for side, g in gen.items()]
+    cost = [s for s in ("dpo", *TRL_SIDES) if s in res]
+    if len(cost) > 1:
+        ref = res["dpo"]["train_cpu"] / res["dpo"]["tokens"] if "dpo" in res else None
+        lines += ["", "| dpo side | steps | train tokens | train-phase wall s | train-phase CPU s | train CPU-s / 1k tokens "
+                  "| vs mgtrainer | whole-run wall s | whole-run CPU s | peak RSS MiB | first-step loss | last-step loss "
+                  "| held-out reward accuracy | held-out margin |", "|---" * 14 + "|"]
+        for side in cost:
+            r = res[side]
+            per = r["train_cpu"] / r["tokens"]
+            name = "mgtrainer dpo" if side == "dpo" else f"TRL DPOTrainer, {side[4:]}"
+            lines.append(f"| {name} | {r['steps']} | {r['tokens']:.0f} | {r['train_s']:.1f} | {r['train_cpu']:.1f} | "
+                         f"{1000 * per:.2f} | {fmt(per / ref if ref else None, '.2f')}x | {r['wall']:.1f} | "
+                         f"{r['cpu']:.1f} | {r['rss_mib']:.0f} | {r['first_loss']:.4f} | {r['last_loss']:.4f} | "
+                         f"{fmt(r['after'].get('eval_rewards/accuracies'))} | {fmt(r['after'].get('eval_rewards/margins'))} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="/tmp/real_pref")
+    ap.add_argument("--steps", type=int, default=10, help="optimizer steps of every side (batch 8)")
+    ap.add_argument("--only", default=",".join((*METHODS, *TRL_SIDES)), help="comma-separated sides")
+    ap.add_argument("--before", default="orpo", help="sides that also evaluate at step 0 (dpo/kto: 0 by construction)")
+    ap.add_argument("--score", default="base,dpo,kto,orpo,simpo", help="models whose greedy answers are scored")
+    ap.add_argument("--limit", type=int, default=100, help="held-out prompts and pairs (fewer: a dev run)")
+    ap.add_argument("--reuse", action="store_true", help="keep the results of sides already done in --out")
+    ap.add_argument("--lock", default="/tmp/mgt-heavy.lock")
+    ap.add_argument("--md", default=str(REPO / "bench" / "results" / "real_pref.md"), help="'' = do not write")
+    ap.add_argument("--one", nargs=2, metavar=("SIDE", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--gen", nargs=2, metavar=("MODEL", "ANSWERS"), help=argparse.SUPPRESS)
+    ap.add_argument("--eval-pairs", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--kto-eval", default="", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    a.before = set(filter(None, a.before.split(",")))
+    if a.one:
+        print("RESULT " + json.dumps(one(a.one[0], Path(a.one[1]), a)))
+        return
+    if a.gen:
+        print("RESULT " + json.dumps(score(a.gen[0], Path(a.gen[1]), a.limit)))
+        return
+    out = Path(a.out)
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    pairs = HELDOUT_PAIRS
+    if a.limit < 100:  # a dev run: the first --limit held-out pairs
+        pairs = out / "data" / "heldout_pairs.jsonl"
+        pairs.write_text("".join(HELDOUT_PAIRS.read_text().splitlines(keepends=True)[:a.limit]))
+    kto_eval = kto_heldout(pairs, out / "data" / "dates_kto_heldout.jsonl")
+    flags = ["--steps", str(a.steps), "--before", ",".join(a.before) or ",", "--limit", str(a.limit),
+             "--kto-eval", str(kto_eval)] + (["--eval-pairs", str(pairs)] if a.limit < 100 else [])
+    res, gen, judged = {}, {}, {}
+    for side in filter(None, a.only.split(",")):
+        folder = out / side.replace(" ", "_")
+        done = folder / "result.json"
+        if a.reuse and done.is_file():
+            res[side] = json.loads(done.read_text())
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        res[side] = child(["--one", side, str(folder / "run"), *flags], folder / "log.txt", a.lock)
+        done.write_text(json.dumps(res[side]))
+        print(f"{side}: {json.dumps(res[side])}", file=sys.stderr, flush=True)
+    for side in filter(None, a.score.split(",")):
+        folder = out / side.replace(" ", "_")
+        model = base_model() if side == "base" else folder / "run" / "final"
+        answers, done = folder / "answers.jsonl", folder / "answers.json"
+        if not (a.reuse and done.is_file()):
+            if side != "base" and not Path(model, "config.json").is_file():
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            done.write_text(json.dumps(child(["--gen", str(model), str(answers), "--limit", str(a.limit)],
+                                             folder / "gen_log.txt", a.lock)))
+        gen[side] = json.loads(done.read_text())
+        if side != "base" and "base" in gen:
+            judged[side] = judge(read_rows(out / "base" / "answers.jsonl"), read_rows(answers))
+    text = tables(res, judged, gen, a)
+    print(text)
+    if a.md:
+        Path(a.md).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.md).write_text(f"# bench/real_pref.py\n\n`{' '.join(sys.argv)}`\n\n{text}\n")
+
+
+if __name__ == "__main__":
+    main()
