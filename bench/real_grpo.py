@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -31,10 +32,21 @@ CONFIG = REPO / "script/examples/real/grpo_dates_lora.yaml"
 HELDOUT = REPO / "script/examples/real/data/dates_heldout.jsonl"
 RESULTS = REPO / "bench/results/real_grpo.md"
 MAX_NEW_TOKENS = 16
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+DATE_WORDS = re.compile(rf"\d{{1,2}} (?:{MONTHS}) \d{{4}}")
 
 
 def same(pred: str, ref: str) -> bool:
     return pred.strip().removesuffix(".").strip() == ref.strip()
+
+
+def date_format(completions, **_) -> list[float]:
+    """Format reward (config: `function: "real_grpo:date_format"`, bench/ importable): 1.0 when the whole
+    answer has the form 'D Month YYYY' (one trailing period allowed), else 0.0. token_f1 is a bag of words
+    ("July 2, 1998" scores 1.0 against "2 July 1998"); this adds the order the exact match asks for."""
+    from mgtrainer.rewards import text_of
+
+    return [float(bool(DATE_WORDS.fullmatch(text_of(c).strip().removesuffix(".").strip()))) for c in completions]
 
 
 def heldout_eval(config: Path, model_dir: str | None, out: Path) -> dict:
@@ -58,6 +70,7 @@ def heldout_eval(config: Path, model_dir: str | None, out: Path) -> dict:
             for r, p, f in zip(refs, preds, f1)]
     (out / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return {"n": len(rows), "exact": sum(r["exact"] for r in rows) / len(rows),
+            "form": sum(date_format(preds)) / len(rows),
             "token_f1": sum(f1) / len(f1), "gen_s": time.perf_counter() - t0}
 
 
@@ -106,15 +119,17 @@ def report(args, base: dict, train: dict, tuned: dict, run_dir: Path) -> str:
     first, last = logged[: args.every], logged[-args.every:]
     mean = lambda w, k: sum(r.get(k) or 0.0 for r in w) / len(w)  # noqa: E731
     steps = train.get("steps") or (logged[-1]["step"] if logged else 0)
-    out = [f"### grpo: SmolLM2-135M-Instruct, LoRA r16/alpha32 all-linear, reward token_f1 ({args.config.name}"
+    win = lambda w: f"steps {w[0]['step']}-{w[-1]['step']}"  # noqa: E731
+    f1 = "rewards/token_f1/mean"
+    cell = lambda r: (f"{r['exact']:.2f} ({round(r['exact'] * r['n'])}/{r['n']}) | {r['token_f1']:.4f} | "  # noqa: E731
+                      f"{r['form']:.2f}")
+    out = [f"### grpo: SmolLM2-135M-Instruct, LoRA r16/alpha32 all-linear ({args.config.name}"
            + (f", {' '.join(args.overrides)}" if args.overrides else "") + ")", "",
-           "| model | held-out exact match | held-out mean token_f1 | train reward (steps "
-           f"{first[0]['step']}-{first[-1]['step']}) | train reward (steps {last[0]['step']}-{last[-1]['step']}) |",
-           "|---|---|---|---|---|",
-           f"| base | {base['exact']:.2f} ({round(base['exact'] * base['n'])}/{base['n']}) | {base['token_f1']:.4f} | "
-           f"{mean(first, 'reward'):.4f} | |",
-           f"| grpo, {steps} steps | {tuned['exact']:.2f} ({round(tuned['exact'] * tuned['n'])}/{tuned['n']}) | "
-           f"{tuned['token_f1']:.4f} | | {mean(last, 'reward'):.4f} |", "",
+           "| model | held-out exact match | held-out mean token_f1 | held-out 'D Month YYYY' form | "
+           f"train token_f1 ({win(first)}) | train token_f1 ({win(last)}) | train reward ({win(first)}) | "
+           f"train reward ({win(last)}) |", "|---|---|---|---|---|---|---|---|",
+           f"| base | {cell(base)} | {mean(first, f1):.4f} | | {mean(first, 'reward'):.4f} | |",
+           f"| grpo, {steps} steps | {cell(tuned)} | | {mean(last, f1):.4f} | | {mean(last, 'reward'):.4f} |", "",
            "| phase | wall s | CPU-s (process tree) | peak RSS MiB | train-phase wall s | train-phase CPU-s | s/step |",
            "|---|---|---|---|---|---|---|",
            f"| base held-out eval (100 greedy answers, {MAX_NEW_TOKENS} tokens) | {base['wall']:.0f} | {base['cpu']:.0f} | "
@@ -123,7 +138,7 @@ def report(args, base: dict, train: dict, tuned: dict, run_dir: Path) -> str:
            f"{train['rss_mib']:.0f} | {train.get('train_s', 0):.0f} | {train.get('train_cpu', 0):.0f} | "
            f"{train.get('train_s', 0) / max(steps, 1):.2f} |",
            f"| trained held-out eval | {tuned['wall']:.0f} | {tuned['cpu']:.0f} | {tuned['rss_mib']:.0f} | | | |", "",
-           f"Train reward by window of {args.every} logged steps (mean over the window; kl: to the base):", "",
+           f"Train reward by window of {args.every} logged steps (mean over the window; reward = token_f1 + 0.5 x date_format as configured; kl only when beta > 0):", "",
            reward_windows(run_dir, args.every), "",
            "First held-out answers (greedy):", "", samples(args.out), ""]
     return "\n".join(out)

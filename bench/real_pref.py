@@ -101,7 +101,7 @@ def run_mgtrainer(method: str, out: Path, a) -> list[dict]:
     from mgtrainer.app import runs
 
     over = [f"train.output_dir={out}", "train.overwrite_output_dir=true", f"train.max_steps={a.steps}",
-            "train.logging_steps=1", f"train.eval_on_start={str(method in a.before).lower()}"]
+            "train.logging_steps=1", "train.eval_strategy=no", f"train.eval_on_start={str(method in a.before).lower()}"]
     if method == "kto":
         over.append(f"data.eval=[{a.kto_eval}]")
     elif a.eval_pairs:
@@ -130,7 +130,7 @@ def run_trl(out: Path, a, cheapest: bool) -> list[dict]:
     args = DPOConfig(output_dir=str(out), max_steps=a.steps, per_device_train_batch_size=DPO["batch"],
                      per_device_eval_batch_size=DPO["eval_batch"], learning_rate=DPO["lr"], beta=DPO["beta"],
                      max_length=DPO["max_length"], optim=DPO["optim"], lr_scheduler_type=DPO["scheduler"],
-                     seed=DPO["seed"], logging_steps=1, eval_strategy="no", save_strategy="no", report_to="none",
+                     seed=DPO["seed"], logging_steps=1, eval_strategy="no", eval_on_start=False, save_strategy="no", report_to="none",
                      use_cpu=True, **same)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     peft = LoraConfig(r=DPO["rank"], lora_alpha=DPO["alpha"], lora_dropout=DPO["dropout"], target_modules="all-linear",
@@ -148,14 +148,14 @@ def one(side: str, out: Path, a) -> dict:
     hook_train()
     hook_evaluate()
     log = run_trl(out, a, side == "trl cheapest") if side in TRL_SIDES else run_mgtrainer(side, out, a)
-    steps = [r for r in log if "loss" in r and "num_tokens" in r]
+    steps = [r for r in log if "loss" in r and "grad_norm" in r]  # the per-step training rows (logging_steps 1)
     evals = [r for r in log if "eval_loss" in r]
     train = TRAINS[-1]
     in_eval = [sum(x) for x in zip(*EVALS)] if EVALS else [0.0, 0.0]
-    return {"steps": train["steps"], "train_loss": train["train_loss"], "tokens": steps[-1]["num_tokens"],
-            "first_loss": steps[0]["loss"], "last_loss": steps[-1]["loss"],
+    return {"steps": train["steps"], "train_loss": train["train_loss"], "tokens": steps[-1].get("num_tokens"),
+            "first_loss": steps[0]["loss"], "last_loss": steps[-1]["loss"], "evals_in_train": len(EVALS),
             "train_s": train["train_s"] - in_eval[0], "train_cpu": train["train_cpu"] - in_eval[1],
-            "before": evals[0] if len(evals) > 1 else None, "after": evals[-1] if evals else None}
+            "before": next((r for r in evals if r.get("step") == 0), None), "after": evals[-1] if evals else None}
 
 
 def score(model_dir: str, answers: Path, limit: int) -> dict:
