@@ -159,6 +159,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default=",".join(CASES), help="comma-separated cases: rm,classify")
     ap.add_argument("--out", type=Path, default=Path("/tmp/real_pooling"))
+    ap.add_argument("--sides", default="", help="keep only the sides whose name contains one of these (comma-separated)")
     ap.add_argument("--quick", action="store_true", help="2 steps, a few eval rows: a smoke test (no results file)")
     ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("overrides", nargs="*", help="config overrides k=v for every run")
@@ -182,7 +183,9 @@ def main() -> None:
                 few.write_text("".join((REAL / "data/dates_dpo_heldout.jsonl").read_text().splitlines(True)[:12]))
                 overrides.append(f"data.eval=[{few}]")
             what = "dates pairs: 300 train (dates_dpo.jsonl), 100 held-out (dates_dpo_heldout.jsonl), 1 epoch x 8"
-        results = {side: run_side(case, side, config, args.out, overrides) for side, config in CASES[case].items()}
+        keep = [x for x in args.sides.split(",") if x]
+        results = {side: run_side(case, side, config, args.out, overrides) for side, config in CASES[case].items()
+                   if not keep or any(x in side for x in keep)}
         table = rm_table(results) if case == "rm" else classify_table(results)
         sections.append(f"### {case}: {what}\n\n{table}\n")
         print(sections[-1], flush=True)

