@@ -81,3 +81,16 @@ def token_f1(completions, answer=None, reference=None, **_) -> list[float | None
         common = sum(min(got.count(w), want.count(w)) for w in set(want))
         out.append(0.0 if not common else 2 * common / (len(got) + len(want)))
     return out
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split()).rstrip(".")
+
+
+def exact_text(completions, answer=None, reference=None, **_) -> list[float | None]:
+    """1.0 when the completion equals the row's `answer` (else `reference`) up to case, runs of whitespace and
+    a final period, else 0.0; None for rows without one. The strict partner of token_f1 (which is blind to
+    word order and gives "July 2, 1998" full credit against "2 July 1998")."""
+    golds = answer if answer is not None else reference if reference is not None else [None] * len(completions)
+    return [None if gold is None else float(_normal(text_of(c)) == _normal(str(gold)))
+            for c, gold in zip(completions, golds)]
