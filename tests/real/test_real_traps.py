@@ -77,7 +77,9 @@ def test_a_short_real_run_learns_the_held_out_skill(real_sft):
     """10 LoRA steps of 8 rows: greedy exact match on held-out dates rises from the base model's 0."""
     rows = [json.loads(line) for line in (real_sft / "metrics.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in rows if "loss" in r]
-    final = [r for r in rows if "eval_exact_match" in r][-1]
+    evals = [r for r in rows if "eval_exact_match" in r]
+    base, final = evals[0], evals[-1]
+    assert base["step"] == 0 and base["eval_exact_match"] == 0.0  # the base model echoes the ISO date
     assert losses[-1] < 0.5 * losses[0]
     assert final["eval_exact_match"] >= 0.5, final
     manifest = json.loads((real_sft / "final" / "mgtrainer.json").read_text())
