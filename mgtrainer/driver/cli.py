@@ -86,23 +86,19 @@ def _tiny(args) -> int:
     return 0
 
 
-def _get(args) -> int:
+def _real(args) -> int:
+    """`model get NAME [OUT]` and `model import FILE.gguf OUT`: both read GGUF in the train env."""
     code = _reexec(["torch", "transformers", "gguf"])
     if code is not None:
         return code
-    from mgtrainer.app.models import get
+    if args.model_verb == "get":
+        from mgtrainer.app.models import get
 
-    print(get(args.name, args.out))
-    return 0
+        print(get(args.name, args.out))
+    else:
+        from mgtrainer.driver.gguf_import import import_gguf
 
-
-def _import(args) -> int:
-    code = _reexec(["torch", "transformers", "gguf"])
-    if code is not None:
-        return code
-    from mgtrainer.driver.gguf_import import import_gguf
-
-    print(import_gguf(args.gguf, args.out))
+        print(import_gguf(args.gguf, args.out))
     return 0
 
 
@@ -148,12 +144,12 @@ def register(sub) -> None:
                         "once into a transformers folder cached under MGT_HOME/models; prints its path")
     g.add_argument("name", metavar="NAME", help="smollm2-135m-instruct")
     g.add_argument("out", nargs="?", help="also copy it here (a new folder)")
-    g.set_defaults(func=_get)
+    g.set_defaults(func=_real)
     i = msub.add_parser("import", help="a GGUF file -> a float32 transformers folder (any architecture "
                         "transformers' GGUF loader reads)")
     i.add_argument("gguf", metavar="FILE.gguf")
     i.add_argument("out", metavar="OUT", help="a new folder")
-    i.set_defaults(func=_import)
+    i.set_defaults(func=_real)
 
     p = sub.add_parser("report", help="one HTML page (offline) of one or more runs: curves, samples, data, "
                        "config; also (re)draws OUTPUT_DIR/plots/*.png")
