@@ -65,7 +65,6 @@ def heldout_eval(config: Path, model_dir: str | None, out: Path) -> dict:
     from mgtrainer.data import iter_records
     from mgtrainer.driver import model as dm
     from mgtrainer.driver.generate import generate, prompts_and_references
-    from mgtrainer.rewards import token_f1
 
     cfg = load_config(str(config))
     src = cfg.model if model_dir is None else cfg.model.model_copy(update={"name_or_path": model_dir})
@@ -129,13 +128,13 @@ def run_child(argv: list[str], log: Path, reuse: bool = False) -> dict:
     return got
 
 
-def samples(out: Path, n: int = 6) -> str:
-    base = [json.loads(x) for x in (out / "base" / "answers.jsonl").read_text().splitlines()]
-    tuned = [json.loads(x) for x in (out / "eval_trained" / "answers.jsonl").read_text().splitlines()]
-    lines = ["| reference | base answer | grpo answer |", "|---|---|---|"]
+def samples(out: Path, n: int = 6, columns=(("base answer", "base"), ("grpo answer", "eval_trained"))) -> str:
+    """The first n held-out answers side by side: one column per (title, folder under out with answers.jsonl)."""
+    answers = [[json.loads(x) for x in (out / sub / "answers.jsonl").read_text().splitlines()] for _, sub in columns]
+    lines = ["| reference | " + " | ".join(title for title, _ in columns) + " |", "|---" * (len(columns) + 1) + "|"]
     cell = lambda s: json.dumps(s)[1:-1].replace("|", "\\|")  # noqa: E731 (one line, visible whitespace)
-    for b, t in list(zip(base, tuned))[:n]:
-        lines.append(f"| {b['reference']} | {cell(b['answer'])} | {cell(t['answer'])} |")
+    for row in list(zip(*answers))[:n]:
+        lines.append(f"| {row[0]['reference']} | " + " | ".join(cell(r["answer"]) for r in row) + " |")
     return "\n".join(lines)
 
 
@@ -220,13 +219,13 @@ def main() -> None:
     write(args, report(args, base, train, tuned, run_dir) + machine, sys.argv[1:])
 
 
-def write(args, text: str, argv: list[str]) -> None:
+def write(args, text: str, argv: list[str], script: str = "bench/real_grpo.py") -> None:
     print(text)
     if not args.no_write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         head = "" if args.append else "# real_grpo\n\n"
         with open(RESULTS, "a" if args.append else "w") as f:
-            f.write(f"{head}`python bench/real_grpo.py {' '.join(argv)}`\n\n{text}\n")
+            f.write(f"{head}`python {script} {' '.join(argv)}`\n\n{text}\n")
 
 
 if __name__ == "__main__":
