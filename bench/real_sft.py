@@ -20,7 +20,7 @@ Tables (printed and written to bench/results/real_sft.md; with --quick to WORK/r
             rows the skill data never saw): does fine-tuning keep the rest of the model intact.
   identity  LoRA sft on LLaMA-Factory's identity.json with {{name}} = Mgt-Bot, {{author}} = the mgtrainer team
             (substituted at run time into WORK, never into the repo), a seeded 70 / 21 split; the share of
-            held-out answers that contain "Mgt-Bot", base vs trained.
+            held-out answers that contain "Mgt-Bot", base vs trained (LoRA, 3 epochs, length-grouped batches).
   cost      one LoRA recipe (r 16, alpha 32, dropout 0.05, all linear layers, lr 2e-3 linear, 1 epoch, batch 16,
             max length 128, loss on the answer only, fp32) through mgtrainer, TRL SFTTrainer (its defaults;
             and its cheapest CPU setting) and LLaMA-Factory (backend: llamafactory, the tokenizer's own template).
@@ -59,7 +59,7 @@ OUT_MD = REPO / "bench" / "results" / "real_sft.md"
 NAME, AUTHOR = "Mgt-Bot", "the mgtrainer team"
 FULL_LR = 1e-4  # full fine-tune: 20x below the LoRA rate, inside the usual 5e-5..1e-4 for a model this size
 # name -> (full, quick)
-SIZES = {"train": (400, 32), "heldout": (100, 8), "id_train": (70, 16), "id_heldout": (21, 6), "general": (32, 4),
+SIZES = {"train": (400, 32), "heldout": (100, 8), "id_train": (70, 16), "id_heldout": (21, 6), "general": (16, 4),
          "profile_steps": (4, 2)}
 ID_EPOCHS, ID_CUTOFF, ID_NEW = 3, 256, 48  # identity: 70 rows x 3 epochs; answers are longer (Chinese text)
 NEW_TOKENS = 16
@@ -157,8 +157,8 @@ def phrasing(prompt: str) -> str:
 # -- training sides -------------------------------------------------------------------------------------
 
 def mgt_cfg(work: Path, out: Path, full: bool = False, identity: bool = False, backend: str = "native") -> dict:
-    """sft_lora.yaml with the run's data and output folder, no eval data (scored afterwards, the same way for
-    every side), no checkpoints; full: finetuning_type full at FULL_LR."""
+    """sft_lora.yaml with the run's data and output folder, no eval data and no evaluation (every model is scored
+    afterwards, the same way), no checkpoints; full: finetuning_type full at FULL_LR."""
     import yaml
 
     cfg = yaml.safe_load(RECIPE.read_text())
@@ -166,11 +166,12 @@ def mgt_cfg(work: Path, out: Path, full: bool = False, identity: bool = False, b
     cfg["model"]["name_or_path"] = str(MODEL)  # a path: the LLaMA-Factory side passes it on as it is
     cfg["data"] = {"train": [str(work / ("identity_train.json" if identity else "dates_train.jsonl"))],
                    "cutoff_len": ID_CUTOFF if identity else cfg["data"]["cutoff_len"]}
-    cfg["train"].update(output_dir=str(out), save_strategy="no", report_to="none")
-    cfg["train"].pop("save_steps", None)
+    cfg["train"].update(output_dir=str(out), save_strategy="no", report_to="none", eval_strategy="no")
+    for key in ("save_steps", "eval_steps"):
+        cfg["train"].pop(key, None)
     cfg["lora"].setdefault("dropout", 0.05)  # mgtrainer's default, spelled out for the TRL side to read
-    if identity:
-        cfg["train"]["num_train_epochs"] = ID_EPOCHS
+    if identity:  # a quality check, not a cost side: length-grouped batches (rows are 60-250 tokens)
+        cfg["train"].update(num_train_epochs=ID_EPOCHS, group_by_length=True)
     if full:
         cfg["lora"] = {"finetuning_type": "full"}
         cfg["train"]["learning_rate"] = FULL_LR
@@ -376,17 +377,13 @@ def driver_diff() -> str:
 # -- one child ------------------------------------------------------------------------------------------
 
 def child(name: str, work: Path, quick: bool) -> dict:
-    """name: prepare | train:<side> | score:<what>:<model dir> | profile."""
+    """name: prepare | train:<side> | scores (the jobs of WORK/scores_todo.json) | profile."""
     if name == "prepare":
         return prepare(work, quick)
     if name == "profile":
         return profile(work, work / "runs" / "profile", quick)
-    if name.startswith("score:"):
-        _, what, model_dir = name.split(":", 2)
-        if what == "identity":
-            return score(Path(model_dir), work / "identity_heldout.json", ID_NEW, contains=NAME)
-        return score(Path(model_dir), work / "dates_heldout.jsonl", NEW_TOKENS) | {
-            "general_loss": general_loss(Path(model_dir), quick)}
+    if name == "scores":
+        return {"results": [score_job(job, work, quick) for job in json.loads((work / "scores_todo.json").read_text())]}
     side = name.split(":", 1)[1]
     out = work / "runs" / side
     hook_train()
@@ -401,40 +398,86 @@ def child(name: str, work: Path, quick: bool) -> dict:
     return {**result, **TRAINS[-1]}
 
 
+def score_job(job: str, work: Path, quick: bool) -> dict:
+    """score:identity:DIR (share naming Mgt-Bot), score:dates:DIR (exact match), score:quality:DIR (exact match
+    and the general-instruction loss)."""
+    _, what, model_dir = job.split(":", 2)
+    if what == "identity":
+        return score(Path(model_dir), work / "identity_heldout.json", ID_NEW, contains=NAME)
+    got = score(Path(model_dir), work / "dates_heldout.jsonl", NEW_TOKENS)
+    return got | {"general_loss": general_loss(Path(model_dir), quick)} if what == "quality" else got
+
+
 # -- the parent -------------------------------------------------------------------------------------------
 
 class Runner:
-    """Runs children one at a time under the heavy-job lock; results cached in WORK/results."""
+    """Runs children one at a time under the heavy-job lock, results cached in WORK/results. The lock is kept
+    across consecutive children for up to HOLD_S seconds, then given back (and taken again) so other sessions'
+    heavy jobs get their turn; the time spent waiting for it is not in any measurement."""
+
+    HOLD_S = 600
 
     def __init__(self, work: Path, quick: bool, redo: set[str]):
         self.work, self.quick, self.redo = work, quick, redo
+        self.lock, self.since = None, 0.0
         (work / "results").mkdir(parents=True, exist_ok=True)
         (work / "runs").mkdir(parents=True, exist_ok=True)
 
-    def __call__(self, name: str) -> dict | None:
-        key = name.replace("/", "_").replace(":", "-")
-        path = self.work / "results" / f"{key}.json"
+    def path(self, name: str) -> Path:
+        return self.work / "results" / f"{name.replace('/', '_').replace(':', '-')}.json"
+
+    def cached(self, name: str) -> dict | None:
         kinds = {name, ":".join(name.split(":")[:2]), "all"}  # e.g. score:dates:/x, score:dates, all
-        if path.exists() and not kinds & self.redo:
-            return json.loads(path.read_text())
-        log = self.work / "runs" / f"{key}.log"
+        path = self.path(name)
+        return json.loads(path.read_text()) if path.exists() and not kinds & self.redo else None
+
+    def hold(self) -> float:
+        """Take the lock (or keep it, if held for less than HOLD_S); the seconds spent waiting."""
+        if self.lock and time.perf_counter() - self.since > self.HOLD_S:
+            self.release()
+            time.sleep(3)  # let a waiting session in
+        if self.lock:
+            return 0.0
+        self.lock, waited = open(LOCK, "a"), time.perf_counter()
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        self.since = time.perf_counter()
+        return self.since - waited
+
+    def release(self) -> None:
+        if self.lock:
+            self.lock.close()  # closing the only descriptor drops the flock
+            self.lock = None
+
+    def __call__(self, name: str, cache: bool = True) -> dict | None:
+        if cache and (got := self.cached(name)) is not None:
+            return got
+        log = self.path(name).with_suffix(".log")
         cmd = [sys.executable, str(Path(__file__).resolve()), "--one", name, "--work", str(self.work)]
         cmd += ["--quick"] * self.quick
-        with open(LOCK, "a") as lock:
-            waited = time.perf_counter()
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            waited = time.perf_counter() - waited
-            got = measure(cmd, log)
+        waited = self.hold()
+        got = measure(cmd, log)
         got["lock_wait_s"], got["load_after"] = waited, os.getloadavg()
         if got["code"] != 0:
             print(f"  {name}: exit {got['code']} (log {log})\n{log.read_text()[-2500:]}", file=sys.stderr, flush=True)
             return None
         text = log.read_text()
         got.update(json.loads(text.rsplit("RESULT ", 1)[1].splitlines()[0]))
-        path.write_text(json.dumps(got))
+        if cache:
+            self.path(name).write_text(json.dumps(got))
         print(f"  {name}: wall {got['wall']:.1f} s, CPU {got['cpu']:.1f} s, peak RSS {got['rss_mib']:.0f} MiB"
               f" (waited {waited:.0f} s for the lock)", file=sys.stderr, flush=True)
         return got
+
+    def scores(self, jobs: list[str]) -> dict[str, dict]:
+        """Every score job (score:KIND:MODEL) not cached yet, in one child (one model load each, no repeated
+        start-up); their results."""
+        todo = [j for j in jobs if self.cached(j) is None]
+        if todo:
+            (self.work / "scores_todo.json").write_text(json.dumps(todo))
+            got = self("scores", cache=False)
+            for job, result in zip(todo, (got or {}).get("results", [])):
+                self.path(job).write_text(json.dumps(result))
+        return {j: self.cached(j) for j in jobs}
 
 
 def per_k(got: dict | None, tokens: int) -> float | None:
@@ -456,24 +499,22 @@ def split_em(s: dict | None, seen: set[str]) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-def quality_table(run: Runner, models: dict[str, str | None]) -> list[str]:
-    seen = {phrasing(r.messages[0].content) for r in records(run.work / "dates_train.jsonl")}
-    lines = ["| model | held-out exact match | seen phrasings | unseen phrasings | general-instruction loss "
-             "(held-out alpaca rows, lower is better) |", "|---|---|---|---|---|"]
+def quality_table(work: Path, models: dict[str, str | None], got: dict[str, dict]) -> list[str]:
+    seen = {phrasing(r.messages[0].content) for r in records(work / "dates_train.jsonl")}
+    lines = ["| model | held-out exact match | prompts phrased as in train | unseen phrasings | general-instruction "
+             "loss (held-out alpaca rows, lower is better) |", "|---|---|---|---|---|"]
     for label, model in models.items():
-        s = run(f"score:dates:{model}") if model else None
+        s = got.get(f"score:quality:{model}") if model else None
         a, b = split_em(s, seen)
         lines.append(f"| {label} | {em_cell(s)} | {a} | {b} | {fmt(s and s.get('general_loss'), '.4f')} |")
     return lines
 
 
-def identity_table(run: Runner, base: str, trained: dict | None) -> tuple[list[str], list[str]]:
-    lines = [f'| model | held-out answers containing "{NAME}" | of them, Chinese prompts | English prompts |',
-             "|---|---|---|---|"]
+def identity_table(models: dict[str, str | None], got: dict[str, dict]) -> tuple[list[str], list[str]]:
+    lines = [f'| model | held-out answers containing "{NAME}" | Chinese prompts | English prompts |', "|---|---|---|---|"]
     samples = []
-    for label, model in (("base (SmolLM2-135M-Instruct)", base),
-                         ("mgtrainer LoRA on identity (train split)", trained and trained["model"])):
-        s = run(f"score:identity:{model}") if model else None
+    for label, model in models.items():
+        s = got.get(f"score:identity:{model}") if model else None
         if not s:
             lines.append(f"| {label} | n/a | n/a | n/a |")
             continue
@@ -484,21 +525,21 @@ def identity_table(run: Runner, base: str, trained: dict | None) -> tuple[list[s
     return lines, samples
 
 
-def cost_table(run: Runner, sides: dict[str, dict | None], tokens: int) -> list[str]:
+def cost_table(sides: dict[str, dict | None], got: dict[str, dict], tokens: int) -> list[str]:
     base = per_k(sides.get("mgt_lora"), tokens)
     lines = ["| side | held-out exact match | steps | train loss | train-phase CPU-s / 1k tokens | ratio vs mgtrainer | "
              "train-phase wall s | whole-run CPU s | whole-run wall s | peak RSS MiB |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for side, label in SIDES.items():
-        got = sides.get(side)
-        if not got:
+        run = sides.get(side)
+        if not run:
             lines.append(f"| {label} | not run | | | | | | | | |")
             continue
-        s = run(f"score:dates:{got['model']}")
-        k = per_k(got, tokens)
-        lines.append(f"| {label} | {em_cell(s)} | {got.get('steps')} | {fmt(got.get('train_loss'), '.4f')} | {fmt(k)} | "
-                     f"{fmt(k / base if k and base else None, '.2f')} | {fmt(got.get('train_s'), '.1f')} | "
-                     f"{fmt(got['cpu'], '.1f')} | {fmt(got['wall'], '.1f')} | {fmt(got['rss_mib'], '.0f')} |")
+        s = got.get(f"score:quality:{run['model']}") or got.get(f"score:dates:{run['model']}")
+        k = per_k(run, tokens)
+        lines.append(f"| {label} | {em_cell(s)} | {run.get('steps')} | {fmt(run.get('train_loss'), '.4f')} | {fmt(k)} | "
+                     f"{fmt(k / base if k and base else None, '.2f')} | {fmt(run.get('train_s'), '.1f')} | "
+                     f"{fmt(run['cpu'], '.1f')} | {fmt(run['wall'], '.1f')} | {fmt(run['rss_mib'], '.0f')} |")
     return lines
 
 
@@ -545,31 +586,37 @@ def main() -> None:
         skip.add("lf_lora")
         print("LLaMA-Factory side skipped: its env is not built (`mgt env build llamafactory`)", file=sys.stderr)
     trained = {side: run(f"train:{side}") for side in dict.fromkeys(want) if side not in skip}
+    path = {side: (trained.get(side) or {}).get("model") for side in want}
+    quality = {"base (SmolLM2-135M-Instruct)": str(MODEL), "mgtrainer LoRA (lr 2e-3)": path.get("mgt_lora"),
+               f"mgtrainer full fine-tune (lr {FULL_LR:g})": path.get("mgt_full")}
+    identity = {"base (SmolLM2-135M-Instruct)": str(MODEL),
+                f"mgtrainer LoRA on identity ({size('id_train', args.quick)} rows x {ID_EPOCHS} epochs)":
+                    path.get("mgt_identity")}
+    jobs = [f"score:quality:{m}" for m in quality.values() if m] * ("quality" in only) + \
+           [f"score:identity:{m}" for m in identity.values() if m] * ("identity" in only) + \
+           [f"score:dates:{path[s]}" for s in SIDES if path.get(s) and path[s] not in quality.values()] * ("cost" in only)
+    got = run.scores(jobs)
+    prof = run("profile") if "profile" in only else None
+    run.release()
     md = [f"# Real-model SFT: SmolLM2-135M-Instruct ({'quick sizes' if args.quick else 'full sizes'})", "",
           f"`python bench/real_sft.py {' '.join(sys.argv[1:])}`; {os.cpu_count()} CPUs; before: {before}", ""]
     if "quality" in only:
-        models = {"base (SmolLM2-135M-Instruct)": str(MODEL)}
-        for side, label in (("mgt_lora", "mgtrainer LoRA (lr 2e-3)"), ("mgt_full", f"mgtrainer full fine-tune (lr {FULL_LR:g})"),
-                            ("trl_default", "TRL LoRA, defaults"), ("trl_cheap", "TRL LoRA, cheapest CPU setting"),
-                            ("lf_lora", "LLaMA-Factory LoRA")):
-            if side in trained or side in ("mgt_lora", "mgt_full"):
-                models[label] = trained.get(side) and trained[side]["model"]
-        md += ["## Quality: the dates skill, held-out, greedy", ""] + quality_table(run, models) + [""]
+        md += ["## Quality: the dates skill, held-out, greedy", ""] + quality_table(work, quality, got) + [""]
     if "identity" in only:
-        lines, samples = identity_table(run, str(MODEL), trained.get("mgt_identity"))
-        md += ["## Identity: LLaMA-Factory's identity.json, held-out paraphrases", ""] + lines + ["", "Samples:", ""] + samples + [""]
+        lines, samples = identity_table(identity, got)
+        md += ["## Identity: LLaMA-Factory's identity.json, held-out paraphrases", ""] + lines + ["", "Samples:", ""] + \
+            samples + [""]
     if "cost" in only:
         md += ["## Cost: one LoRA recipe, four ways (one run each)", "",
                f"Units: {tokens} non-padding input tokens of the {size('train', args.quick)} train rows as mgtrainer "
                f"encodes them (chat template with its default system prompt, cutoff 128, {truncated} rows cut; "
                f"{trained_tokens} of them trained), the same rows for every side.", ""] + \
-              cost_table(run, {s: trained.get(s) for s in SIDES}, tokens) + [""]
-        notes = [f"- {SIDES[s]}: TRL tokenised {trained[s]['trl_tokens']} tokens; gradient_checkpointing "
-                 f"{trained[s]['gradient_checkpointing']}, sampling {trained[s]['sampling']}"
-                 for s in ("trl_default", "trl_cheap") if trained.get(s)]
-        md += notes + [""]
-    if "profile" in only:
-        md += ["## Profile: mgtrainer's LoRA sft step on this model", ""] + profile_lines(run("profile")) + [""]
+            cost_table({s: trained.get(s) for s in SIDES}, got, tokens) + [""]
+        md += [f"- {SIDES[s]}: TRL tokenised {trained[s]['trl_tokens']} tokens; gradient_checkpointing "
+               f"{trained[s]['gradient_checkpointing']}, sampling {trained[s]['sampling']}"
+               for s in ("trl_default", "trl_cheap") if trained.get(s)] + [""]
+    if prof:
+        md += ["## Profile: mgtrainer's LoRA sft step on this model", ""] + profile_lines(prof) + [""]
     md += [f"after: {load_line()}; {time.perf_counter() - started:.0f} s in all, work folder {work}"]
     text = "\n".join(md) + "\n"
     print(text)
