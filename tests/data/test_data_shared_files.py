@@ -36,6 +36,7 @@ EXPECTED = {
     "minicpm/AdvertiseGenChatML_train.json": ("messages", "chat"),
     "minicpm/AdvertiseGenChatML_dev.json": ("messages", "chat"),
     "wikiqa/wikiqa_dev_rerank.jsonl": ("rerank", "rerank"),
+    "wikiqa/wikiqa_train_rerank.jsonl": ("rerank", "rerank"),
 }
 
 
