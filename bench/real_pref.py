@@ -13,7 +13,9 @@ clock does not count the wait for it):
 
   dpo, kto, orpo, simpo   `mgtrainer train` of script/examples/real/{dpo,kto,orpo,simpo}_lora.yaml
   trl defaults            TRL DPOTrainer + DPOConfig defaults (gradient checkpointing on, bf16 autocast on CPU)
-                          with the same data, LoRA, lr, beta, steps, batch, max_length, optimizer, scheduler, seed
+                          with the same data, LoRA, lr, beta, steps, batch, max_length, optimizer, scheduler, seed;
+                          on a CPU without native bf16 (AVX2 only) a step takes ~220 s instead of ~17 s, so
+                          5 steps + the held-out eval are most of an hour: leave it out with --only on such a CPU
   trl cheapest            the same with gradient_checkpointing=False, bf16=False (fp32, no recomputation)
 
 Quality: TRL's eval metrics on the held-out pairs (eval_rewards/accuracies, margins, chosen, rejected; kto: what
