@@ -37,6 +37,7 @@ import argparse
 import fcntl
 import json
 import os
+import shlex
 import sys
 import time
 from contextlib import contextmanager
@@ -277,6 +278,11 @@ def tables(res: dict, judged: dict, gen: dict, a) -> str:
                          f"{1000 * per:.2f} | {fmt(per / ref if ref else None, '.2f')}x | {r['wall']:.1f} | "
                          f"{r['cpu']:.1f} | {r['rss_mib']:.0f} | {r['first_loss']:.4f} | {r['last_loss']:.4f} | "
                          f"{fmt(r['after'].get('eval_rewards/accuracies'))} | {fmt(r['after'].get('eval_rewards/margins'))} |")
+        lines += ["", "train tokens: TRL's num_tokens at the last step, the non-padding tokens (attention mask) of the "
+                  "prompt+chosen and prompt+rejected sequences of every train batch (the prompt counted in both). "
+                  "Train phase: Trainer.train minus the evaluations inside it (none here); whole run: the process "
+                  "(imports, load, tokenise, train, the final held-out eval, save: mgtrainer writes a merged "
+                  "final/ model, TRL the adapter), os.wait4. One round per side, on a machine shared with other jobs."]
     return "\n".join(lines)
 
 
@@ -340,7 +346,7 @@ def main() -> None:
     print(text)
     if a.md:
         Path(a.md).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.md).write_text(f"# bench/real_pref.py\n\n`{' '.join(sys.argv)}`\n\n{text}\n")
+        Path(a.md).write_text(f"# bench/real_pref.py\n\n`{shlex.join(sys.argv)}`\n\n{text}\n")
 
 
 if __name__ == "__main__":
