@@ -72,6 +72,37 @@ SIDES = {  # cost table rows: the child that trains, its label
 }
 
 
+NOTES = [
+    "- One run per side (the CPU budget of a shared 2-core machine); each child ran alone under the heavy-job lock "
+    "(1-minute loadavg 1.7-2.1 at each run's end, mostly the run's own 2 threads). Train-phase CPU-s is time.process_time "
+    "inside the process around Trainer.train (all threads); whole-run CPU, wall and peak RSS come from os.wait4 on "
+    "the child (interpreter start, imports, tokenising, training, saving final/ with LoRA merged); scoring is a "
+    "separate child and is in none of the cost figures.",
+    "- Tokens: non-padding input tokens of the train rows as mgtrainer encodes them (prompt + answer, default system "
+    "prompt included), the same count for every side; TRL's own tokenisation gave the same total.",
+    "- The recipe is script/examples/real/sft_lora.yaml's (LoRA r 16, alpha 32, dropout 0.05, all linear layers, "
+    "lr 2e-3 linear decay, no warm-up, AdamW (fused), weight decay 0, max grad norm 1, seed 42, 1 epoch, batch 16, "
+    "cutoff 128, fp32), minus its evaluation. mgtrainer trains the answer and its closing <|im_end|>; TRL gets the "
+    "rows as prompt-completion conversations (loss on the completion only); LLaMA-Factory (template unset, so it "
+    "parses the tokenizer's own chat template, default system prompt included) trains the answer, <|im_end|> and "
+    "the newline after it (its log's label_ids).",
+    "- TRL defaults: gradient checkpointing on (SFTConfig's default), random batches. TRL's cheapest CPU setting: "
+    "gradient checkpointing off and train_sampling_strategy group_by_length, as bench/suite.py found for TRL "
+    "(padding_free and bfd packing cost 3-5x more CPU there, since CPU sdpa has no varlen kernel); not re-measured "
+    "one by one here.",
+    "- LLaMA-Factory runs through `backend: llamafactory` (its own env: transformers 5.6, trl 0.24, peft 0.18.1); its "
+    "Trainer.train is timed inside its process (bench/real_sft_hook.py). mgtrainer's translation turns LF's "
+    "gradient checkpointing off (train.gradient_checkpointing false).",
+    f"- Full fine-tune: lr {FULL_LR:g} (20x below the LoRA rate), otherwise the same recipe.",
+    "- General-instruction loss: per-token loss on the last 16 alpaca_en_demo rows (none in the skill data), "
+    "rendered with the base tokenizer's template, padded batches of 8; it measures what fine-tuning costs the rest "
+    "of the model.",
+    f"- Identity: identity.json's 91 rows (75 Chinese, 16 English) with {{{{name}}}} = {NAME} and {{{{author}}}} = "
+    f"{AUTHOR}, shuffled with seed 0: 70 train, 21 held out; LoRA as above, 3 epochs, length-grouped batches, "
+    "cutoff 256; greedy, 48 new tokens.",
+]
+
+
 def size(name: str, quick: bool) -> int:
     return SIZES[name][int(quick)]
 
@@ -419,7 +450,7 @@ class Runner:
 
     def __init__(self, work: Path, quick: bool, redo: set[str]):
         self.work, self.quick, self.redo = work, quick, redo
-        self.lock, self.since = None, 0.0
+        self.lock, self.since, self.spent = None, 0.0, 0.0
         (work / "results").mkdir(parents=True, exist_ok=True)
         (work / "runs").mkdir(parents=True, exist_ok=True)
 
@@ -457,6 +488,7 @@ class Runner:
         waited = self.hold()
         got = measure(cmd, log)
         got["lock_wait_s"], got["load_after"] = waited, os.getloadavg()
+        self.spent += got["wall"]
         if got["code"] != 0:
             print(f"  {name}: exit {got['code']} (log {log})\n{log.read_text()[-2500:]}", file=sys.stderr, flush=True)
             return None
@@ -599,7 +631,8 @@ def main() -> None:
     prof = run("profile") if "profile" in only else None
     run.release()
     md = [f"# Real-model SFT: SmolLM2-135M-Instruct ({'quick sizes' if args.quick else 'full sizes'})", "",
-          f"`python bench/real_sft.py {' '.join(sys.argv[1:])}`; {os.cpu_count()} CPUs; before: {before}", ""]
+          f"`mgt env run train -- python bench/real_sft.py {' '.join(sys.argv[1:])}` (results of earlier invocations "
+          f"are reused from {work}/results); {os.cpu_count()} CPUs; before: {before}", ""]
     if "quality" in only:
         md += ["## Quality: the dates skill, held-out, greedy", ""] + quality_table(work, quality, got) + [""]
     if "identity" in only:
@@ -617,7 +650,16 @@ def main() -> None:
                for s in ("trl_default", "trl_cheap") if trained.get(s)] + [""]
     if prof:
         md += ["## Profile: mgtrainer's LoRA sft step on this model", ""] + profile_lines(prof) + [""]
-    md += [f"after: {load_line()}; {time.perf_counter() - started:.0f} s in all, work folder {work}"]
+        step = trained.get("mgt_lora")
+        if step and step.get("steps"):
+            per, head = step["train_s"] / step["steps"], prof["head"]
+            every, kept = head["every position"]["wall_s"], head["trained positions"]["wall_s"]
+            md += [f"The cost side's mgtrainer run averaged {per:.2f} s a step (train-phase wall / steps). The head at "
+                   f"every position would add {every - kept:.2f} s to that: {100 * every / (per - kept + every):.0f}% "
+                   f"of such a step, against {100 * kept / per:.0f}% for the trained positions only.", ""]
+    md += ["## Notes", ""] + NOTES + [""]
+    md += [f"after: {load_line()}; {time.perf_counter() - started:.0f} s in all, {run.spent:.0f} s of them in children "
+           f"run by this invocation (the others' results reused); work folder {work}"]
     text = "\n".join(md) + "\n"
     print(text)
     target = work / "real_sft.md" if args.quick else OUT_MD  # quick runs stay out of the repo
