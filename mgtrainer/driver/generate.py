@@ -1,8 +1,9 @@
-"""Greedy generation on eval conversations, scored against their last assistant turn (ROUGE / BLEU-4)."""
+"""Greedy generation on eval conversations, scored against their last assistant turn (ROUGE / BLEU-4 /
+exact match): the one scoring that training's per-eval callback and `mgtrainer eval` both use."""
 
 from __future__ import annotations
 
-from mgtrainer.driver.metrics import generation_metrics
+from mgtrainer.driver.metrics import generation_metrics, sample_scores
 from mgtrainer.driver.tokenize import message_dicts
 
 
@@ -37,10 +38,19 @@ def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: in
     return outs
 
 
+def scored_generations(model, tok, records, n: int, max_new_tokens: int) -> tuple[list[dict], dict]:
+    """Greedy generations on the first n eval conversations: one row per sample {prompt, reference, output,
+    rouge-l, exact_match} and the eval metrics over them (eval_rouge-1/2/l, eval_bleu-4, eval_exact_match as
+    a fraction). Leaves the model in eval mode."""
+    prompts, refs = prompts_and_references(tok, records, n)
+    outs = generate(model, tok, prompts, max_new_tokens)
+    rows = [{"prompt": p, "reference": r, "output": o, **sample_scores(o, r)} for p, r, o in zip(prompts, refs, outs)]
+    exact = sum(r["exact_match"] for r in rows) / len(rows)
+    return rows, {**{f"eval_{k}": v for k, v in generation_metrics(outs, refs).items()}, "eval_exact_match": exact}
+
+
 def generation_eval(model, tok, records, n: int, max_new_tokens: int) -> dict:
-    """eval_rouge-1/2/l and eval_bleu-4 over the first n eval records (empty when n == 0)."""
+    """The eval metrics of scored_generations over the first n eval records (empty when n == 0)."""
     if n <= 0 or not records:
         return {}
-    prompts, refs = prompts_and_references(tok, records, n)
-    preds = generate(model, tok, prompts, max_new_tokens)
-    return {f"eval_{k}": v for k, v in generation_metrics(preds, refs).items()}
+    return scored_generations(model, tok, records, n, max_new_tokens)[1]

@@ -45,6 +45,14 @@ def generation_metrics(predictions: list[str], references: list[str]) -> dict:
     return out
 
 
+def sample_scores(output: str, reference: str) -> dict:
+    """One sample's ROUGE-L F1 (x100, as the corpus metric) and exact match (stripped strings equal)."""
+    from rouge_score import rouge_scorer
+
+    rouge_l = rouge_scorer.RougeScorer(["rougeL"]).score(reference, output)["rougeL"].fmeasure
+    return {"rouge-l": 100 * rouge_l, "exact_match": output.strip() == reference.strip()}
+
+
 def perplexity(loss: float) -> float:
     return math.exp(min(loss, 50.0))
 

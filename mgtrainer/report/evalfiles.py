@@ -45,31 +45,19 @@ class GenerationEval(TrainerCallback):
             metrics.update(self.done[step])
 
     def _generate(self, model, tok, step: int) -> dict:
-        from mgtrainer.driver.generate import generate, prompts_and_references
-        from mgtrainer.driver.metrics import generation_metrics
+        from mgtrainer.driver.generate import scored_generations
 
         if not self.records:
             return {}
-        prompts, refs = prompts_and_references(tok, self.records, self.cfg.eval.generation_samples)
         was_training = model.training
         try:
-            outs = generate(model, tok, prompts, self.cfg.eval.max_new_tokens)
+            rows, metrics = scored_generations(model, tok, self.records, self.cfg.eval.generation_samples,
+                                               self.cfg.eval.max_new_tokens)
         finally:
             model.train(was_training)
-        rows = [{"prompt": p, "reference": r, "output": o, **sample_scores(o, r)}
-                for p, r, o in zip(prompts, refs, outs)]
         path = Path(self.cfg.train.output_dir) / SAMPLES / f"step-{step}.jsonl"
         atomic.write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        exact = sum(r["exact_match"] for r in rows) / len(rows)
-        return {**{f"eval_{k}": v for k, v in generation_metrics(outs, refs).items()}, "eval_exact_match": exact}
-
-
-def sample_scores(output: str, reference: str) -> dict:
-    """One sample's ROUGE-L F1 (x100, as the corpus metric) and exact match."""
-    from rouge_score import rouge_scorer
-
-    rouge_l = rouge_scorer.RougeScorer(["rougeL"]).score(reference, output)["rougeL"].fmeasure
-    return {"rouge-l": 100 * rouge_l, "exact_match": output.strip() == reference.strip()}
+        return metrics
 
 
 def generated_now(trainer) -> dict | None:

@@ -45,7 +45,8 @@ def tokenizer(cfg, model_cfg):
 
 
 def extra_metrics(cfg, trainer, tok, eval_records) -> dict:
-    """ROUGE/BLEU-4 of generations on eval prompts (main process), also logged to metrics.jsonl."""
+    """ROUGE/BLEU-4 and exact match of generations on eval prompts (main process), scored as training's per-eval
+    callback scores them (driver/generate.py), also logged to metrics.jsonl."""
     from mgtrainer.driver.generate import generation_eval
 
     if not trainer.is_world_process_zero():

@@ -74,6 +74,19 @@ def test_fallback_template_for_tokenizer_without_one(minilm):
     assert "User: hi" in text and "Assistant: yo" in text
 
 
+def test_eval_reports_the_generation_metrics_training_wrote(tiny_qwen2, make_cfg, shared_data):
+    """`mgtrainer eval` of an sft model with eval.generation_samples reports the generation metrics of
+    training's final eval (ROUGE, BLEU-4 and exact match), scored the same way on the same greedy outputs."""
+    gsm = shared_data / "microsoft-foundry"
+    cfg = make_cfg("sft", tiny_qwen2, [gsm / "gsm8k_chat_train.jsonl"], [gsm / "gsm8k_chat_validation.jsonl"],
+                   data={"max_samples": 8}, train={"max_steps": 1}, eval={"generation_samples": 2, "max_new_tokens": 4})
+    trained = runs.train(cfg)
+    generation = ("eval_rouge-1", "eval_rouge-2", "eval_rouge-l", "eval_bleu-4", "eval_exact_match")
+    assert set(generation) <= set(trained)
+    again = runs.evaluate(cfg)
+    assert {k: again.get(k) for k in generation} == pytest.approx({k: trained[k] for k in generation})
+
+
 def test_sft_lora_trains_saves_reloads(tiny_qwen2, make_cfg, shared_data):
     import torch
     from transformers import AutoModelForCausalLM
