@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from mgtrainer.driver.tiny import resolve_model
 from mgtrainer.errors import MgtError
 
 # LF stage -> the record kind it trains on (orpo/simpo are dpo's pref_loss; ppo reads sft-style prompts)
@@ -112,9 +113,10 @@ def to_lf_args(cfg, dataset_dir: Path, train_name: str, eval_name: str | None) -
     where = f"{cfg.source or '<config>'}:1"
     notes: list[str] = []
     stage = stage_of(cfg)
-    args = {"model_name_or_path": cfg.model.name_or_path, "trust_remote_code": cfg.model.trust_remote_code,
-            "stage": stage, "do_train": True, "dataset_dir": str(dataset_dir), "dataset": train_name,
-            "cutoff_len": cfg.data.cutoff_len, "overwrite_cache": True, "plot_loss": True}
+    args = {"model_name_or_path": resolve_model(cfg.model.name_or_path),  # packaged names too, as native runs
+            "trust_remote_code": cfg.model.trust_remote_code, "stage": stage, "do_train": True,
+            "dataset_dir": str(dataset_dir), "dataset": train_name, "cutoff_len": cfg.data.cutoff_len,
+            "overwrite_cache": True, "plot_loss": True}
     if cfg.model.template:
         args["template"] = cfg.model.template
     if eval_name:

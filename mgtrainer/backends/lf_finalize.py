@@ -54,7 +54,9 @@ def load_decoder(spec: dict, out: Path, merge: bool):
         return AutoModelForCausalLM.from_pretrained(out, **kw)
     from peft import PeftModel
 
-    base = AutoModelForCausalLM.from_pretrained(spec["base_model"], **kw)
+    from mgtrainer.driver.tiny import resolve_model
+
+    base = AutoModelForCausalLM.from_pretrained(resolve_model(spec["base_model"]), **kw)
     return PeftModel.from_pretrained(base, out).merge_and_unload() if merge else None
 
 

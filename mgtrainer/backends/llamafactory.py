@@ -22,6 +22,7 @@ from pathlib import Path
 from mgtrainer import atomic
 from mgtrainer.backends import lf_config, lf_data
 from mgtrainer.driver import rundir
+from mgtrainer.driver.tiny import resolve_model
 from mgtrainer.errors import MgtError
 
 PROFILE = "llamafactory"
@@ -172,6 +173,7 @@ def from_run_config(cfg, overrides: list[str]) -> tuple[dict, dict, str]:
         raise MgtError(f"{where}: data.packed (tokenized_path) holds mgtrainer's own cache, which LLaMA-Factory "
                        "cannot read (data.packed); expected backend: native, or LF's own tokenized_path through "
                        "`mgtrainer train --llamafactory LF.yaml`")
+    resolve_model(cfg.model.name_or_path)  # a packaged model not fetched yet: said before any data is read
     splits = load_splits(cfg.data, lf_config.STAGES[stage])
     out = rundir.hold(cfg.train.output_dir)  # before anything is written into it
     train_name, eval_name = lf_data.write_dataset_dir(out / DATA_DIR, lf_config.STAGES[stage], splits.train, splits.eval)

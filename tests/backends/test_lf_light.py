@@ -136,6 +136,23 @@ def test_streaming_is_refused_before_any_data_is_read(tmp_path):
         llamafactory.from_run_config(cfg, [])
 
 
+def test_a_packaged_model_name_reaches_lf_as_the_folder_native_training_uses(tmp_path, monkeypatch):
+    """model.name_or_path: smollm2-135m-instruct resolves as for a native run: the folder `mgtrainer model get`
+    imported it into, else the same one-line error naming that command, before anything is read or written."""
+    from mgtrainer.backends import llamafactory
+
+    monkeypatch.setenv("MGT_HOME", str(tmp_path / "home"))
+    cfg = run_config(tmp_path, model={"name_or_path": "smollm2-135m-instruct"})
+    with pytest.raises(MgtError, match="not fetched yet; expected `mgtrainer model get smollm2-135m-instruct`"):
+        llamafactory.from_run_config(cfg, [])
+    assert not (tmp_path / "out").exists()
+    folder = tmp_path / "home" / "models" / "smollm2-135m-instruct"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    args, _ = lf_config.to_lf_args(cfg, tmp_path / "d", "mgt_train", None)
+    assert args["model_name_or_path"] == str(folder)
+
+
 # -- records -> what LLaMA-Factory reads --------------------------------------------------------------
 
 def tool_record() -> Record:
