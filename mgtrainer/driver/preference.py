@@ -2,7 +2,8 @@
 
 mgtrainer tokenises (driver/pref_encode.py: chat template, max_prompt_length, cutoff_len, dropped rows
 with reasons) and TRL trains; the trainers here only skip TRL's own tokenisation, add the
-reference-free losses (ORPO, SimPO: driver/pref_losses.py) and choose the reference model:
+reference-free losses (ORPO, SimPO: driver/pref_losses.py), run each pair's shared prompt once
+(driver/pair_forward.py) and choose the reference model:
 
   LoRA              implicit: the base model with the adapter disabled (no second copy)
   full / freeze     a frozen copy of the starting model (TRL loads it from the same folder)
@@ -70,6 +71,10 @@ def pref_trainer_classes():
     class PrefDPOTrainer(PrefBatches, DPOTrainer):
         spec: PrefSpec
 
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            share_pair_prefixes(self)
+
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
             if "prompt_ids" in dataset.column_names:  # tokenised by mgtrainer
                 return dataset
@@ -103,6 +108,19 @@ def pref_trainer_classes():
             return dataset.map(rotate, batched=True, batch_size=args.per_device_train_batch_size)
 
     return PrefDPOTrainer, PrefKTOTrainer
+
+
+def share_pair_prefixes(trainer) -> None:
+    """Policy and reference (after TRL gave them its fused head): each pair's shared prompt through the
+    backbone once, log-probs only at scored positions (driver/pair_forward.py; exact, so always on where it
+    applies: not under FSDP or DeepSpeed, whose hooks expect one forward per module a step)."""
+    from mgtrainer.driver import pair_forward
+
+    if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
+        return
+    for model in filter(None, (trainer.model, trainer.ref_model)):
+        model = trainer.accelerator.unwrap_model(model)
+        pair_forward.install(model.get_base_model() if hasattr(model, "get_base_model") else model)
 
 
 SEQUENCES = (("chosen_ids", "rejected_ids"), ("completion_ids", "KL_completion_ids"))
