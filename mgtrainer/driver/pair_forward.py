@@ -53,7 +53,9 @@ def install(model) -> None:
 def _applies(model, labels, kwargs) -> bool:
     config = model.config.get_text_config()
     ids, mask = kwargs.get("input_ids"), kwargs.get("attention_mask")
-    return (labels is not None and ids is not None and mask is not None and set(kwargs) <= MODEL_INPUTS
+    # PeftModelForCausalLM passes inputs_embeds/output_*=None and return_dict: unset options, not inputs
+    given = {k for k, v in kwargs.items() if v is not None and not (k == "return_dict" and v)}
+    return (labels is not None and ids is not None and mask is not None and given <= MODEL_INPUTS
             and ids.dim() == 2 and ids.size(0) % 2 == 0 and not getattr(model, "_mgt_no_pairs", False)
             and not (model.training and getattr(model, "is_activation_checkpointing", False))
             and not getattr(config, "output_router_logits", False)

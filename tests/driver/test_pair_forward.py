@@ -33,7 +33,9 @@ def _model(path, lora):
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     add_fused_lm_head(model, outputs=("log_probs", "entropy", "mean_logits", "is_top1"))
     if lora:
-        model = get_peft_model(model, LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+        # CAUSAL_LM as TRL builds it: its forward adds inputs_embeds=None, return_dict=None, ... to every call
+        model = get_peft_model(model, LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False,
+                                                 task_type="CAUSAL_LM"))
     model.train()
     return model
 
@@ -81,7 +83,9 @@ def test_steps_aside_where_it_cannot_be_exact(tiny_qwen2):
     ids, mask, labels = _pairs(model.config.vocab_size)
     kw = {"input_ids": ids, "attention_mask": mask, "use_cache": False}
     assert pair_forward._applies(model, labels, kw)
+    assert pair_forward._applies(model, labels, kw | {"inputs_embeds": None, "return_dict": True})  # peft's
     assert not pair_forward._applies(model, labels, kw | {"pixel_values": ids})  # other inputs
+    assert not pair_forward._applies(model, labels, kw | {"output_hidden_states": True})
     assert not pair_forward._applies(model, labels, kw | {"input_ids": ids[:5], "attention_mask": mask[:5]})
     assert not pair_forward._applies(model, labels, kw | {"attention_mask": mask.flip(1)})  # left padding
     model.activation_checkpointing_enable()
