@@ -33,6 +33,9 @@ def worker(rank, port, out):
     loss, grad = loss_and_grad(q[2 * rank : 2 * rank + 2], pos[2 * rank : 2 * rank + 2], neg[4 * rank : 4 * rank + 4])
     ragged = gather_rows(torch.full((rank + 1, 2), float(rank)))[0]  # sizes 1 and 2
     torch.save({"loss": loss, "grad": grad, "ragged": ragged}, f"{out}/{rank}.pt")
+    # both ranks done before either tears gloo down: a rank that exits while the other's last collective is
+    # still in flight can abort it ("terminate called without an active exception", seen once in CI)
+    dist.barrier()
     dist.destroy_process_group()
 
 
