@@ -1,4 +1,4 @@
-"""Trainer callbacks: every logged metric to metrics.jsonl; SIGTERM -> checkpoint, then stop."""
+"""Trainer callbacks: every logged metric to metrics.jsonl; SIGTERM -> checkpoint, then stop; the last eval."""
 
 from __future__ import annotations
 
@@ -42,6 +42,17 @@ class MetricsJsonl(TrainerCallback):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as f:
             f.write(json.dumps(row) + "\n")
+
+
+class LastEval(TrainerCallback):
+    """The latest evaluate()'s metrics (the dict it returned, what later callbacks added to it included) and
+    the step they are for, so a flow whose training just evaluated its last step need not evaluate again."""
+
+    def __init__(self):
+        self.step, self.metrics = -1, None
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self.step, self.metrics = state.global_step, metrics
 
 
 class SigtermCheckpoint(TrainerCallback):

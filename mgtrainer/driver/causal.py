@@ -95,10 +95,11 @@ def _causal_rows(cfg, task, tok, data):
 def causal_metrics(cfg, task, trainer, tok, eval_rows, eval_records) -> dict:
     """Eval loss and perplexity on eval_rows, plus the task's extra metrics; {} without eval rows."""
     from mgtrainer.driver.metrics import perplexity
+    from mgtrainer.driver.trainer import final_eval
 
     if not eval_rows:
         return {}
-    metrics = scalar_metrics(trainer.evaluate())
+    metrics = scalar_metrics(final_eval(trainer))
     metrics["eval_perplexity"] = perplexity(metrics["eval_loss"])
     metrics.update(task.extra_metrics(cfg, trainer, tok, eval_records))
     return metrics

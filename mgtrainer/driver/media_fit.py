@@ -60,7 +60,7 @@ def fit_media(cfg, task, data) -> dict:
     trainer = dt.build_trainer(cfg, model, proc.tokenizer, train_rows, eval_rows,
                                media.Collator(proc.tokenizer.pad_token_id), perplexity=True)
     dt.train(trainer, cfg)
-    metrics = scalar_metrics(trainer.evaluate()) if eval_rows else {}
+    metrics = scalar_metrics(dt.final_eval(trainer)) if eval_rows else {}
     gen, samples = generation_metrics(trainer.model, proc, data.eval, cfg.eval.max_new_tokens,
                                       cfg.eval.generation_samples)
     metrics.update(gen)

@@ -84,11 +84,7 @@ def fit(cfg, model, tok, train_rows, eval_rows, collator, loss_fn, metrics_fn, d
     trainer = dt.build_trainer(cfg, model, tok, train_rows, eval_rows, collator, default_metric=default_metric,
                                trainer_cls=cls)
     dt.train(trainer, cfg)
-    last = trainer.state.log_history[-2:]  # [.., last eval, train summary] when training ended with an eval
-    done = [h for h in last if "eval_loss" in h and h.get("step") == trainer.state.global_step]
-    if done and not trainer.args.load_best_model_at_end:  # the final model was just evaluated
-        return trainer, scalar_metrics({k: v for k, v in done[-1].items() if k.startswith("eval_")})
-    return trainer, scalar_metrics(trainer.evaluate()) if eval_rows else {}
+    return trainer, scalar_metrics(dt.final_eval(trainer)) if eval_rows else {}
 
 
 @functools.cache

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 
-from mgtrainer.driver.callbacks import MetricsJsonl, SigtermCheckpoint
+from mgtrainer.driver.callbacks import LastEval, MetricsJsonl, SigtermCheckpoint
 from mgtrainer.driver.model import gpu_bf16
 from mgtrainer.driver.shard import sharding_args
 from mgtrainer.errors import MgtError
@@ -112,7 +113,7 @@ def build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, compute_me
     """The Trainer with metrics.jsonl, SIGTERM checkpointing and early stopping wired in; args_cls and
     trainer_kwargs let a task use a TRL trainer (DPOConfig + ref_model=...)."""
     args = training_args(cfg, default_metric, args_cls, **extra_args)
-    callbacks = [MetricsJsonl(cfg.train.output_dir, perplexity), SigtermCheckpoint()]
+    callbacks = [MetricsJsonl(cfg.train.output_dir, perplexity), SigtermCheckpoint(), LastEval()]
     if cfg.train.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(cfg.train.early_stopping_patience))
     cls = trainer_cls or BudgetTrainer
@@ -145,3 +146,20 @@ def train(trainer, cfg):
               "resume with train.resume_from_checkpoint=auto", file=sys.stderr)
         raise SystemExit(sigterm.exit_code)
     return result
+
+
+def final_eval(trainer) -> dict:
+    """The trained model's eval metrics: those of the eval training just ran on its last step when the model
+    still holds the weights it scored (the dict evaluate() returned then: metrics.jsonl keeps one final eval
+    row), else trainer.evaluate()."""
+    last = next(c for c in trainer.callback_handler.callbacks if isinstance(c, LastEval))
+    if last.metrics is not None and last.step == trainer.state.global_step and _kept_last_weights(trainer):
+        return last.metrics
+    return trainer.evaluate()
+
+
+def _kept_last_weights(trainer) -> bool:
+    """No best checkpoint was loaded at the end of training (load_best_model_at_end), or it is the last step's."""
+    best = trainer.state.best_model_checkpoint
+    return (not trainer.args.load_best_model_at_end or best is None
+            or Path(best).name == f"checkpoint-{trainer.state.global_step}")

@@ -132,7 +132,7 @@ def run(cfg, data) -> dict:
                                metrics_fn(cfg, labels, details), default_metric="accuracy")
     add_before_report(trainer, EvalDetails(cfg.train.output_dir, details))  # per-class report at every eval
     dt.train(trainer, cfg)
-    metrics = scalar_metrics(trainer.evaluate()) if eval_set.rows else {}
+    metrics = scalar_metrics(dt.final_eval(trainer)) if eval_set.rows else {}
     save.save_final(trainer, tok, cfg, HEAD, metrics, labels=labels, multi_label=cfg.task.multi_label)
     dr.finish(trainer, cfg, metrics, details)
     _print_result(metrics)
