@@ -3,7 +3,8 @@
     python script/examples/grpo/reward_table.py outputs/grpo_rule [--every 10]
 
 Each row averages the logged steps of one window (GRPO rewards are noisy per step): mean reward, its
-spread within groups (reward_std), each reward function's mean, and the KL to the reference.
+spread within groups (reward_std), each reward function's mean, and the KL to the reference; a value no
+logged step of the window has (kl when beta is 0: TRL logs none) prints as "-", not as 0.
 """
 
 import argparse
@@ -19,9 +20,14 @@ def table(out: Path, every: int) -> str:
     lines = ["| steps | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for start in range(0, len(rows), every):
         window = rows[start : start + every]
-        mean = lambda k: sum(r.get(k) or 0.0 for r in window) / len(window)  # noqa: E731
-        lines.append(f"| {window[0]['step']}-{window[-1]['step']} | " + " | ".join(f"{mean(k):.4f}" for k in cols) + " |")
+        lines.append(f"| {window[0]['step']}-{window[-1]['step']} | " + " | ".join(_mean(window, k) for k in cols) + " |")
     return "\n".join(lines)
+
+
+def _mean(window: list[dict], key: str) -> str:
+    """The mean over the steps that logged `key`, or "-" when none did."""
+    got = [r[key] for r in window if r.get(key) is not None]
+    return f"{sum(got) / len(got):.4f}" if got else "-"
 
 
 if __name__ == "__main__":
