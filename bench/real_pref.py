@@ -17,6 +17,16 @@ clock does not count the wait for it):
                           on a CPU without native bf16 (AVX2 only) a step takes ~220 s instead of ~17 s, so
                           5 steps + the held-out eval are most of an hour: leave it out with --only on such a CPU
   trl cheapest            the same with gradient_checkpointing=False, bf16=False (fp32, no recomputation)
+  kto trl defaults        TRL KTOTrainer + KTOConfig defaults, what a TRL user writes for kto_lora.yaml: the same
+                          rows in mgtrainer's order (its seeded shuffle; KTOConfig samples sequentially, its KL pairs
+                          are neighbouring rows), LoRA, lr, beta, weights, steps, batch, max_length, optimizer, seed
+  kto trl cheapest        the same with gradient_checkpointing=False, bf16=False
+  lf dpo, lf kto          LLaMA-Factory (stage dpo / kto) through `mgtrainer train` with backend: llamafactory (its
+                          own env; the tokenizer's chat template) of the same yaml: the same LoRA, lr, beta, steps,
+                          batch, cutoff, seed, fp32, no gradient checkpointing; the held-out set as its eval_dataset
+                          (evaluated once, after training); Trainer.train timed inside its process by
+                          bench/real_sft_hook.py, its batches' non-padding tokens counted there too
+  --defaults-steps N      the TRL defaults sides run N steps only (a cost sample: no held-out eval, no save)
 
 Quality: TRL's eval metrics on the held-out pairs (eval_rewards/accuracies, margins, chosen, rejected; kto: what
 KTOTrainer logs) at step 0 (eval_on_start, where asked) and after training; then greedy answers (chat template
@@ -40,6 +50,8 @@ import os
 import shlex
 import sys
 import time
+import random
+import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,12 +66,18 @@ REAL = REPO / "script" / "examples" / "real"
 DATA = REAL / "data"
 PAIRS, HELDOUT_PAIRS, PROMPTS = DATA / "dates_dpo.jsonl", DATA / "dates_dpo_heldout.jsonl", DATA / "dates_heldout.jsonl"
 METHODS = ("dpo", "kto", "orpo", "simpo")
-TRL_SIDES = ("trl defaults", "trl cheapest")
+TRL_SIDES = ("trl defaults", "trl cheapest")  # DPOTrainer
+KTO_TRL = ("kto trl defaults", "kto trl cheapest")  # KTOTrainer
+LF_SIDES = ("lf dpo", "lf kto")  # LLaMA-Factory
+SIDES = (*METHODS, *TRL_SIDES, *KTO_TRL, *LF_SIDES)
+DPO_COST = ("dpo", *TRL_SIDES, "lf dpo")  # the sides of each cost table, mgtrainer first
+KTO_COST = ("kto", *KTO_TRL, "lf kto")
 # equal settings of the dpo cost comparison (script/examples/real/dpo_lora.yaml says the same for mgtrainer)
 DPO = {"lr": 1e-3, "beta": 0.1, "batch": 8, "eval_batch": 20, "max_length": 128, "rank": 16, "alpha": 32,
        "dropout": 0.05, "seed": 42, "optim": "adamw_torch_fused", "scheduler": "linear"}
 SHOWN = ("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins", "eval_rewards/chosen", "eval_rewards/rejected",
          "eval_kl", "eval_kl/chosen", "eval_nll/chosen")
+KTO_ROWS, KTO_HELDOUT = DATA / "dates_kto.jsonl", "dates_kto_heldout.jsonl"
 EVALS: list[tuple[float, float]] = []  # (wall, CPU) of each evaluation run inside Trainer.train
 
 
@@ -120,6 +138,11 @@ def conversational(path: Path) -> list[dict]:
              "rejected": [{"role": "assistant", "content": r["rejected"]}]} for r in rows]
 
 
+def trl_steps(a, cheapest: bool) -> int:
+    """Optimizer steps of a TRL side: --steps, or --defaults-steps for the defaults sides when given."""
+    return a.steps if cheapest or not a.defaults_steps else a.defaults_steps
+
+
 def run_trl(out: Path, a, cheapest: bool) -> list[dict]:
     """What a TRL user writes: DPOTrainer on conversational prompt/chosen/rejected rows, peft_config=LoraConfig."""
     import torch
@@ -130,7 +153,8 @@ def run_trl(out: Path, a, cheapest: bool) -> list[dict]:
 
     path = base_model()
     same = {"gradient_checkpointing": False, "bf16": False} if cheapest else {}
-    args = DPOConfig(output_dir=str(out), max_steps=a.steps, per_device_train_batch_size=DPO["batch"],
+    steps = trl_steps(a, cheapest)
+    args = DPOConfig(output_dir=str(out), max_steps=steps, per_device_train_batch_size=DPO["batch"],
                      per_device_eval_batch_size=DPO["eval_batch"], learning_rate=DPO["lr"], beta=DPO["beta"],
                      max_length=DPO["max_length"], optim=DPO["optim"], lr_scheduler_type=DPO["scheduler"],
                      seed=DPO["seed"], logging_steps=1, eval_strategy="no", eval_on_start=False, save_strategy="no", report_to="none",
@@ -141,22 +165,185 @@ def run_trl(out: Path, a, cheapest: bool) -> list[dict]:
     trainer = DPOTrainer(model, args=args, train_dataset=Dataset.from_list(conversational(PAIRS)),
                          eval_dataset=Dataset.from_list(conversational(Path(a.eval_pairs or HELDOUT_PAIRS))),
                          processing_class=AutoTokenizer.from_pretrained(path), peft_config=peft)
+    return finish_trl(trainer, out, steps < a.steps)
+
+
+def finish_trl(trainer, out: Path, sample: bool) -> list[dict]:
     trainer.train()
-    trainer.evaluate()  # after training, as mgtrainer's final eval
-    trainer.save_model(str(out / "final"))  # the adapter (mgtrainer saves its final model too)
+    if not sample:  # a cost sample (--defaults-steps) stops here
+        trainer.evaluate()  # after training, as mgtrainer's final eval
+        trainer.save_model(str(out / "final"))  # the adapter (mgtrainer saves its final model too)
     return trainer.state.log_history
+
+
+def unpaired(path: Path, seed: int) -> list[dict]:
+    """KTO rows as conversational prompt/completion/label, in the order mgtrainer trains them (its flow shuffles
+    the encoded rows once with random.Random(data.seed); data.seed = train.seed = 42 here)."""
+    rows = read_rows(path)
+    random.Random(seed).shuffle(rows)
+    return [{"prompt": [{"role": "user", "content": r["prompt"]}],
+             "completion": [{"role": "assistant", "content": r["completion"]}], "label": bool(r["label"])} for r in rows]
+
+
+def run_trl_kto(out: Path, a, cheapest: bool) -> list[dict]:
+    """What a TRL user writes for kto_lora.yaml: KTOTrainer on conversational prompt/completion/label rows,
+    peft_config=LoraConfig; KTOConfig's own sequential sampling (its KL pairs are neighbouring rows)."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import KTOConfig, KTOTrainer
+
+    path = base_model()
+    same = {"gradient_checkpointing": False, "bf16": False} if cheapest else {}
+    steps = trl_steps(a, cheapest)
+    args = KTOConfig(output_dir=str(out), max_steps=steps, per_device_train_batch_size=DPO["batch"],
+                     per_device_eval_batch_size=DPO["eval_batch"], learning_rate=DPO["lr"], beta=DPO["beta"],
+                     desirable_weight=1.0, undesirable_weight=1.0, max_length=DPO["max_length"], optim=DPO["optim"],
+                     lr_scheduler_type=DPO["scheduler"], seed=DPO["seed"], logging_steps=1, eval_strategy="no",
+                     save_strategy="no", report_to="none", use_cpu=True, **same)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    peft = LoraConfig(r=DPO["rank"], lora_alpha=DPO["alpha"], lora_dropout=DPO["dropout"], target_modules="all-linear",
+                      task_type="CAUSAL_LM")
+    trainer = KTOTrainer(model, args=args, train_dataset=Dataset.from_list(unpaired(KTO_ROWS, DPO["seed"])),
+                         eval_dataset=Dataset.from_list(unpaired(Path(a.kto_eval), DPO["seed"])),
+                         processing_class=AutoTokenizer.from_pretrained(path), peft_config=peft)
+    return finish_trl(trainer, out, steps < a.steps)
+
+
+LF_TOKENS = """
+import atexit, importlib.abc, importlib.util as u, json, os, sys, time
+s = u.spec_from_file_location('real_sft_hook', {hook!r})
+s.loader.exec_module(u.module_from_spec(s))
+_tokens, _evals, _inside = [], [], [0]
+
+
+class _CountTokens(importlib.abc.MetaPathFinder):
+    # once transformers.trainer is loaded (after real_sft_hook's own wrapper): counts the tokens of every train
+    # step, times (wall, CPU) every evaluation run inside Trainer.train (transformers evaluates at the last step
+    # when eval_strategy is steps), so the train phase can leave them out
+    def find_spec(self, name, path, target=None):
+        if name != 'transformers.trainer':
+            return None
+        sys.meta_path.remove(self)
+        spec = u.find_spec(name)
+        load = spec.loader.exec_module
+
+        def exec_module(module):
+            load(module)
+            step = module.Trainer.training_step
+
+            def training_step(self, model, inputs, *a, **kw):
+                if self.model.training and 'attention_mask' in inputs:
+                    _tokens.append(int(inputs['attention_mask'].sum()))
+                return step(self, model, inputs, *a, **kw)
+
+            module.Trainer.training_step = training_step
+            train, evaluate = module.Trainer.train, module.Trainer.evaluate
+
+            def train_(self, *a, **kw):
+                _inside[0] += 1
+                try:
+                    return train(self, *a, **kw)
+                finally:
+                    _inside[0] -= 1
+
+            def evaluate_(self, *a, **kw):
+                wall, cpu = time.perf_counter(), time.process_time()
+                try:
+                    return evaluate(self, *a, **kw)
+                finally:
+                    if _inside[0]:
+                        _evals.append([time.perf_counter() - wall, time.process_time() - cpu])
+
+            module.Trainer.train, module.Trainer.evaluate = train_, evaluate_
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def _dump():
+    if _tokens:
+        with open(os.environ['REAL_PREF_TOKENS'], 'a') as f:
+            f.write(json.dumps({{'tokens': _tokens, 'evals': _evals}}) + '\\n')
+
+
+if os.environ.get('REAL_PREF_TOKENS'):
+    sys.meta_path.insert(0, _CountTokens())
+    atexit.register(_dump)
+"""
+
+
+def run_lf(method: str, out: Path, a) -> list[dict]:
+    """LLaMA-Factory (stage dpo / kto) through `mgtrainer train` with backend: llamafactory, as bench/real_sft.py
+    runs its LF side: the method's yaml with the held-out eval set, evaluated once after training (eval_steps past
+    the last step, so LF's do_eval runs the only evaluation), no checkpoints. Trainer.train is timed inside LF's
+    process (bench/real_sft_hook.py through a sitecustomize on PYTHONPATH), which also sums the attention mask of
+    every train batch (the non-padding tokens the model was fed, as TRL's num_tokens counts them)."""
+    import yaml
+
+    cfg = yaml.safe_load(config_of(method).read_text())
+    cfg["backend"] = "llamafactory"
+    cfg["model"]["name_or_path"] = base_model()
+    cfg["data"]["eval"] = [a.kto_eval if method == "kto" else (a.eval_pairs or str(HELDOUT_PAIRS))]
+    cfg["data"]["train"] = [str(REPO / p) for p in cfg["data"]["train"]]
+    cfg["train"].update(output_dir=str(out), overwrite_output_dir=True, max_steps=a.steps, logging_steps=1,
+                        eval_strategy="steps", eval_steps=100000, save_strategy="no")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out.parent / "lf.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    hook = out.parent / "hook"
+    hook.mkdir(exist_ok=True)
+    (hook / "sitecustomize.py").write_text(LF_TOKENS.format(hook=str(REPO / "bench" / "real_sft_hook.py")))
+    trains, tokens = out.parent / "trains.jsonl", out.parent / "tokens.jsonl"
+    trains.unlink(missing_ok=True)
+    tokens.unlink(missing_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(hook), REAL_SFT_TRAINS=str(trains), REAL_PREF_TOKENS=str(tokens))
+    proc = subprocess.run([sys.executable, "-P", "-m", "mgtrainer", "train", str(path)], env=env, cwd=REPO)
+    if proc.returncode:
+        raise SystemExit(f"LLaMA-Factory run failed ({proc.returncode})")
+    seen = [json.loads(x) for x in trains.read_text().splitlines()] if trains.exists() else []
+    if not seen:
+        raise SystemExit(f"no Trainer.train call was seen in LLaMA-Factory's process ({trains})")
+    counted = [json.loads(x) for x in tokens.read_text().splitlines()] if tokens.exists() else []
+    # evaluations inside LF's Trainer.train (the train-phase timer is the outer wrapper, so it includes them)
+    EVALS.extend(map(tuple, counted[-1]["evals"] if counted else []))
+    in_eval = [sum(x) for x in zip(*EVALS)] if EVALS else [0.0, 0.0]
+    TRAINS.append(seen[-1] | {"train_s": seen[-1]["train_s"] - in_eval[0], "train_cpu": seen[-1]["train_cpu"] - in_eval[1],
+                              "lf_evals_in_train": [list(x) for x in EVALS]})
+    EVALS.clear()  # already left out here; one() must not subtract them again
+    log = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    final = out / "eval_results.json"
+    if final.is_file():  # LF's do_eval after training (also in the log history, unless its log skipped it)
+        log.append(json.loads(final.read_text()) | {"step": a.steps})
+    per_step = counted[-1]["tokens"] if counted else []
+    running = 0
+    for row in (r for r in log if "loss" in r and "eval_loss" not in r and "train_loss" not in r):
+        running += per_step[row["step"] - 1] if row.get("step") and row["step"] <= len(per_step) else 0
+        row.setdefault("grad_norm", None)
+        row["num_tokens"] = float(running) if per_step else None
+    return log
 
 
 def one(side: str, out: Path, a) -> dict:
     hook_train()
     hook_evaluate()
-    log = run_trl(out, a, side == "trl cheapest") if side in TRL_SIDES else run_mgtrainer(side, out, a)
+    if side in TRL_SIDES:
+        log = run_trl(out, a, side == "trl cheapest")
+    elif side in KTO_TRL:
+        log = run_trl_kto(out, a, side == "kto trl cheapest")
+    elif side in LF_SIDES:
+        log = run_lf(side[3:], out, a)
+    else:
+        log = run_mgtrainer(side, out, a)
     steps = [r for r in log if "loss" in r and "grad_norm" in r]  # the per-step training rows (logging_steps 1)
     evals = [r for r in log if "eval_loss" in r]
     train = TRAINS[-1]
     in_eval = [sum(x) for x in zip(*EVALS)] if EVALS else [0.0, 0.0]
     return {"steps": train["steps"], "train_loss": train["train_loss"], "tokens": steps[-1].get("num_tokens"),
-            "first_loss": steps[0]["loss"], "last_loss": steps[-1]["loss"], "evals_in_train": len(EVALS),
+            "first_loss": steps[0]["loss"], "last_loss": steps[-1]["loss"],
+            "evals_in_train": len(EVALS) + len(train.get("lf_evals_in_train") or []),
+            "lf_evals_in_train": train.get("lf_evals_in_train"),
             "train_s": train["train_s"] - in_eval[0], "train_cpu": train["train_cpu"] - in_eval[1],
             "before": next((r for r in evals if r.get("step") == 0), None), "after": evals[-1] if evals else None}
 
@@ -244,13 +431,13 @@ def tables(res: dict, judged: dict, gen: dict, a) -> str:
              "lr and beta as in script/examples/real/*_lora.yaml; held-out: the 100 pairs of dates_dpo_heldout.jsonl "
              "(kto: the same unpaired), greedy answers to the 100 prompts of dates_heldout.jsonl.\n",
              "| method | metric | before (step 0) | after |", "|---|---|---|---|"]
-    for side in [s for s in (*METHODS, *TRL_SIDES) if s in res]:
+    for side in [s for s in SIDES if s in res]:
         r = res[side]
         for key in SHOWN:
             before, after = (r["before"] or {}).get(key), (r["after"] or {}).get(key)
             if after is None:
                 continue
-            if before is None and side in ("dpo", "kto", *TRL_SIDES) and key != "eval_loss":
+            if before is None and side in ("dpo", "kto", *TRL_SIDES, *KTO_TRL, *LF_SIDES) and key != "eval_loss":
                 before = "0 (by construction)"
             lines.append(f"| {side} | {key} | {fmt(before)} | {fmt(after)} |")
     if judged:
@@ -264,33 +451,57 @@ def tables(res: dict, judged: dict, gen: dict, a) -> str:
         lines += ["", "| model | generation wall s | generation CPU s | whole scoring process CPU s |",
                   "|---|---|---|---|"]
         lines += [f"| {side} | {g['gen_s']:.1f} | {g['gen_cpu']:.1f} | {g['cpu']:.1f} |" for side, g in gen.items()]
-    cost = [s for s in ("dpo", *TRL_SIDES) if s in res]
-    if len(cost) > 1:
-        ref = res["dpo"]["train_cpu"] / res["dpo"]["tokens"] if "dpo" in res else None
-        lines += ["", "| dpo side | steps | train tokens | train-phase wall s | train-phase CPU s | train CPU-s / 1k tokens "
-                  "| vs mgtrainer | whole-run wall s | whole-run CPU s | peak RSS MiB | first-step loss | last-step loss "
-                  "| held-out reward accuracy | held-out margin |", "|---" * 14 + "|"]
-        for side in cost:
-            r = res[side]
-            per = r["train_cpu"] / r["tokens"]
-            name = "mgtrainer dpo" if side == "dpo" else f"TRL DPOTrainer, {side[4:]}"
-            lines.append(f"| {name} | {r['steps']} | {r['tokens']:.0f} | {r['train_s']:.1f} | {r['train_cpu']:.1f} | "
-                         f"{1000 * per:.2f} | {fmt(per / ref if ref else None, '.2f')}x | {r['wall']:.1f} | "
-                         f"{r['cpu']:.1f} | {r['rss_mib']:.0f} | {r['first_loss']:.4f} | {r['last_loss']:.4f} | "
-                         f"{fmt(r['after'].get('eval_rewards/accuracies'))} | {fmt(r['after'].get('eval_rewards/margins'))} |")
-        lines += ["", "train tokens: TRL's num_tokens at the last step, the non-padding tokens (attention mask) of the "
-                  "prompt+chosen and prompt+rejected sequences of every train batch (the prompt counted in both). "
-                  "Train phase: Trainer.train minus the evaluations inside it (none here); whole run: the process "
-                  "(imports, load, tokenise, train, the final held-out eval, save: mgtrainer writes a merged "
-                  "final/ model, TRL the adapter), os.wait4. One round per side, on a machine shared with other jobs."]
+    for stage, sides in (("dpo", DPO_COST), ("kto", KTO_COST)):
+        if len([s for s in sides if s in res]) > 1:
+            lines += ["", *cost_table(stage, sides, res)]
     return "\n".join(lines)
+
+
+def side_name(side: str) -> str:
+    if side in METHODS:
+        return f"mgtrainer {side}"
+    if side in TRL_SIDES:
+        return f"TRL DPOTrainer, {side[4:]}"
+    if side in KTO_TRL:
+        return f"TRL KTOTrainer, {side[8:]}"
+    return f"LLaMA-Factory {side[3:]}"
+
+
+def cost_table(stage: str, sides: tuple, res: dict) -> list[str]:
+    """Train CPU per 1k tokens and peak RSS of one stage's sides, against mgtrainer's (the first side)."""
+    ref = res[sides[0]]["train_cpu"] / res[sides[0]]["tokens"] if sides[0] in res else None
+    lines = [f"| {stage} side | steps | train tokens | train-phase wall s | train-phase CPU s | train CPU-s / 1k tokens "
+             "| vs mgtrainer | whole-run wall s | whole-run CPU s | peak RSS MiB | first-step loss | last-step loss "
+             "| held-out reward accuracy | held-out margin | held-out reward chosen | held-out reward rejected |",
+             "|---" * 16 + "|"]
+    for side in [s for s in sides if s in res]:
+        r = res[side]
+        per = r["train_cpu"] / r["tokens"] if r.get("tokens") else None
+        after = r["after"] or {}
+        lines.append(f"| {side_name(side)} | {r['steps']} | {fmt(r.get('tokens'), '.0f')} | {r['train_s']:.1f} | "
+                     f"{r['train_cpu']:.1f} | {fmt(1000 * per if per else None, '.2f')} | "
+                     f"{fmt(per / ref if ref and per else None, '.2f')}x | {r['wall']:.1f} | {r['cpu']:.1f} | "
+                     f"{r['rss_mib']:.0f} | {r['first_loss']:.4f} | {r['last_loss']:.4f} | "
+                     f"{fmt(after.get('eval_rewards/accuracies'))} | {fmt(after.get('eval_rewards/margins'))} | "
+                     f"{fmt(after.get('eval_rewards/chosen'))} | {fmt(after.get('eval_rewards/rejected'))} |")
+    what = ("the prompt+chosen and prompt+rejected sequences" if stage == "dpo" else
+            "the prompt+completion sequences (not the KL batch's mismatched pairs)")
+    return lines + ["", f"train tokens: TRL's num_tokens at the last step (LLaMA-Factory: its batches' attention mask, "
+                    f"summed by the same rule), the non-padding tokens of {what} of every train batch. Train phase: "
+                    "Trainer.train minus the evaluations inside it (none here); whole run: the process (imports, load, "
+                    "tokenise, train, the final held-out eval, save: mgtrainer and LLaMA-Factory write a merged final/ "
+                    "model, TRL the adapter; a side run for fewer steps than --steps is a cost sample: no eval, no "
+                    "save), os.wait4 on the process tree. One round per side, each alone under the heavy-job lock, "
+                    "one after another (not interleaved), on a machine shared with other jobs."]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="/tmp/real_pref")
     ap.add_argument("--steps", type=int, default=5, help="optimizer steps of every side (batch 8; the configs say 5)")
-    ap.add_argument("--only", default=",".join((*METHODS, *TRL_SIDES)), help="comma-separated sides")
+    ap.add_argument("--only", default=",".join((*METHODS, *TRL_SIDES)), help="comma-separated sides of: " + ",".join(SIDES))
+    ap.add_argument("--defaults-steps", type=int, default=0, help="steps of the TRL defaults sides (0: --steps); fewer "
+                    "than --steps = a cost sample without eval or save")
     ap.add_argument("--before", default="orpo", help="sides that also evaluate at step 0 (dpo/kto: 0 by construction; simpo's step-0 accuracy is orpo's: both rank a pair by its mean token log-prob)")
     ap.add_argument("--score", default="base,dpo,kto,orpo,simpo", help="models whose greedy answers are scored")
     ap.add_argument("--limit", type=int, default=100, help="held-out prompts and pairs (fewer: a dev run)")
@@ -316,7 +527,7 @@ def main() -> None:
         pairs = out / "data" / "heldout_pairs.jsonl"
         pairs.write_text("".join(HELDOUT_PAIRS.read_text().splitlines(keepends=True)[:a.limit]))
     kto_eval = kto_heldout(pairs, out / "data" / "dates_kto_heldout.jsonl")
-    flags = ["--steps", str(a.steps), "--before", ",".join(a.before) or ",", "--limit", str(a.limit),
+    flags = ["--steps", str(a.steps), "--defaults-steps", str(a.defaults_steps), "--before", ",".join(a.before) or ",", "--limit", str(a.limit),
              "--kto-eval", str(kto_eval)] + (["--eval-pairs", str(pairs)] if a.limit < 100 else [])
     res, gen, judged = {}, {}, {}
     for side in filter(None, a.only.split(",")):
