@@ -1,6 +1,7 @@
 """Write the real-model examples' data in script/examples/real/data (deterministic, no downloads).
 
     python script/examples/real/make_data.py
+    python script/examples/real/make_data.py score ANSWERS.jsonl OUT.json   (the preference recipes' held-out measure)
 
 The skill: write an ISO date in words ("Write 1953-11-18 in words." -> "18 November 1953"). SmolLM2-135M-
 Instruct answers none of these right (it echoes the ISO date), a LoRA learns it in a few hundred rows, and
@@ -11,12 +12,18 @@ dates_sft.jsonl / dates_heldout.jsonl   OpenAI messages (user asks, assistant an
                                         the eval prompts with their reference answers
 dates_dpo.jsonl / dates_dpo_heldout.jsonl  prompt/chosen/rejected: the right answer vs a plausible wrong one
                                         (month off by one, day/month swapped, the ISO echo the base model writes)
-dates_kto.jsonl                         prompt/completion/label: the dpo rows unpaired, right = true
+dates_kto.jsonl / dates_kto_heldout.jsonl  prompt/completion/label: the dpo rows unpaired, right = true
+
+`score` reads `mgtrainer predict`'s answers to dates_heldout.jsonl (its rows + `prediction`) and writes
+{"prompts", "exact_match", "token_f1"}: the means of mgtrainer.rewards' exact_text (up to case, whitespace
+and a final period) and token_f1 (word-overlap F1) against each row's reference answer. The preference
+tasks log no generation metric of their own, so their recipes measure greedy answers this way.
 dates_grpo.jsonl                        prompt + answer (the reference, for rule rewards such as token_f1)
 """
 
 import json
 import random
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent / "data"
@@ -78,8 +85,24 @@ def main() -> None:
     write("dates_dpo_heldout.jsonl", [{"prompt": p, "chosen": a, "rejected": w} for p, a, w in heldout])
     kto = [{"prompt": p, "completion": c, "label": ok} for p, a, w in train[:300] for c, ok in ((a, True), (w, False))]
     write("dates_kto.jsonl", kto)
+    write("dates_kto_heldout.jsonl", [{"prompt": p, "completion": c, "label": ok}
+                                      for p, a, w in heldout for c, ok in ((a, True), (w, False))])
     write("dates_grpo.jsonl", [{"prompt": p, "answer": a} for p, a, _ in train[:300]])
 
 
+def score(answers: str, out: str) -> None:
+    """Exact match and token F1 of predicted answers (rows with messages + prediction) against the references."""
+    from mgtrainer.rewards import exact_text, token_f1
+
+    rows = [json.loads(x) for x in Path(answers).read_text().splitlines() if x.strip()]
+    refs = [r["messages"][-1]["content"] for r in rows]
+    preds = [r["prediction"] for r in rows]
+    em, f1 = exact_text(preds, answer=refs), token_f1(preds, answer=refs)
+    result = {"prompts": len(rows), "exact_match": sum(em) / len(rows), "token_f1": sum(f1) / len(rows)}
+    Path(out).write_text(json.dumps(result) + "\n")
+    print(f"held-out greedy answers: exact match {result['exact_match']:.2f}, token F1 {result['token_f1']:.3f} "
+          f"({len(rows)} prompts) -> {out}")
+
+
 if __name__ == "__main__":
-    main()
+    score(*sys.argv[2:]) if sys.argv[1:2] == ["score"] else main()
