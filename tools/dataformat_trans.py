@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from mgtrainer.data.cli import add_convert_args, cmd_convert, missing, needs_for_convert  # noqa: E402
+from mgtrainer.cli.data import add_convert_args, cmd_convert, missing, needs_for_convert  # noqa: E402
 from mgtrainer.errors import MgtError  # noqa: E402
 
 CORE = ("pydantic", "yaml", "rich", "filelock", "platformdirs")  # pyproject.toml's dependencies

@@ -11,7 +11,7 @@ __all__ = ["RunConfig", "load_config", "parse_value"]
 
 
 def __getattr__(name: str):
-    # Lazy: `mgtrainer --help` imports mgtrainer.config.cli, which must not pay for pydantic models.
+    # Lazy: `mgtrainer --help` imports mgtrainer.cli.config, which must not pay for pydantic models.
     if name == "RunConfig":
         from mgtrainer.config.run import RunConfig
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mgtrainer.data.base import RowError, need_list
 from mgtrainer.data.records import Media, Record
-from mgtrainer.driver.media_io import content_parts, open_bytes, to_part  # noqa: F401 (light: no torch)
+from mgtrainer.media_io import content_parts, open_bytes, to_part  # noqa: F401 (light: no torch)
 
 PLACEHOLDER = {"image": "<image>", "audio": "<audio>"}
 COLUMNS = {"image": "images", "audio": "audios"}  # LLaMA-Factory's column names

@@ -8,10 +8,10 @@ task.extra_metrics(cfg, trainer, tok, eval_records) -> dict added to eval loss a
 
 from __future__ import annotations
 
+from mgtrainer.driver.gen_eval import add_generation_eval
 from mgtrainer.driver.metrics import quality_metrics, scalar_metrics
 from mgtrainer.driver.run import finish, main_process, start
 from mgtrainer.errors import MgtError
-from mgtrainer.report.callback import add_generation_eval
 
 
 def varlen_attention(model) -> bool:
@@ -62,8 +62,8 @@ def fit_causal_lm(cfg, task, data) -> dict:
 
 def _causal_rows(cfg, task, tok, data):
     """Token rows (a list, or a shuffled RowStream), with the summary line and the preview printed."""
-    from mgtrainer.driver import preview
     from mgtrainer.driver.tokenize import Encoded
+    from mgtrainer.report import preview
 
     if cfg.data.packed:
         from mgtrainer.driver import packed

@@ -73,7 +73,7 @@ def _expand(proc, text: str) -> str:
 
 
 def media_inputs(proc, media) -> dict:
-    from mgtrainer.driver.media_io import read_audio, read_image
+    from mgtrainer.media_io import read_audio, read_image
 
     images = [read_image(m) for m in media if m.kind == "image"]
     audio = [read_audio(m) for m in media if m.kind == "audio"]

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from mgtrainer.cli import dispatch  # light: argparse + errors, no other layer's CLI
-from mgtrainer.env.cli import register
+from mgtrainer.cli.env import register
 
 
 def main(argv=None) -> int:

@@ -4,7 +4,7 @@ the end, atomically, so it can be watched (reload the page) while a run goes on.
 
 attach_report(trainer, cfg, train_rows) is the one hook driver/trainer.py calls on every trainer it builds;
 add_before_report(trainer, cb) lets a task add its own per-eval writer (it runs before the report is drawn);
-add_generation_eval(trainer, cfg, records) is the chat tasks' one (samples and ROUGE/BLEU at every eval).
+mgtrainer/driver/gen_eval.py adds the chat tasks' one (samples and ROUGE/BLEU at every eval).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from transformers import EarlyStoppingCallback, TrainerCallback
 
-from mgtrainer.report import evalfiles, runinfo, stepfiles
+from mgtrainer.report import runinfo, stepfiles
 
 REPORT = "report.html"
 
@@ -74,9 +74,3 @@ def add_before_report(trainer, callback) -> None:
     at = next((i for i, cb in enumerate(callbacks) if isinstance(cb, (EarlyStoppingCallback, ReportCallback))),
               len(callbacks))
     callbacks.insert(at, callback)
-
-
-def add_generation_eval(trainer, cfg, records: list) -> None:
-    """Generation metrics and samples at every eval, on the eval conversations the task was handed."""
-    if cfg.eval.generation_samples > 0 and records:
-        add_before_report(trainer, evalfiles.GenerationEval(trainer, cfg, records))

@@ -1,4 +1,5 @@
-"""Per-eval files beside metrics.jsonl (standard library only; written by report/evalfiles.py):
+"""Per-eval files beside metrics.jsonl (standard library only; written by report/evalfiles.py and
+driver/gen_eval.py):
 
     OUTPUT_DIR/eval_samples/step-N.jsonl   sft: prompt, reference, output, rouge-l, exact_match per line
     OUTPUT_DIR/eval_details/step-N.json    classify: labels, per_class report, confusion_matrix

@@ -115,11 +115,12 @@ def _model_and_data(cfg, splits, model_dir=None):
 
 def run(cfg, data) -> dict:
     """Fine-tune a classifier; write final/ + manifest, eval_report.json, metrics.jsonl and plots."""
-    from mgtrainer.driver import collate, preview, run as dr, save, trainer as dt
+    from mgtrainer.driver import collate, run as dr, save, trainer as dt
     from mgtrainer.driver.metrics import scalar_metrics
     from mgtrainer.driver.model import apply_finetuning
     from mgtrainer.report.callback import add_before_report
     from mgtrainer.report.evalfiles import EvalDetails
+    from mgtrainer.report import preview
 
     dr.start(cfg)
     splits, labels, tok, model = _model_and_data(cfg, data)

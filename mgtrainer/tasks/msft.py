@@ -66,8 +66,8 @@ def response(output, manifest, tok) -> dict:
 
 def probe(manifest) -> list[dict]:
     """`serve --check`: one chat row per modality the model takes, its media made in memory and sent inline
-    (driver/media_io.py probe_parts), so the check needs no data files."""
-    from mgtrainer.driver.media_io import probe_parts
+    (mgtrainer/media_io.py probe_parts), so the check needs no data files."""
+    from mgtrainer.media_io import probe_parts
 
     return [{"messages": [{"role": "user", "content": [part, {"type": "text", "text": "What is it?"}]}]}
             for part in probe_parts(manifest.modality)]
@@ -75,7 +75,7 @@ def probe(manifest) -> list[dict]:
 
 def served(post, rows: list, requests: list) -> tuple[str, list]:
     """Greedy /v1/chat/completions per probe row with OpenAI content parts; the answers' token ids."""
-    from mgtrainer.driver.media_io import content_parts
+    from mgtrainer.media_io import content_parts
 
     out = []
     for rec in requests:

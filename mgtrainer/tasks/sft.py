@@ -51,7 +51,7 @@ def extra_metrics(cfg, trainer, tok, eval_records) -> dict:
 
     if not trainer.is_world_process_zero():
         return {}
-    from mgtrainer.report.evalfiles import generated_now
+    from mgtrainer.driver.gen_eval import generated_now
 
     if (done := generated_now(trainer)) is not None:  # this eval's generations were scored by the callback
         return done

@@ -124,7 +124,7 @@ def test_check_and_convert_rerun_in_the_train_env_for_parquet(tmp_path, monkeypa
     """Without pyarrow, `data check x.parquet` and `data convert ... -o y.parquet` re-run in the train env."""
     import mgtrainer.env
     from mgtrainer.cli import build_parser
-    from mgtrainer.data import cli as data_cli
+    from mgtrainer.cli import data as data_cli
 
     calls = []
     monkeypatch.setattr(data_cli, "missing", lambda modules: list(modules))

@@ -44,6 +44,6 @@ def test_ranked_and_numbered_negatives_content():
 
 
 def test_cli_format_names_match_the_registry():
-    from mgtrainer.data.cli import FORMAT_NAMES
+    from mgtrainer.cli.data import FORMAT_NAMES
 
     assert FORMAT_NAMES == tuple(FORMATS)

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from mgtrainer.cli import main
-from mgtrainer.driver.preview import histogram, render_row, show
+from mgtrainer.report.preview import histogram, render_row, show
 from mgtrainer.driver.tokenize import Encoded
 from mgtrainer.report.plots import report
 

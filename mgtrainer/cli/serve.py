@@ -1,4 +1,4 @@
-"""Verbs of the serving layer: `serve OUTPUT_DIR [--check] [-- vllm args]` and `predict`.
+"""Verbs of serving: `serve OUTPUT_DIR [--check] [-- vllm args]` and `predict`.
 
 Nothing heavy at import time: vLLM runs in the serve env (built on demand by mgtrainer.env); the
 parity check and `predict` re-run themselves there when this interpreter lacks what they need.
@@ -11,11 +11,7 @@ import os
 import signal
 import sys
 
-
-def _reexec(modules: list[str], profile: str = "serve") -> int | None:
-    from mgtrainer.env import ensure
-
-    return ensure(profile, modules, sys.argv[1:])
+from mgtrainer.cli.reexec import in_env
 
 
 def _options(args):
@@ -57,7 +53,7 @@ def _raise_interrupt(signum, frame):
 
 
 def _check(args) -> int:
-    code = _reexec(["torch", "transformers"])
+    code = in_env("serve", ["torch", "transformers"])
     if code is not None:
         return code
     from mgtrainer import manifest as mf
@@ -104,7 +100,7 @@ def _predict(args) -> int:
 
         vllm_args(args.output_dir, ServeOptions())
     # the hf engine needs what training needs (torch, transformers, peft): the train env, not vLLM's
-    code = _reexec(["vllm"]) if args.engine == "vllm" else _reexec(["torch", "transformers", "peft"], "train")
+    code = in_env("serve", ["vllm"]) if args.engine == "vllm" else in_env("train", ["torch", "transformers", "peft"])
     if code is not None:
         return code
     from mgtrainer.serve.predict import predict

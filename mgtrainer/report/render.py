@@ -1,11 +1,12 @@
-"""`mgtrainer report RUN_DIR [RUN_DIR ...] [-o report.html]` (the handler runs in the train env)."""
+"""What `mgtrainer report RUN_DIR [RUN_DIR ...] [-o report.html]` does (mgtrainer/cli/train.py, in the train env)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 
-def main(run_dirs: list[str], output: str | None = None) -> int:
+def render(run_dirs: list[str], output: str | None = None) -> Path:
+    """Every run's PNGs, then one HTML page of them all; the page's path."""
     from mgtrainer.report.page import write_report
     from mgtrainer.report.plots import report as draw_pngs
     from mgtrainer.report.runs import load_runs
@@ -14,5 +15,4 @@ def main(run_dirs: list[str], output: str | None = None) -> int:
     for run_dir in run_dirs:
         draw_pngs(run_dir)
     out = Path(output) if output else Path(run_dirs[0]) / "report.html" if len(run_dirs) == 1 else Path("report.html")
-    print(write_report(run_dirs, out))
-    return 0
+    return write_report(run_dirs, out)

@@ -1,8 +1,9 @@
 """The one command line: `mgtrainer <verb> ...`.
 
-Each layer owns its verbs in its own `cli.py` with a `register(subparsers)` function; this file only
-wires them together. Nothing here (or in those register functions) imports torch: heavy imports
-happen inside the command handlers.
+All command-line code lives in this package, one module per verb group, each with a `register(subparsers)`
+function; the layers below expose functions and never register verbs. This file only wires the groups
+together. Nothing here (or in those register functions) imports torch: heavy imports happen inside the
+command handlers, which re-run themselves in the env that has them (reexec.in_env).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from mgtrainer import __version__
 from mgtrainer.errors import MgtError
 
 REGISTRARS = (
-    "mgtrainer.driver.cli",   # train, eval, model, report
-    "mgtrainer.serve.cli",    # serve, predict
-    "mgtrainer.data.cli",     # data {check,convert,preview}
-    "mgtrainer.env.cli",      # env {build,status,run,doctor,clean,lock}
-    "mgtrainer.config.cli",   # config {show,schema}
-    "mgtrainer.app.cli",      # recipes {list,show,copy,run,check}
+    "mgtrainer.cli.train",    # train, eval, model, report
+    "mgtrainer.cli.serve",    # serve, predict
+    "mgtrainer.cli.data",     # data {check,convert,preview,pack,mine-negatives}
+    "mgtrainer.cli.env",      # env {build,status,run,doctor,clean,lock}
+    "mgtrainer.cli.config",   # config {show,schema}
+    "mgtrainer.cli.recipes",  # recipes {list,show,copy,run,check}
 )
 
 

@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-
-def _reexec(modules: list[str]) -> int | None:
-    """Re-run this command in the train env when this interpreter lacks the modules (env layer)."""
-    try:
-        from mgtrainer.env import ensure
-    except ImportError:
-        return None
-    return ensure("train", modules, sys.argv[1:])
+from mgtrainer.cli.reexec import in_env
 
 
 def _train(args) -> int:
@@ -28,7 +19,7 @@ def _train(args) -> int:
         return _launch(args, cfg)
     if cfg.backend == "native":  # LLaMA-Factory runs in its own env; the native trainer in the train env
         with hand_over(cfg, args.config, args.overrides):  # the re-run takes this cfg: no second parse
-            code = _reexec(["torch", "transformers", "peft"])
+            code = in_env("train", ["torch", "transformers", "peft"])
         if code is not None:
             return code
     say_notes(cfg)
@@ -60,7 +51,7 @@ def _lf_flags(args) -> None:
 
 
 def _eval(args) -> int:
-    code = _reexec(["torch", "transformers", "peft"])
+    code = in_env("train", ["torch", "transformers", "peft"])
     if code is not None:
         return code
     from mgtrainer.app.runs import evaluate
@@ -70,7 +61,7 @@ def _eval(args) -> int:
 
 
 def _tiny(args) -> int:
-    code = _reexec(["torch", "transformers", "tokenizers"])
+    code = in_env("train", ["torch", "transformers", "tokenizers"])
     if code is not None:
         return code
     from mgtrainer.driver.tiny import make_tiny_model
@@ -88,7 +79,7 @@ def _tiny(args) -> int:
 
 def _real(args) -> int:
     """`model get NAME [OUT]` and `model import FILE.gguf OUT`: both read GGUF in the train env."""
-    code = _reexec(["torch", "transformers", "gguf"])
+    code = in_env("train", ["torch", "transformers", "gguf"])
     if code is not None:
         return code
     if args.model_verb == "get":
@@ -103,12 +94,13 @@ def _real(args) -> int:
 
 
 def _report(args) -> int:
-    code = _reexec(["matplotlib", "jinja2"])
+    code = in_env("train", ["matplotlib", "jinja2"])
     if code is not None:
         return code
-    from mgtrainer.report.cli import main
+    from mgtrainer.report.render import render
 
-    return main(args.run_dirs, args.output)
+    print(render(args.run_dirs, args.output))
+    return 0
 
 
 def register(sub) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mgtrainer.cli.reexec import in_env, missing
+
 # = tuple(mgtrainer.data.formats.FORMATS), spelled out so `--help` imports nothing more (a test checks it)
 FORMAT_NAMES = ("alpaca", "sharegpt", "messages", "openai_preference", "hh", "text", "classify", "embed", "rerank",
                 "mdl", "asr")
@@ -104,26 +106,10 @@ def needs_for_convert(args) -> list[str]:
     return sorted(out)
 
 
-def missing(modules: list[str]) -> list[str]:
-    import importlib.util
-
-    return [m for m in modules if importlib.util.find_spec(m) is None]
-
-
 def reexec(modules: list[str], args) -> int | None:
-    """None when `modules` import here; else this command's exit code, re-run in the train env (as the
-    driver's verbs do). None too when this interpreter cannot run the env layer (no core deps): the
-    reader or writer then says in one line what to do."""
-    if not missing(modules):
-        return None
-    try:
-        import filelock  # noqa: F401 - the env layer needs the light core's own deps
-        import platformdirs  # noqa: F401
-
-        from mgtrainer.env import ensure
-    except ImportError:
-        return None
-    return ensure("train", modules, args.argv or sys.argv[1:])
+    """None when `modules` are here (nothing imported: reading a CSV must not pay for torch's import);
+    else this command's exit code, re-run in the train env."""
+    return None if not missing(modules) else in_env("train", modules, args.argv)
 
 
 def cmd_check(args) -> int:
