@@ -19,11 +19,11 @@ from mgtrainer.tasks.contract import Serve, Task
 TOY = '''
 """toy: a causal LM on plain text, one row per document (written by tests/test_contract.py)."""
 
-import sys
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from mgtrainer.driver.causal import CausalTask
 from mgtrainer.tasks.contract import Serve
 from mgtrainer.tasks.serving import (
     completions as served, first, generate as call, generated_text as response, no_settings as serve_settings,
@@ -56,16 +56,8 @@ def extra_metrics(cfg, trainer, tok, eval_records):
     return {}
 
 
-def run(cfg, data):
-    from mgtrainer.driver.causal import fit_causal_lm
-
-    return fit_causal_lm(cfg, sys.modules[__name__], data)
-
-
-def evaluate(cfg, data, model_dir):
-    from mgtrainer.driver.causal import evaluate_causal_lm
-
-    return evaluate_causal_lm(cfg, sys.modules[__name__], data, model_dir)
+_FLOW = CausalTask(HEAD, RECORD, tokenizer, encode, extra_metrics=extra_metrics)
+run, evaluate = _FLOW.run, _FLOW.evaluate
 
 
 def request(row, manifest, tok):

@@ -1,17 +1,36 @@
-"""The one training flow of the causal-LM tasks (pt, sft); the task module passed in gives what differs.
-
-task.HEAD; task.tokenizer(cfg, model_cfg) -> (tok, template name for the manifest);
-task.encode(cfg, tok, records) -> Encoded; task.encode_rows(cfg, tok, records) -> lazy rows (streaming);
-task.extra_metrics(cfg, trainer, tok, eval_records) -> dict added to eval loss and perplexity.
-`data` is mgtrainer.tasks.contract.Data, loaded by the app for task.RECORD.
+"""The one training flow of the causal-LM tasks (pt, sft): a task module declares what differs as a
+CausalTask, whose run / evaluate are the task's. `data` is mgtrainer.tasks.contract.Data, loaded by the app
+for task.RECORD. Light at import (the task registry imports it): torch and transformers load in the flow.
 """
 
 from __future__ import annotations
 
-from mgtrainer.driver.gen_eval import add_generation_eval
-from mgtrainer.driver.metrics import quality_metrics, scalar_metrics
-from mgtrainer.driver.run import finish, main_process, start
+from dataclasses import dataclass
+from typing import Callable
+
+from mgtrainer.driver.metrics import scalar_metrics
+from mgtrainer.driver.run import conclude, main_process, start
 from mgtrainer.errors import MgtError
+
+
+@dataclass(frozen=True)
+class CausalTask:
+    """What a causal-LM task hands the flow: the hooks in which pt and sft differ."""
+
+    HEAD: str
+    RECORD: str  # "chat" conversations also get generation metrics and samples at every eval
+    tokenizer: Callable  # (cfg, model_cfg) -> (tok, template name for the manifest)
+    encode: Callable  # (cfg, tok, records) -> driver.tokenize.Encoded
+    encode_rows: Callable | None = None  # (cfg, tok, records) -> lazy token rows (a STREAMING task's)
+    extra_metrics: Callable | None = None  # (cfg, trainer, tok, eval_records) -> dict beside loss and perplexity
+
+    def run(self, cfg, data) -> dict:
+        """Train (loaded or streamed data); eval loss, perplexity and the task's extras; final/ + manifest."""
+        return fit_causal_lm(cfg, self, data)
+
+    def evaluate(self, cfg, data, model_dir) -> dict:
+        """Eval loss, perplexity and the task's extras of model_dir on the eval split."""
+        return evaluate_causal_lm(cfg, self, data, model_dir)
 
 
 def varlen_attention(model) -> bool:
@@ -35,9 +54,10 @@ def padding_free_or_budget(cfg, varlen: bool):
     return cfg.model_copy(update={"train": t.model_copy(update={"padding_free": False, "max_tokens_per_batch": budget})})
 
 
-def fit_causal_lm(cfg, task, data) -> dict:
+def fit_causal_lm(cfg, task: CausalTask, data) -> dict:
     """Train (loaded or streamed data), eval loss/perplexity (+ the task's extras), final/ + manifest, plots."""
-    from mgtrainer.driver import collate, model as dm, save, trainer as dt
+    from mgtrainer.driver import collate, model as dm, trainer as dt
+    from mgtrainer.driver.gen_eval import add_generation_eval
 
     start(cfg)
     tok, template = task.tokenizer(cfg, cfg.model)
@@ -53,11 +73,7 @@ def fit_causal_lm(cfg, task, data) -> dict:
     if cfg.data.streaming:
         train_rows.rejects.report()
     metrics = causal_metrics(cfg, task, trainer, tok, eval_rows, data.eval)
-    save.save_final(trainer, tok, cfg, task.HEAD, metrics, template=template)
-    finish(trainer, cfg, metrics)
-    if trainer.is_world_process_zero():
-        print({k: round(v, 4) for k, v in quality_metrics(metrics).items() if k.startswith("eval_")})
-    return metrics
+    return conclude(trainer, tok, cfg, task.HEAD, metrics, template=template)
 
 
 def _causal_rows(cfg, task, tok, data):
@@ -101,11 +117,12 @@ def causal_metrics(cfg, task, trainer, tok, eval_rows, eval_records) -> dict:
         return {}
     metrics = scalar_metrics(final_eval(trainer))
     metrics["eval_perplexity"] = perplexity(metrics["eval_loss"])
-    metrics.update(task.extra_metrics(cfg, trainer, tok, eval_records))
+    if task.extra_metrics:
+        metrics.update(task.extra_metrics(cfg, trainer, tok, eval_records))
     return metrics
 
 
-def evaluate_causal_lm(cfg, task, data, model_dir) -> dict:
+def evaluate_causal_lm(cfg, task: CausalTask, data, model_dir) -> dict:
     """Eval metrics of model_dir on the eval split (the train rows when there is none; streaming: the
     eval rows of data.eval or an integer data.val_size, which it then needs)."""
     from mgtrainer.driver import collate, model as dm, trainer as dt

@@ -1,11 +1,11 @@
 """The training flow of media chat tasks (images / audio + text -> text): load model + processor, refuse
 media the model cannot take, freeze the tower, encode through the processor, train, eval loss + generation
 metrics (exact-match accuracy, WER, CER), final/ with the processor + a manifest naming modality and
-processor. `task` gives HEAD and nothing else is task-specific here."""
+processor. `head` (the task's HEAD, for the manifest) is the one task-specific thing here."""
 
 from __future__ import annotations
 
-from mgtrainer.driver.run import finish, start
+from mgtrainer.driver.run import conclude, start
 
 
 def error_rates(refs: list[str], hyps: list[str]) -> dict:
@@ -39,7 +39,7 @@ def generation_metrics(model, proc, records, max_new_tokens: int, samples: int |
     return {"eval_accuracy": acc, "eval_wer": rates["wer"], "eval_cer": rates["cer"]}, out
 
 
-def fit_media(cfg, task, data) -> dict:
+def fit_media(cfg, head: str, data) -> dict:
     from pathlib import Path
 
     from mgtrainer.driver import media, save, trainer as dt
@@ -66,8 +66,9 @@ def fit_media(cfg, task, data) -> dict:
     metrics.update(gen)
     if samples:
         save.write_json(Path(cfg.train.output_dir) / "eval_samples" / f"step-{trainer.state.global_step}.json", samples)
-    save.save_final(trainer, proc.tokenizer, cfg, task.HEAD, metrics, template="model",
+    return conclude(trainer, proc.tokenizer, cfg, head, metrics, show=_print_eval, template="model",
                     export=proc.save_pretrained, modality=sorted(have), processor=type(proc).__name__)
-    finish(trainer, cfg, metrics)
+
+
+def _print_eval(metrics: dict) -> None:
     print({k: round(v, 4) for k, v in metrics.items() if k.startswith("eval_")})
-    return metrics

@@ -36,17 +36,14 @@ class PoolingSpec:
 
 def fit_pooling(cfg, model, tok, train_rows, eval_rows, spec: PoolingSpec) -> dict:
     """Fine-tune (LoRA / freeze / full), train, final eval, final/ + manifest, eval_report.json and plots."""
-    from mgtrainer.driver import save
     from mgtrainer.driver.model import apply_finetuning
-    from mgtrainer.driver.run import finish
+    from mgtrainer.driver.run import conclude
 
     model = apply_finetuning(model, cfg.lora, spec.head)
     trainer, metrics = fit(cfg, model, tok, train_rows, eval_rows, spec.collator, spec.loss_fn, spec.metrics_fn,
                            spec.default_metric)
-    save.save_final(trainer, tok, cfg, spec.head, metrics, export=spec.export, **spec.manifest)
-    finish(trainer, cfg, metrics)
-    print_metrics(spec.name, metrics)
-    return metrics
+    return conclude(trainer, tok, cfg, spec.head, metrics, show=lambda m: print_metrics(spec.name, m),
+                    export=spec.export, **spec.manifest)
 
 
 def evaluate_pooling(name: str, metrics_fn: Callable, model) -> dict:

@@ -10,8 +10,10 @@ reference-free losses (ORPO, SimPO: driver/pref_losses.py), run each pair's shar
   precompute_ref_log_probs   reference log-probs computed once before training, then no reference
   orpo / simpo      none (reference-free)
 
-`spec` is a PrefSpec the task builds from its config. driver/trainer.build_trainer's args_cls/trainer_kwargs
-let any TRL trainer (e.g. grpo's) get mgtrainer's callbacks the same way.
+`spec` is a PrefSpec the task builds from its config; a task module is its spec function plus
+`PreferenceTask(spec, tokenizer)`, whose methods are the task's run / evaluate / token_drops.
+driver/trainer.build_trainer's args_cls/trainer_kwargs let any TRL trainer (e.g. grpo's) get mgtrainer's
+callbacks the same way.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from mgtrainer.driver.metrics import quality_metrics, scalar_metrics
-from mgtrainer.driver.run import finish, start
+from mgtrainer.driver.metrics import scalar_metrics
+from mgtrainer.driver.run import conclude, start
 
 
 @dataclass
@@ -39,6 +41,30 @@ class PrefSpec:
     @property
     def reference_free(self) -> bool:
         return self.free_loss is not None
+
+
+@dataclass(frozen=True)
+class PreferenceTask:
+    """A preference task's `run`, `evaluate` and `token_drops` (mgtrainer/tasks/contract.py), built from the one
+    thing in which dpo, kto and orpo differ: how their config becomes a PrefSpec. The trained model is a causal
+    LM with the chat tokenizer `tokenizer(cfg, model_cfg) -> (tok, template name)` (sft's)."""
+
+    spec: Callable  # cfg -> PrefSpec
+    tokenizer: Callable
+    HEAD: str = "causal_lm"
+
+    def run(self, cfg, data) -> dict:
+        """Train on preference records; eval the loss's rewards (accuracy, margins; kto: KL) on held-out rows;
+        final/ + manifest."""
+        return fit_preference(cfg, self, data, self.spec(cfg))
+
+    def evaluate(self, cfg, data, model_dir) -> dict:
+        """Rewards, margins and loss of model_dir on the eval rows (reference: model.name_or_path)."""
+        return evaluate_preference(cfg, self, data, model_dir, self.spec(cfg))
+
+    def token_drops(self, cfg, tok, records) -> list[tuple[str, str]]:
+        """Rows training drops once tokenised, with the reason (`mgtrainer data check --task T --model M`)."""
+        return encode(tok, records, cfg, self.spec(cfg)).dropped
 
 
 def reference_free_spec(odds_ratio: bool, beta: float, gamma: float | None, ftx: float,
@@ -185,7 +211,7 @@ def _dataset(rows):
     return Dataset.from_list(rows) if rows else None
 
 
-def build(cfg, task, spec: PrefSpec, model, tok, train_rows, eval_rows):
+def build(cfg, spec: PrefSpec, model, tok, train_rows, eval_rows):
     """The TRL trainer with mgtrainer's callbacks (metrics.jsonl, SIGTERM checkpoint, report)."""
     from mgtrainer.driver import trainer as dt
 
@@ -210,9 +236,9 @@ def _settle_reference(trainer, spec: PrefSpec) -> None:
         trainer.ref_model = None
 
 
-def fit_preference(cfg, task, data, spec: PrefSpec) -> dict:
+def fit_preference(cfg, task: PreferenceTask, data, spec: PrefSpec) -> dict:
     """Train on preference records, eval reward accuracy/margins on held-out rows, final/ + manifest."""
-    from mgtrainer.driver import model as dm, save, trainer as dt
+    from mgtrainer.driver import model as dm, trainer as dt
     from mgtrainer.driver.pref_encode import say_dropped, summary
 
     start(cfg)
@@ -227,17 +253,13 @@ def fit_preference(cfg, task, data, spec: PrefSpec) -> dict:
 
         raise MgtError(f"no trainable preference rows in {cfg.data.train} (data.train); every row was dropped "
                        "(see above); expected prompts shorter than data.cutoff_len")
-    trainer = build(cfg, task, spec, model, tok, train_set.rows, eval_set.rows)
+    trainer = build(cfg, spec, model, tok, train_set.rows, eval_set.rows)
     dt.train(trainer, cfg)
     metrics = scalar_metrics(trainer.evaluate()) if eval_set.rows else {}
-    save.save_final(trainer, tok, cfg, task.HEAD, metrics, template=template)
-    finish(trainer, cfg, metrics)
-    if trainer.is_world_process_zero():
-        print({k: round(v, 4) for k, v in quality_metrics(metrics).items() if k.startswith("eval_")})
-    return metrics
+    return conclude(trainer, tok, cfg, task.HEAD, metrics, template=template)
 
 
-def evaluate_preference(cfg, task, data, model_dir, spec: PrefSpec) -> dict:
+def evaluate_preference(cfg, task: PreferenceTask, data, model_dir, spec: PrefSpec) -> dict:
     """Reward accuracy, margins and loss of model_dir on the eval split (the train rows without one).
     The reference is the config's base model (model.name_or_path) for losses that need one."""
     from mgtrainer.driver import model as dm

@@ -24,6 +24,25 @@ def start(cfg) -> None:
     rundir.claim(cfg)  # lock output_dir, refuse to replace a run, sweep leftovers, write the run record
 
 
+def conclude(trainer, tok, cfg, head: str, metrics: dict, details: dict | None = None, show=None, **manifest) -> dict:
+    """The end of every training flow, once: final/ + its manifest (save.save_final; `manifest` goes there),
+    eval_report.json and the plots (finish), then the metrics printed on the main process by `show`
+    (default: the eval quality metrics, rounded)."""
+    from mgtrainer.driver import save
+
+    save.save_final(trainer, tok, cfg, head, metrics, **manifest)
+    finish(trainer, cfg, metrics, details)
+    if trainer.is_world_process_zero():
+        (show or print_eval)(metrics)
+    return metrics
+
+
+def print_eval(metrics: dict) -> None:
+    from mgtrainer.driver.metrics import quality_metrics
+
+    print({k: round(v, 4) for k, v in quality_metrics(metrics).items() if k.startswith("eval_")})
+
+
 def finish(trainer, cfg, metrics: dict, details: dict | None = None) -> dict:
     """Write eval_report.json (metrics + details such as per-class scores) and the plots."""
     if not trainer.is_world_process_zero():

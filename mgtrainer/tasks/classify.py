@@ -115,7 +115,7 @@ def _model_and_data(cfg, splits, model_dir=None):
 
 def run(cfg, data) -> dict:
     """Fine-tune a classifier; write final/ + manifest, eval_report.json, metrics.jsonl and plots."""
-    from mgtrainer.driver import collate, run as dr, save, trainer as dt
+    from mgtrainer.driver import collate, run as dr, trainer as dt
     from mgtrainer.driver.metrics import scalar_metrics
     from mgtrainer.driver.model import apply_finetuning
     from mgtrainer.report.callback import add_before_report
@@ -134,10 +134,8 @@ def run(cfg, data) -> dict:
     add_before_report(trainer, EvalDetails(cfg.train.output_dir, details))  # per-class report at every eval
     dt.train(trainer, cfg)
     metrics = scalar_metrics(dt.final_eval(trainer)) if eval_set.rows else {}
-    save.save_final(trainer, tok, cfg, HEAD, metrics, labels=labels, multi_label=cfg.task.multi_label)
-    dr.finish(trainer, cfg, metrics, details)
-    _print_result(metrics)
-    return metrics
+    return dr.conclude(trainer, tok, cfg, HEAD, metrics, details, show=_print_result, labels=labels,
+                       multi_label=cfg.task.multi_label)
 
 
 def _print_result(metrics: dict) -> None:

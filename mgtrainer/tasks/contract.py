@@ -97,5 +97,9 @@ class Task(Protocol):
 #   (config/load.py applies them before validation; `mgtrainer config show` prints the result).
 # Optional: tasks whose rows are token sequences also define
 #   encode(cfg, tok, records) -> mgtrainer.driver.tokenize.Encoded   (`mgtrainer data preview` shows it)
+#   tokenizer(cfg, model_cfg) -> (tok, template name)   (`data pack`, `data check --model`)
 #   token_drops(cfg, tok, records) -> [(source, reason)]   rows training drops once tokenised
 #                                      (`mgtrainer data check --task T --model M` lists them)
+# A task that trains with a shared family flow gets run / evaluate (and token_drops) from that flow's typed
+# spec, which declares every hook the flow reads: driver/causal.CausalTask (pt, sft), driver/preference.
+# PreferenceTask (dpo, kto, orpo); the pooling tasks hand driver/pooling_fit.PoolingSpec to fit_pooling.

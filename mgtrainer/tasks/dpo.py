@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mgtrainer.driver.preference import PreferenceTask, PrefSpec, reference_free_spec
 from mgtrainer.tasks.contract import Serve
 from mgtrainer.tasks.sft import (  # noqa: F401 (a preference-tuned model is served exactly like sft's)
     call, chat_prompt, compare, probe, request, response, serve_settings, served, tokenizer)
@@ -51,43 +52,13 @@ class Config(BaseModel):
 
 def spec(cfg):
     """The flow's PrefSpec: TRL's loss (+ an SFT term weighted ftx), or a reference-free loss."""
-    from mgtrainer.driver.preference import PrefSpec
-
     t = cfg.task
     if t.loss in ("orpo", "simpo"):
-        return free_spec(t)
+        return reference_free_spec(t.loss == "orpo", t.beta, t.simpo_gamma, t.ftx, t.max_prompt_length)
     losses, weights = ([t.loss, "sft"], [1.0, t.ftx]) if t.ftx else ([t.loss], None)
     return PrefSpec("pairs", losses, t.beta, t.max_prompt_length, t.precompute_ref_log_probs,
                     args={"loss_weights": weights})
 
 
-def free_spec(t):
-    from mgtrainer.driver.preference import reference_free_spec
-
-    return reference_free_spec(t.loss == "orpo", t.beta, t.simpo_gamma, t.ftx, t.max_prompt_length)
-
-
-def token_drops(cfg, tok, records) -> list[tuple[str, str]]:
-    """Rows training drops once tokenised, with the reason (`mgtrainer data check --task T --model M`)."""
-    from mgtrainer.driver.preference import encode
-
-    return encode(tok, records, cfg, spec(cfg)).dropped
-
-
-def run(cfg, data) -> dict:
-    """Train on preference pairs; eval reward accuracy and margins on held-out pairs; final/ + manifest."""
-    import sys
-
-    from mgtrainer.driver.preference import fit_preference
-
-    return fit_preference(cfg, sys.modules[__name__], data, spec(cfg))
-
-
-def evaluate(cfg, data, model_dir) -> dict:
-    """Reward accuracy, margins and loss of model_dir on the eval pairs (reference: model.name_or_path)."""
-    import sys
-
-    from mgtrainer.driver.preference import evaluate_preference
-
-    return evaluate_preference(cfg, sys.modules[__name__], data, model_dir, spec(cfg))
-
+_FLOW = PreferenceTask(spec, tokenizer)  # the preference flow (driver/preference.py) with this task's spec
+run, evaluate, token_drops = _FLOW.run, _FLOW.evaluate, _FLOW.token_drops

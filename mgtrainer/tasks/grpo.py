@@ -115,7 +115,7 @@ def grpo_trainer(cfg, rewards):
 
 def run(cfg, data) -> dict:
     """Sample, score, update; eval reward on data.eval; final/ + manifest, metrics.jsonl, plots, report."""
-    from mgtrainer.driver import model as dm, run as dr, save, trainer as dt
+    from mgtrainer.driver import model as dm, run as dr, trainer as dt
     from mgtrainer.driver.metrics import quality_metrics
     from mgtrainer.driver.templates import template_name
     from mgtrainer.tasks import rewarding
@@ -133,11 +133,8 @@ def run(cfg, data) -> dict:
     dt.train(trainer, cfg)
     metrics = _final_metrics(trainer, eval_set)
     _drop_reference_adapter(trainer.model)
-    save.save_final(trainer, tok, cfg, HEAD, metrics, template=template)
-    dr.finish(trainer, cfg, metrics)
-    if trainer.is_world_process_zero():
-        print({k: round(v, 4) for k, v in quality_metrics(metrics).items()})
-    return metrics
+    return dr.conclude(trainer, tok, cfg, HEAD, metrics, template=template,
+                       show=lambda m: print({k: round(v, 4) for k, v in quality_metrics(m).items()}))
 
 
 def _final_metrics(trainer, eval_set) -> dict:

@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mgtrainer.driver.preference import PreferenceTask, PrefSpec
 from mgtrainer.tasks.contract import Serve
 from mgtrainer.tasks.sft import (  # noqa: F401 (a preference-tuned model is served exactly like sft's)
     call, chat_prompt, compare, probe, request, response, serve_settings, served, tokenizer)
@@ -34,8 +35,6 @@ class Config(BaseModel):
 
 
 def spec(cfg):
-    from mgtrainer.driver.preference import PrefSpec
-
     t = cfg.task
     # loss kto builds its KL pairs from neighbouring rows, so TRL needs sequential sampling: the flow shuffles
     # the rows once (seeded) instead
@@ -44,26 +43,5 @@ def spec(cfg):
                     args={"desirable_weight": t.desirable_weight, "undesirable_weight": t.undesirable_weight} | order)
 
 
-def token_drops(cfg, tok, records) -> list[tuple[str, str]]:
-    """Rows training drops once tokenised, with the reason (`mgtrainer data check --task T --model M`)."""
-    from mgtrainer.driver.preference import encode
-
-    return encode(tok, records, cfg, spec(cfg)).dropped
-
-
-def run(cfg, data) -> dict:
-    """Train on judged answers; eval loss, KL and desirable/undesirable rewards; final/ + manifest."""
-    import sys
-
-    from mgtrainer.driver.preference import fit_preference
-
-    return fit_preference(cfg, sys.modules[__name__], data, spec(cfg))
-
-
-def evaluate(cfg, data, model_dir) -> dict:
-    """KTO loss, KL and rewards of model_dir on the eval rows (reference: model.name_or_path)."""
-    import sys
-
-    from mgtrainer.driver.preference import evaluate_preference
-
-    return evaluate_preference(cfg, sys.modules[__name__], data, model_dir, spec(cfg))
+_FLOW = PreferenceTask(spec, tokenizer)  # the preference flow (driver/preference.py) with this task's spec
+run, evaluate, token_drops = _FLOW.run, _FLOW.evaluate, _FLOW.token_drops

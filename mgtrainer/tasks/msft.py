@@ -25,11 +25,9 @@ class Config(BaseModel):
 
 def run(cfg, data) -> dict:
     """Train on media chat records; eval loss, accuracy, WER, CER; final/ with processor + manifest."""
-    import sys
-
     from mgtrainer.driver.media_fit import fit_media
 
-    return fit_media(cfg, sys.modules[__name__], data)
+    return fit_media(cfg, HEAD, data)
 
 
 def evaluate(cfg, data, model_dir) -> dict:

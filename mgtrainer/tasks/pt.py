@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mgtrainer.driver.causal import CausalTask
 from mgtrainer.tasks.contract import Serve
 from mgtrainer.tasks.serving import first
 from mgtrainer.tasks.serving import (  # noqa: F401 (the contract's serving functions, shared with sft)
@@ -47,22 +48,8 @@ def extra_metrics(cfg, trainer, tok, eval_records) -> dict:
     return {}  # eval loss and perplexity only
 
 
-def run(cfg, data) -> dict:
-    """Train on packed text; eval loss and perplexity; final/ + manifest, metrics.jsonl, plots."""
-    import sys
-
-    from mgtrainer.driver.causal import fit_causal_lm
-
-    return fit_causal_lm(cfg, sys.modules[__name__], data)
-
-
-def evaluate(cfg, data, model_dir) -> dict:
-    """Eval loss and perplexity of model_dir on the (packed) eval split."""
-    import sys
-
-    from mgtrainer.driver.causal import evaluate_causal_lm
-
-    return evaluate_causal_lm(cfg, sys.modules[__name__], data, model_dir)
+_FLOW = CausalTask(HEAD, RECORD, tokenizer, encode, encode_rows, extra_metrics)  # the flow of driver/causal.py
+run, evaluate = _FLOW.run, _FLOW.evaluate
 
 
 def request(row, manifest, tok) -> list[int]:

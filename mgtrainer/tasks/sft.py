@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mgtrainer.driver.causal import CausalTask
 from mgtrainer.tasks.contract import Serve
 from mgtrainer.tasks.serving import (  # noqa: F401 (the contract's serving functions, shared with pt, grpo)
     chat_probe as probe, chat_prompt, chat_request as request, chat_served as served, generate as call,
@@ -61,19 +62,5 @@ def extra_metrics(cfg, trainer, tok, eval_records) -> dict:
     return gen
 
 
-def run(cfg, data) -> dict:
-    """Fine-tune on chat records; eval loss, perplexity, ROUGE/BLEU-4 of generations; final/ + manifest."""
-    import sys
-
-    from mgtrainer.driver.causal import fit_causal_lm
-
-    return fit_causal_lm(cfg, sys.modules[__name__], data)
-
-
-def evaluate(cfg, data, model_dir) -> dict:
-    """Eval loss, perplexity and generation metrics of model_dir on the eval split."""
-    import sys
-
-    from mgtrainer.driver.causal import evaluate_causal_lm
-
-    return evaluate_causal_lm(cfg, sys.modules[__name__], data, model_dir)
+_FLOW = CausalTask(HEAD, RECORD, tokenizer, encode, encode_rows, extra_metrics)  # the flow of driver/causal.py
+run, evaluate = _FLOW.run, _FLOW.evaluate
