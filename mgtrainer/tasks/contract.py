@@ -94,7 +94,7 @@ class Task(Protocol):
 
 
 # Optional: DEFAULTS = {section: {field: value}}: the task's own defaults for fields a run leaves unset
-#   (config/load.py applies them before validation; `mgtrainer config show` prints the result).
+#   (config/resolving.py applies them before validation; `mgtrainer config show` prints the result).
 # Optional: tasks whose rows are token sequences also define
 #   encode(cfg, tok, records) -> mgtrainer.driver.tokenize.Encoded   (`mgtrainer data preview` shows it)
 #   tokenizer(cfg, model_cfg) -> (tok, template name)   (`data pack`, `data check --model`)

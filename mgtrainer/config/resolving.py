@@ -1,0 +1,193 @@
+"""Resolving each entry's key to one canonical field: sections, flat names, aliases (config/aliases.py), task
+fields, ignored and unsupported keys. A key nothing knows is one line with the closest known name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mgtrainer.config.aliases import ALIASES, SKIP, UNSUPPORTED, convert_stage, ignored_reason
+from mgtrainer.config.messages import SHOWN, cut, did_you_mean, show
+from mgtrainer.config.reading import GROUPS, Entry
+from mgtrainer.config.sections import SECTIONS
+from mgtrainer.errors import MgtError
+from mgtrainer.tasks import TASKS, config_classes
+
+
+def task_name(entries: list[Entry]) -> str | None:
+    name = None
+    for entry in entries:
+        if entry.path in (("task",), ("task", "name"), ("stage",)) and isinstance(entry.value, str):
+            name = _convert(entry, convert_stage)
+            if name not in TASKS:
+                raise MgtError(f"{entry.where}: unknown task '{name}'{did_you_mean(name, TASKS)}; expected "
+                               f"one of {', '.join(TASKS)}")
+    return name
+
+
+def task_defaults(tree: dict, task: str | None) -> None:
+    """The task's own defaults (its module's DEFAULTS: {section: {field: value}}) where the run set nothing.
+    They tune mgtrainer's own trainers: a run on another backend (llamafactory) keeps that backend's defaults."""
+    from mgtrainer.tasks import get
+
+    if tree.get("backend", "native") != "native":
+        return
+    for section, values in getattr(get(task), "DEFAULTS", {}).items() if task else ():
+        if isinstance(tree.setdefault(section, {}), dict):
+            for key, value in values.items():
+                tree[section].setdefault(key, value)
+
+
+def resolve(entries: list[Entry], task: str | None) -> tuple[dict, dict, list[str]]:
+    tree: dict[str, Any] = {}
+    origins: dict[tuple, Entry] = {}
+    notes: list[str] = []
+    for entry in entries:
+        target = _target(entry, task, notes)
+        if target is None:
+            continue
+        loc, value = target
+        _check_twice(origins.get(loc), entry, loc, value, tree)
+        origins[loc] = entry
+        if len(loc) == 1:
+            tree[loc[0]] = value
+        else:
+            tree.setdefault(loc[0], {})[loc[1]] = value
+    return tree, {loc: e.where for loc, e in origins.items()}, notes
+
+
+def _check_twice(previous: Entry | None, entry: Entry, loc: tuple, value, tree: dict) -> None:
+    """The same field set twice in one file under two names (e.g. max_length and cutoff_len)."""
+    if previous is None or previous.origin != entry.origin or entry.origin == "override":
+        return
+    old = tree[loc[0]] if len(loc) == 1 else tree[loc[0]][loc[1]]
+    if old != value:
+        raise MgtError(f"{entry.where}: '{entry.key}' sets {'.'.join(loc)} = {show(value)}, but "
+                       f"{previous.where} ('{previous.key}') already set it to {show(old)}; keep one")
+
+
+def _target(entry: Entry, task: str | None, notes: list[str]):
+    """(loc, value) for one entry, or None when the key is ignored."""
+    if len(entry.path) == 2:
+        return _in_group(entry, task, notes)
+    key, value = entry.key, entry.value
+    if key == "backend":
+        return ("backend",), value
+    if key == "task" and isinstance(value, str):
+        return ("task", "name"), _convert(entry, convert_stage)
+    if key == "model" and isinstance(value, str):
+        return ("model", "name_or_path"), value
+    if key in GROUPS:
+        raise MgtError(f"{entry.where}: '{key}' must be a mapping of {key} settings (or use "
+                       f"flat keys); got {type(value).__name__} {show(value)}")
+    return _flat(entry, task, notes)
+
+
+def _flat(entry: Entry, task: str | None, notes: list[str]):
+    key, value = entry.key, entry.value
+    reason = ignored_reason(key, value)
+    if reason:
+        notes.append(f"{entry.where}: ignored '{key}' ({reason})")
+        return None
+    if key in UNSUPPORTED:
+        raise MgtError(f"{entry.where}: '{key}' is not supported: {UNSUPPORTED[key]}")
+    if key in ALIASES:
+        target = ALIASES[key].target
+        if target.startswith("task.") and target != "task.name" and task is not None:
+            _task_field(Entry(("task", target[5:]), entry.value, entry.where, entry.origin), task, [], True)
+        return _aliased(entry, ALIASES[key])  # (an alias of another task's field was refused just above)
+    if key in FLAT:
+        return (FLAT[key], key), value
+    if key in TASK_FIELDS:
+        return _task_field(entry, task, notes)
+    hint = did_you_mean(key, ALL_NAMES) or "; expected a RunConfig field (see `mgtrainer config schema`)"
+    raise MgtError(f"{entry.where}: unknown key '{cut(key, 80)}'{hint}")
+
+
+def _in_group(entry: Entry, task: str | None, notes: list[str]):
+    group, key = entry.path
+    if group == "task":
+        if key == "name":
+            return ("task", "name"), _convert(entry, convert_stage)
+        return _task_field(entry, task, notes, in_section=True)
+    if key in SECTIONS[group].model_fields:
+        return (group, key), entry.value
+    alias = ALIASES.get(key)
+    if alias and alias.target.startswith(group + "."):
+        return _aliased(entry, alias)
+    if ignored_reason(key, entry.value) or key in UNSUPPORTED:
+        return _flat(entry, task, notes)
+    home = _home(key)
+    if home:
+        raise MgtError(f"{entry.where}: '{key}' is not a {group} setting; it belongs in {home}")
+    names = list(SECTIONS[group].model_fields) + [k for k, a in ALIASES.items()
+                                                  if a.target.startswith(group + ".")]
+    raise MgtError(f"{entry.where}: unknown key '{group}.{cut(key, 80)}'{did_you_mean(key, names)}; expected one "
+                   f"of {', '.join(SECTIONS[group].model_fields)}")
+
+
+def _aliased(entry: Entry, alias) -> tuple | None:
+    value = _convert(entry, alias.convert) if alias.convert else entry.value
+    if value is SKIP:
+        return None
+    return tuple(alias.target.split(".")), value
+
+
+def _task_field(entry: Entry, task: str | None, notes: list[str], in_section: bool = False):
+    key, value = entry.key, entry.value
+    by_task = task_fields()
+    fields = by_task.get(task, {})
+    if key in fields:
+        return ("task", key), value
+    owners = [name for name, names in by_task.items() if key in names]
+    if owners and (value is None or value is False):
+        notes.append(f"{entry.where}: ignored '{key}: {show(value)}' (task {task} has no {key})")
+        return None
+    if owners:
+        which = f"not of task '{task}'" if task else f"set task: {owners[0]}"
+        raise MgtError(f"{entry.where}: '{key}' is a setting of task {', '.join(owners)}, {which}")
+    label = f"task.{key}" if in_section else key
+    expected = ", ".join(fields) if fields else "the task's own fields"
+    raise MgtError(f"{entry.where}: unknown key '{label}'{did_you_mean(key, fields)}; expected one of "
+                   f"name, {expected}")
+
+
+def _convert(entry: Entry, convert):
+    try:
+        return convert(entry.value)
+    except (ValueError, TypeError) as err:
+        raise MgtError(f"{entry.where}: invalid '{entry.key}' = {show(entry.value)}: {cut(err, SHOWN)}") from None
+
+
+def _home(key: str) -> str | None:
+    if key in ALIASES:
+        return ALIASES[key].target
+    if key in FLAT:
+        return f"{FLAT[key]}.{key}"
+    return None
+
+
+def _flat_names() -> dict[str, str]:
+    """Canonical field name -> its section, for names that are unique across sections."""
+    seen: dict[str, list[str]] = {}
+    for section, model in SECTIONS.items():
+        for name in model.model_fields:
+            seen.setdefault(name, []).append(section)
+    return {name: secs[0] for name, secs in seen.items() if len(secs) == 1 and name not in GROUPS}
+
+
+
+FLAT = _flat_names()
+
+
+def task_fields() -> dict[str, dict]:
+    """Task name -> its own fields (all but name), from the registry as it is now."""
+    return {cls.model_fields["name"].default: {k: f for k, f in cls.model_fields.items() if k != "name"}
+            for cls in config_classes()}
+
+
+
+TASK_FIELDS = {name for fields in task_fields().values() for name in fields}
+
+ALL_NAMES = sorted(set(FLAT) | set(ALIASES) | TASK_FIELDS | set(GROUPS) | {"backend"}
+                   | {f"{s}.{f}" for s, m in SECTIONS.items() for f in m.model_fields})
+
