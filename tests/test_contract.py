@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mgtrainer.driver.causal import CausalTask
 from mgtrainer.tasks.contract import Serve
-from mgtrainer.tasks.serving import (
+from mgtrainer.driver.serving import (
     completions as served, first, generate as call, generated_text as response, no_settings as serve_settings,
     same_generations as compare)
 

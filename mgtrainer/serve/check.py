@@ -16,7 +16,7 @@ from mgtrainer.errors import MgtError
 from mgtrainer.serve import predict
 from mgtrainer.serve.rows import Row
 from mgtrainer.tasks.contract import Verdict as Result
-from mgtrainer.tasks.serving import PARITY_TOKENS as MAX_NEW_TOKENS
+from mgtrainer.driver.serving import PARITY_TOKENS as MAX_NEW_TOKENS
 
 
 def post(url: str, body: dict, api_key: str | None, timeout: float = 300.0) -> dict:

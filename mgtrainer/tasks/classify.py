@@ -5,7 +5,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mgtrainer.tasks.contract import Serve, Verdict
-from mgtrainer.tasks.serving import TEXT_KEYS, classify_probs, first, max_abs_diff
+from mgtrainer.driver.serving import TEXT_KEYS, classify_probs, first, max_abs_diff
 
 HEAD = "sequence_classification"
 RECORD = "classify"

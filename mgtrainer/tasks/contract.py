@@ -15,6 +15,8 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from mgtrainer.driver.serving import Verdict  # noqa: F401 (the contract's compare returns one)
+
 
 @dataclass(frozen=True)
 class Serve:
@@ -39,17 +41,6 @@ class Data:
     eval: list
     shuffle: Callable | None = None
     rejects: Any = None
-
-
-@dataclass
-class Verdict:
-    """One parity comparison: `metric` over the probe rows is `value`, which must be within `limit`."""
-
-    endpoint: str
-    metric: str
-    value: float
-    limit: float
-    ok: bool
 
 
 Post = Callable[[str, dict], dict]  # post(endpoint, json body) -> the server's json answer

@@ -11,8 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mgtrainer.tasks.contract import Serve
-from mgtrainer.tasks.serving import first
-from mgtrainer.tasks.serving import min_cosine as compare  # noqa: F401 (the contract's compare)
+from mgtrainer.driver.serving import first
+from mgtrainer.driver.serving import min_cosine as compare  # noqa: F401 (the contract's compare)
 
 HEAD = "encoder"
 RECORD = "embed"

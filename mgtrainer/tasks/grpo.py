@@ -2,7 +2,7 @@
 
 Per prompt, `num_generations` completions are sampled (transformers on CPU; vLLM on a GPU with use_vllm),
 scored by the weighted `reward_funcs` (rm / classify models trained here, in process or served, and Python
-functions: mgtrainer/tasks/rewarding.py), and the policy moves toward the completions that beat their
+functions: mgtrainer/driver/rewarding.py), and the policy moves toward the completions that beat their
 group's mean, kept near the reference model by `beta` * KL. Extra dataset columns (e.g. `answer`; a chat
 row's final answer as `reference`) reach the reward functions as keyword arguments, as in TRL.
 
@@ -16,8 +16,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mgtrainer.tasks.contract import Serve
-from mgtrainer.tasks.rewarding import Reward
-from mgtrainer.tasks.serving import (  # noqa: F401 (the contract's serving functions, shared with sft)
+from mgtrainer.driver.rewarding import Reward
+from mgtrainer.driver.serving import (  # noqa: F401 (the contract's serving functions, shared with sft)
     chat_probe as probe, chat_request as request, chat_served as served, generate as call,
     generated_text as response, no_settings as serve_settings, same_generations as compare)
 
@@ -118,7 +118,7 @@ def run(cfg, data) -> dict:
     from mgtrainer.driver import model as dm, run as dr, trainer as dt
     from mgtrainer.driver.metrics import quality_metrics
     from mgtrainer.driver.templates import template_name
-    from mgtrainer.tasks import rewarding
+    from mgtrainer.driver import rewarding
 
     _check_batch(cfg)
     dr.start(cfg)
@@ -165,7 +165,7 @@ def evaluate(cfg, data, model_dir) -> dict:
     """Mean (and per-function) reward of model_dir's completions on the eval prompts (train prompts if none)."""
     from mgtrainer.driver import model as dm, trainer as dt
     from mgtrainer.driver.metrics import scalar_metrics
-    from mgtrainer.tasks import rewarding
+    from mgtrainer.driver import rewarding
 
     _check_batch(cfg)
     src = cfg.model.model_copy(update={"name_or_path": str(model_dir)})

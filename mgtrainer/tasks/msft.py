@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from mgtrainer.tasks.contract import Serve
-from mgtrainer.tasks.serving import PARITY_TOKENS, same_generations as compare  # noqa: F401
+from mgtrainer.driver.serving import PARITY_TOKENS, same_generations as compare  # noqa: F401
 
 HEAD = "media_lm"
 RECORD = "chat"

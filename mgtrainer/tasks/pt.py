@@ -6,8 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mgtrainer.driver.causal import CausalTask
 from mgtrainer.tasks.contract import Serve
-from mgtrainer.tasks.serving import first
-from mgtrainer.tasks.serving import (  # noqa: F401 (the contract's serving functions, shared with sft)
+from mgtrainer.driver.serving import first
+from mgtrainer.driver.serving import (  # noqa: F401 (the contract's serving functions, shared with sft)
     completions as served, generate as call, generated_text as response, no_settings as serve_settings,
     same_generations as compare)
 

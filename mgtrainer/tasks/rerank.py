@@ -14,8 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mgtrainer.tasks.contract import Serve
-from mgtrainer.tasks.serving import PASSAGE_KEYS, first
-from mgtrainer.tasks.serving import same_scores as compare  # noqa: F401 (the contract's compare)
+from mgtrainer.driver.serving import PASSAGE_KEYS, first
+from mgtrainer.driver.serving import same_scores as compare  # noqa: F401 (the contract's compare)
 
 HEAD = "sequence_classification"
 RECORD = "rerank"

@@ -12,8 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mgtrainer.tasks.contract import Serve
-from mgtrainer.tasks.serving import classify_probs, first, messages_of
-from mgtrainer.tasks.serving import same_scores as compare  # noqa: F401 (the contract's compare)
+from mgtrainer.driver.serving import classify_probs, first, messages_of
+from mgtrainer.driver.serving import same_scores as compare  # noqa: F401 (the contract's compare)
 
 HEAD = "sequence_classification"
 RECORD = "preference"

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mgtrainer.driver.causal import CausalTask
 from mgtrainer.tasks.contract import Serve
-from mgtrainer.tasks.serving import (  # noqa: F401 (the contract's serving functions, shared with pt, grpo)
+from mgtrainer.driver.serving import (  # noqa: F401 (the contract's serving functions, shared with pt, grpo)
     chat_probe as probe, chat_prompt, chat_request as request, chat_served as served, generate as call,
     generated_text as response, no_settings as serve_settings, same_generations as compare)
 

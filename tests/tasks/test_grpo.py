@@ -119,7 +119,7 @@ def test_model_rewards_read_the_manifest(tiny_qwen2, tmp_path, make_cfg):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from mgtrainer.tasks import rewarding
+    from mgtrainer.driver import rewarding
 
     rm = seeded_head(tmp_path / "rm", tiny_qwen2, None, "rm")
     cls = seeded_head(tmp_path / "cls", tiny_qwen2, ["bad", "good"], "classify", std=0.02)
@@ -260,7 +260,7 @@ def test_served_rm_reward_equals_in_process(tiny_qwen2, make_cfg, tmp_path, monk
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
     from servehelp import API_KEY, start_server
 
-    from mgtrainer.tasks import rewarding
+    from mgtrainer.driver import rewarding
 
     pairs = write_jsonl(tmp_path / "pairs.jsonl", [
         {"prompt": p["prompt"], "chosen": f"There are {p['answer']}.", "rejected": "I am not sure."} for p in PROMPTS])

@@ -1,7 +1,7 @@
-"""Serving pieces the task modules share: reading predict rows, and the two kinds of parity check.
+"""Serving pieces the task modules share: reading predict rows, and the two kinds of parity check (a Verdict).
 
 Generation tasks compare greedy token ids; pooling tasks compare numbers (probabilities, scores,
-vectors). A task module binds the ones it needs (e.g. `from mgtrainer.tasks.serving import
+vectors). A task module binds the ones it needs (e.g. `from mgtrainer.driver.serving import
 same_generations as compare`). Light: no torch; a tokenizer is passed in where one is needed.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 
 from mgtrainer.errors import MgtError
-from mgtrainer.tasks.contract import Verdict
 
 PARITY_TOKENS = 32  # greedy tokens generated per probe row by `serve --check`
 COSINE_MIN = 0.9999
@@ -21,6 +21,17 @@ PASSAGE_KEYS = ("passage", "document", "text")
 
 
 # ---------------------------------------------------------------------------------------- rows
+
+@dataclass
+class Verdict:
+    """One parity comparison: `metric` over the probe rows is `value`, which must be within `limit`."""
+
+    endpoint: str
+    metric: str
+    value: float
+    limit: float
+    ok: bool
+
 def first(row, keys: tuple[str, ...], what: str) -> str:
     """The first non-empty of keys in row; a one-line error naming row.where ("FILE:LINE") if none."""
     for key in keys:
