@@ -31,7 +31,7 @@ def child(variant: str, steps: int, batch: int) -> dict:
     from mgtrainer.data.loaders import iter_records
     from mgtrainer.driver.collate import collator
     from mgtrainer.driver.kept_logits import kept_logits_loss
-    from mgtrainer.driver.tiny import resolve_model
+    from mgtrainer.driver.model import resolve_model
     from mgtrainer.driver.tokenize import encode_chats
 
     path = resolve_model("smollm2-135m-instruct")

@@ -28,7 +28,7 @@ def model_and_optimizer():
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    from mgtrainer.driver.tiny import minilm_path
+    from mgtrainer.driver.model import minilm_path
 
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(minilm_path(), num_labels=7)
@@ -51,7 +51,7 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     from mgtrainer.driver.collate import GroupedSampler
-    from mgtrainer.driver.tiny import minilm_path
+    from mgtrainer.driver.model import minilm_path
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile-steps", type=int, default=6)

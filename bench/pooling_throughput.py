@@ -26,7 +26,7 @@ WIKIQA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "wikiq
 
 def mgt_config(task: dict, out: str, args, data: Path = WIKIQA):
     from mgtrainer.config import load_config
-    from mgtrainer.driver.tiny import minilm_path
+    from mgtrainer.driver.model import minilm_path
 
     return load_config({
         "task": task, "model": {"name_or_path": str(minilm_path())},
@@ -76,7 +76,7 @@ def run_st(task: dict, args) -> float:
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    from mgtrainer.driver.tiny import minilm_path
+    from mgtrainer.driver.model import minilm_path
 
     data = Dataset.from_list(st_rows(task, args))
     with tempfile.TemporaryDirectory() as out:

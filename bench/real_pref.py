@@ -109,7 +109,7 @@ def hook_evaluate() -> None:
 
 
 def base_model() -> str:
-    from mgtrainer.driver.tiny import packaged_model  # smollm2-135m-instruct -> the folder `model get` imported
+    from mgtrainer.driver.model import packaged_model  # smollm2-135m-instruct -> the folder `model get` imported
 
     return packaged_model("smollm2-135m-instruct")
 

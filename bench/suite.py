@@ -130,7 +130,7 @@ def classify_mgt(work: Path, out: Path, quick: bool, group: bool | None = None, 
 
 def classify_cfg(work: Path, out: Path, max_steps: int = -1, group: bool | None = None, start: bool = False,
                  quick: bool = False) -> dict:
-    from mgtrainer.driver.tiny import minilm_path
+    from mgtrainer.driver.model import minilm_path
 
     train = work / ("snips_start.jsonl" if start else "snips_train.jsonl")
     data = {"train": [str(train)], "cutoff_len": CLS["cutoff"]}
@@ -158,7 +158,7 @@ def classify_plain(work: Path, out: Path, quick: bool, max_steps: int = -1, star
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
                               TrainerCallback, TrainingArguments)
 
-    from mgtrainer.driver.tiny import minilm_path
+    from mgtrainer.driver.model import minilm_path
 
     files = {"train": str(work / ("snips_start.jsonl" if start else "snips_train.jsonl"))}
     if not start:

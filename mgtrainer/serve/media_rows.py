@@ -64,7 +64,7 @@ def scp_rows(path: Path):
 
 def error_rates(rows: list[dict]) -> dict | None:
     """WER/CER of `prediction` against `reference` when the rows have references."""
-    from mgtrainer.driver.media_fit import error_rates as rates, norm
+    from mgtrainer.driver.metrics import error_rates as rates, norm
 
     pairs = [(norm(r["reference"]), norm(r.get("prediction", ""))) for r in rows if r.get("reference") is not None]
     if not pairs:

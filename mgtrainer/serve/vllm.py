@@ -63,7 +63,7 @@ def adapter_only(model_dir: str | Path) -> bool:
 
 def adapter_base(model_dir: str | Path) -> str:
     """The base model an unmerged adapter was trained on (adapter_config.json, as PEFT recorded it)."""
-    from mgtrainer.driver.tiny import resolve_model
+    from mgtrainer.driver.model import resolve_model
 
     conf = json.loads((Path(model_dir) / "adapter_config.json").read_text())
     return resolve_model(conf.get("base_model_name_or_path") or mf.read(model_dir).base_model)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mgtrainer.driver.tiny import MINILM_NAMES, resolve_model
+from mgtrainer.driver.model import MINILM_NAMES, resolve_model
 from mgtrainer.errors import MgtError
 
 MSGS = [

@@ -3,7 +3,7 @@ predict's rates normalise case and punctuation first. Known values worked out by
 
 import pytest
 
-from mgtrainer.driver.media_fit import error_rates
+from mgtrainer.driver.metrics import error_rates
 
 
 @pytest.mark.parametrize("refs,hyps,wer,cer", [

@@ -99,7 +99,7 @@ def test_forward_chunks_same_vectors_scores_and_gradients(side, monkeypatch):
     """Length-grouped sub-batches give what one padded batch gives (MiniLM, eval mode, both padding sides)."""
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
-    from mgtrainer.driver.tiny import minilm_path
+    from mgtrainer.driver.model import minilm_path
 
     tok = AutoTokenizer.from_pretrained(minilm_path(), padding_side=side)
     long = "a much longer sentence about pooling, padding and sub-batches of similar length " * 3

@@ -39,7 +39,7 @@ def test_unknown_name_and_bad_files_are_one_line(tmp_path):
 
 
 def test_packaged_name_resolves_to_the_cached_import(smollm2, tmp_path, monkeypatch):
-    from mgtrainer.driver.tiny import resolve_model
+    from mgtrainer.driver.model import resolve_model
     from mgtrainer.errors import MgtError
 
     assert resolve_model("smollm2-135m-instruct") == str(smollm2)

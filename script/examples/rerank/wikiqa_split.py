@@ -9,7 +9,7 @@ queries (data.val_size 0.3, data.seed 0: the split is by query, one row per quer
 import json, sys, time
 from mgtrainer.app import runs
 from mgtrainer.config import load_config
-from mgtrainer.driver.tiny import minilm_path
+from mgtrainer.driver.model import minilm_path
 tag, task, train = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 data = {"train": ["/work/wt/shared/data/wikiqa/wikiqa_dev_rerank.jsonl"], "val_size": 0.3, "cutoff_len": 128, "seed": 0}
 data.update(train.pop("data", {}))
