@@ -91,25 +91,33 @@ def run_owned(argv: list[str], environ: dict | None = None, name: str | None = N
         for signum in pending:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signum)
-        while True:
-            try:
-                code = proc.wait()
-                break
-            except KeyboardInterrupt:  # a handler installed by someone else: keep waiting for the child
-                continue
+        code = _wait(proc)
         if tee is not None:
             tee.join(10)
     finally:
-        if proc is not None and proc.poll() is None:  # we are leaving on an error: do not leave it behind
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(30)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        _reap(proc)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return code if code >= 0 else 128 - code
+
+
+def _wait(proc) -> int:
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:  # a handler installed by someone else: keep waiting for the child
+            continue
+
+
+def _reap(proc) -> None:
+    """We are leaving on an error: do not leave the child behind (SIGTERM, 30 s, then SIGKILL)."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(30)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def _tee(stream, on_line):
