@@ -38,6 +38,7 @@ class Manifest(BaseModel):
     modality: list[str] | None = None  # media_lm: the media kinds it takes ("image", "audio")
     processor: str | None = None  # media_lm: the transformers processor class saved beside the weights
     metrics: dict[str, float] = {}
+    data: dict[str, int] = {}  # what encoding did to the train rows: rows, truncated, dropped, weight0_turns
     mgtrainer_version: str = __version__
 
 

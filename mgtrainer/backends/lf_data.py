@@ -39,6 +39,9 @@ def lf_turns(msgs: list[Message], source: str = "") -> tuple[str, list[dict]]:
         if m.role == "system":
             raise MgtError(f"{source}: a system turn after the first (messages); expected LLaMA-Factory's one "
                            "system prompt at the start")
+        if m.weight == 0:
+            raise MgtError(f"{source}: an assistant turn with weight 0 (messages); LLaMA-Factory has no per-turn "
+                           "weight and would train it; expected backend: native, or the turn removed")
         if m.tool_calls:
             turns.append({"role": "function", "content": calls_to_json(m.tool_calls)})
         elif m.role == "tool" and turns and turns[-1]["role"] == "observation":

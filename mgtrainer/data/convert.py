@@ -10,6 +10,7 @@ from mgtrainer.data.base import RowError
 from mgtrainer.data.formats import FORMATS
 from mgtrainer.data.loaders import iter_records
 from mgtrainer.data.readers import check_exists, check_path
+from mgtrainer.data.records import first_weighted
 from mgtrainer.data.writers import RowWriter
 from mgtrainer.errors import MgtError
 
@@ -54,6 +55,9 @@ def convert(src: str | Path, dst: str | Path, to: str, format: str | None = None
     try:
         with RowWriter(dst) as out:
             for rec in iter_records(src, format):
+                if to != "messages" and (where := first_weighted(rec)):
+                    raise MgtError(f"{rec.source}: {where}.weight cannot be written as {to} (it has no per-turn "
+                                   "weight, so the turn would train); expected --to messages, which keeps it")
                 try:
                     out.write(write_row(rec))
                 except RowError as err:  # this record cannot be written as `to`

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str, pick, show
 from mgtrainer.data.chat import check_order, label_out, norm_tools, read_label, tools_out
-from mgtrainer.data.records import ROLES, Message, Record
+from mgtrainer.data.records import ROLES, Message, Record, first_weighted
 
-KNOWN_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name")
+KNOWN_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name", "weight")
 ABSENT = "absent"
 
 
@@ -43,11 +43,23 @@ def parse_turns(value, field: str, meta: dict, as_role: str | None = None, media
         calls = m.get("tool_calls")
         if calls is not None:
             need_list(calls, f"{where}.tool_calls", dict, "a list of tool call objects")
-        out.append(Message(role, content, calls, m.get("tool_call_id"), m.get("name")))
+        out.append(Message(role, content, calls, m.get("tool_call_id"), m.get("name"), _weight(m, role, where)))
         extra = {k: v for k, v in m.items() if k not in KNOWN_KEYS}
         if extra:
             meta.setdefault("msg_extra", {})[f"{field}.{i}"] = extra
     return out
+
+
+def _weight(m: dict, role: str, where: str) -> int | None:
+    """OpenAI fine-tuning's per-turn `weight`: 0 (the turn is context, not trained) or 1, on assistant turns."""
+    if "weight" not in m:
+        return None
+    w = m["weight"]
+    if role != "assistant":
+        raise RowError(f"weight on a {role} turn", f"{where}.weight", "weight only on assistant turns (0 or 1)")
+    if type(w) is not int or w not in (0, 1):
+        raise RowError(f"weight {show(w, 40)}", f"{where}.weight", "0 (do not train this turn) or 1 (train it)")
+    return w
 
 
 def _text_parts(parts: list, where: str, media: list | None) -> str:
@@ -76,6 +88,8 @@ def turns_out(msgs: list[Message], field: str, meta: dict, own: bool) -> list[di
             d["tool_call_id"] = m.tool_call_id
         if m.name is not None:
             d["name"] = m.name
+        if m.weight is not None:
+            d["weight"] = m.weight
         if own:
             key = f"{field}.{i}"
             if key in meta.get("content", {}):  # absent, null, or content parts in the source row
@@ -140,6 +154,8 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
             rec.kind, ends = "prompt", ("user",)
         _check(rec.messages, mkey, ends)
         _lf_media(rec, row, cols, used)
+    if rec.kind != "chat" and (where := first_weighted(rec)):
+        raise RowError(f"weight in a {rec.kind} row", f"{where}.weight", "weight only in chat (sft) rows")
     meta["columns"] = {"messages": mkey, "label": label_key}
     meta["extra"] = extra_columns(row, used)
     return rec
@@ -224,6 +240,8 @@ def parse_openai_preference(row: dict, spec: Spec, kind: str | None = None) -> R
     rec.rejected = parse_turns(row["non_preferred_output"], "non_preferred_output", meta)
     for key, turns in (("preferred_output", rec.chosen), ("non_preferred_output", rec.rejected)):
         _check(rec.messages + turns, key, offset=len(rec.messages))
+    if where := first_weighted(rec):
+        raise RowError("weight in a preference row", f"{where}.weight", "weight only in chat (sft) rows")
     meta["input_extra"] = {k: v for k, v in inp.items() if k not in ("messages", "tools")}
     meta["extra"] = extra_columns(row, {"input", "preferred_output", "non_preferred_output"})
     return rec

@@ -38,6 +38,7 @@ class Message:
     tool_calls: list[dict] | None = None  # OpenAI form: [{"type": "function", "function": {"name", "arguments"}}]
     tool_call_id: str | None = None
     name: str | None = None
+    weight: int | None = None  # OpenAI fine-tuning: 0 = do not train this assistant turn, 1 (or None) = train it
 
 
 @dataclass(slots=True)
@@ -68,3 +69,13 @@ class Record:
     media: list[Media] = field(default_factory=list)
     source: str = ""
     meta: dict = field(default_factory=dict)
+
+
+def first_weighted(rec: Record) -> str | None:
+    """Where the first message with an explicit `weight` is (e.g. "messages[2]"), or None: a format that cannot
+    hold weights must refuse such a record rather than write it trained in full."""
+    for name in ("messages", "chosen", "rejected"):
+        for i, m in enumerate(getattr(rec, name) or ()):
+            if m.weight is not None:
+                return f"{name}[{i}]"
+    return None

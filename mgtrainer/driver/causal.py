@@ -62,7 +62,7 @@ def fit_causal_lm(cfg, task: CausalTask, data) -> dict:
     start(cfg)
     tok, template = task.tokenizer(cfg, cfg.model)
     model = dm.apply_finetuning(dm.load_model(cfg.model, task.HEAD, tok), cfg.lora, task.HEAD)
-    train_rows, eval_rows = _causal_rows(cfg, task, tok, data)
+    train_rows, eval_rows, counts = _causal_rows(cfg, task, tok, data)
     cfg = padding_free_or_budget(cfg, varlen_attention(model))
     collate_fn = collate.collator(tok, task.HEAD, cfg.train.padding_free, varlen=cfg.train.padding_free)
     trainer = dt.build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, perplexity=True,
@@ -73,11 +73,12 @@ def fit_causal_lm(cfg, task: CausalTask, data) -> dict:
     if cfg.data.streaming:
         train_rows.rejects.report()
     metrics = causal_metrics(cfg, task, trainer, tok, eval_rows, data.eval)
-    return conclude(trainer, tok, cfg, task.HEAD, metrics, template=template)
+    return conclude(trainer, tok, cfg, task.HEAD, metrics, template=template, data=counts)
 
 
 def _causal_rows(cfg, task, tok, data):
-    """Token rows (a list, or a shuffled RowStream), with the summary line and the preview printed."""
+    """Token rows (a list, or a shuffled RowStream) and what encoding did to the train rows (Encoded.counts;
+    {} for a stream or a packed cache), with the summary line and the preview printed."""
     from mgtrainer.driver.tokenize import Encoded
     from mgtrainer.report import preview
 
@@ -87,7 +88,7 @@ def _causal_rows(cfg, task, tok, data):
         train_rows, eval_rows = packed.load(cfg, tok)
         if main_process():
             print(f"train: {len(train_rows)} rows from the packed cache {cfg.data.packed}; eval: {len(eval_rows)}")
-        return train_rows, eval_rows
+        return train_rows, eval_rows, {}
     eval_set = task.encode(cfg, tok, data.eval)
     eval_note = f"; {eval_set.summary('eval')}" if data.eval else ""
     if not cfg.data.streaming:
@@ -95,7 +96,7 @@ def _causal_rows(cfg, task, tok, data):
         if main_process():  # under torchrun only rank 0 speaks
             print(train_set.summary("train") + eval_note)
             preview.show(tok, train_set, cfg.train.preview_samples)
-        return train_set.rows, eval_set.rows
+        return train_set.rows, eval_set.rows, train_set.counts()
     from mgtrainer.driver.stream import RowStream
 
     rows = RowStream(data.train, lambda records: task.encode_rows(cfg, tok, records), cfg.data.buffer_size,
@@ -105,7 +106,7 @@ def _causal_rows(cfg, task, tok, data):
     if cfg.train.preview_samples and main_process():
         head = Encoded(rows=rows.head(cfg.train.preview_samples))
         preview.show(tok, head, cfg.train.preview_samples, title="train (first rows of the stream)")
-    return rows, eval_set.rows
+    return rows, eval_set.rows, {}
 
 
 def causal_metrics(cfg, task, trainer, tok, eval_rows, eval_records) -> dict:

@@ -4,7 +4,8 @@ Chat: the whole conversation is rendered once with the tokenizer's chat template
 character span is found by rendering the prefix before it (with the generation prompt) and through it,
 so every assistant turn of a multi-turn conversation is trained in one forward pass (MiniCPM's
 loss_mask convention) and system/user/tool tokens are not (unless train_on_prompt). A token that
-overlaps an assistant span is trained (e.g. " Sure" after "Assistant:": the model must emit it).
+overlaps an assistant span is trained (e.g. " Sure" after "Assistant:": the model must emit it). An assistant
+turn with OpenAI's `weight: 0` is context only: none of its tokens is trained, train_on_prompt or not.
 """
 
 from __future__ import annotations
@@ -19,12 +20,19 @@ class Encoded:
     rows: list[dict] = field(default_factory=list)
     truncated: int = 0  # rows cut at cutoff_len
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (source, why)
+    weight0_turns: int = 0  # assistant turns not trained: OpenAI `weight: 0`
 
     def summary(self, name: str) -> str:
         lengths = [len(r["input_ids"]) for r in self.rows]
         mean = sum(lengths) / max(1, len(lengths))
+        weight0 = f", {self.weight0_turns} assistant turns not trained (weight 0)" if self.weight0_turns else ""
         return (f"{name}: {len(self.rows)} rows, mean {mean:.0f} tokens, {self.truncated} truncated at cutoff_len, "
-                f"{len(self.dropped)} dropped")
+                f"{len(self.dropped)} dropped{weight0}")
+
+    def counts(self) -> dict[str, int]:
+        """What encoding did to the rows, for the manifest: rows kept, truncated, dropped, turns not trained."""
+        out = {"rows": len(self.rows), "truncated": self.truncated, "dropped": len(self.dropped)}
+        return out | ({"weight0_turns": self.weight0_turns} if self.weight0_turns else {})
 
 
 def message_dicts(messages) -> list[dict]:
@@ -45,8 +53,8 @@ def _render(tok, msgs, tools, gen=False) -> str:
     return tok.apply_chat_template(msgs, tools=tools or None, tokenize=False, add_generation_prompt=gen)
 
 
-def assistant_spans(tok, msgs: list[dict], tools) -> tuple[str, list[tuple[int, int]]]:
-    """The rendered conversation and the (start, end) character span of each assistant turn."""
+def assistant_spans(tok, msgs: list[dict], tools) -> tuple[str, list[tuple[int, int, int]]]:
+    """The rendered conversation and the (start, end, message index) character span of each assistant turn."""
     full = _render(tok, msgs, tools)
     spans, cursor = [], 0
     for i, m in enumerate(msgs):
@@ -60,7 +68,7 @@ def assistant_spans(tok, msgs: list[dict], tools) -> tuple[str, list[tuple[int, 
             start = full.find(m["content"], cursor)
             end = start + len(m["content"]) if start >= 0 else -1
         if start >= 0:
-            spans.append((start, end))
+            spans.append((start, end, i))
             cursor = end
     return full, spans
 
@@ -70,10 +78,16 @@ def encode_chat(tok, record, cutoff_len: int, train_on_prompt: bool = False) -> 
     no_media(record)
     msgs = message_dicts(record.messages)
     text, spans = assistant_spans(tok, msgs, record.tools)
+    trained = [(s, e) for s, e, i in spans if record.messages[i].weight != 0]
+    context = [(s, e) for s, e, i in spans if record.messages[i].weight == 0]
     enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = enc["input_ids"]
+
+    def overlaps(off, ranges) -> bool:
+        return any(off[1] > s and off[0] < e for s, e in ranges)
+
     labels = [
-        tid if train_on_prompt or any(off[1] > s and off[0] < e for s, e in spans) else IGNORE
+        tid if overlaps(off, trained) or (train_on_prompt and not overlaps(off, context)) else IGNORE
         for tid, off in zip(ids, enc["offset_mapping"])
     ]
     truncated = len(ids) > cutoff_len
@@ -95,8 +109,12 @@ def chat_stream(tok, records, cutoff_len: int, train_on_prompt: bool = False, st
         row, cut = encode_chat(tok, rec, cutoff_len, train_on_prompt)
         if stats is not None:
             stats.truncated += cut
+            weights = [m.weight for m in rec.messages if m.role == "assistant"]
+            stats.weight0_turns += weights.count(0)
             if row is None:
-                stats.dropped.append((rec.source, "no assistant token left after truncation"))
+                why = "every assistant turn has weight 0" if weights and all(w == 0 for w in weights) else \
+                    "no assistant token left after truncation"
+                stats.dropped.append((rec.source, why))
         if row is not None:
             yield row
 
