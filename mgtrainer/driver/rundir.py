@@ -163,9 +163,7 @@ def _check_and_record(cfg, out: Path, c: Claim) -> None:
                            "train.output_dir, train.resume_from_checkpoint: auto to continue it, or "
                            "train.overwrite_output_dir: true to replace it")
         if t.resume_from_checkpoint == "auto" and not complete_checkpoints(out, quiet=True):
-            raise MgtError(f"{out}:1: output_dir holds a finished run ({', '.join(started)}) and no complete "
-                           "checkpoint to resume; expected a new train.output_dir or "
-                           "train.overwrite_output_dir: true to replace it")
+            _refuse_nothing_to_resume(out, started)
     record = run_record(cfg)
     if t.overwrite_output_dir and started:
         for ckpt in checkpoints(out):  # the replaced run's: `auto` must never pick them up
@@ -179,6 +177,21 @@ def _check_and_record(cfg, out: Path, c: Claim) -> None:
     if c.created and not getattr(c, "atexit", False):
         c.atexit = True
         atexit.register(_drop_if_empty, out)
+
+
+def _refuse_nothing_to_resume(out: Path, started: list[str]) -> None:
+    """`auto` found no complete checkpoint: a finished run (final/), or only torn checkpoints (a crash while
+    saving), each named with what is wrong, never called a finished run."""
+    if (out / "final").is_dir():
+        raise MgtError(f"{out}:1: output_dir holds a finished run ({', '.join(started)}) and no complete "
+                       "checkpoint to resume; expected a new train.output_dir or "
+                       "train.overwrite_output_dir: true to replace it")
+    torn = checkpoints(out)
+    why = "; ".join(f"{c.name}: {incomplete(c)}" for c in torn[:3])
+    why += f"; and {len(torn) - 3} more" if len(torn) > 3 else ""
+    raise MgtError(f"{out}:1: no complete checkpoint to resume (train.resume_from_checkpoint: auto): {why}; "
+                   "expected train.overwrite_output_dir: true to start over (the incomplete checkpoints are "
+                   "removed) or a new train.output_dir")
 
 
 def _started(out: Path) -> list[str]:

@@ -259,6 +259,28 @@ def test_an_incomplete_checkpoint_named_explicitly_is_one_line(tiny_qwen2, make_
         rundir.resume_path(cfg)
 
 
+def test_auto_with_only_torn_checkpoints_names_them_and_is_never_a_finished_run(tiny_qwen2, make_cfg, tmp_path):
+    """A crash during the first save leaves checkpoint-N torn and no final/: `auto` names what is wrong with
+    each (it used to say "a finished run"); overwrite_output_dir starts over without them."""
+    out = tmp_path / "out"
+    (out / "checkpoint-2").mkdir(parents=True)
+    (out / "checkpoint-4").mkdir()
+    (out / "checkpoint-4" / "model.safetensors").write_bytes(b"\x00" * 4)
+    cfg = make_cfg("sft", tiny_qwen2, [tmp_path / "x.jsonl"], train={"resume_from_checkpoint": "auto"})
+    with pytest.raises(MgtError) as err:
+        rundir.claim(cfg)
+    assert str(err.value) == (f"{out}:1: no complete checkpoint to resume (train.resume_from_checkpoint: auto): "
+                              "checkpoint-4: model.safetensors truncated; checkpoint-2: no model weights; expected "
+                              "train.overwrite_output_dir: true to start over (the incomplete checkpoints are "
+                              "removed) or a new train.output_dir")
+    over = make_cfg("sft", tiny_qwen2, [tmp_path / "x.jsonl"], train={"overwrite_output_dir": True})
+    try:
+        rundir.claim(over)
+        assert rundir.checkpoints(out) == []
+    finally:
+        rundir.release(out)
+
+
 # -- who owns the folder -------------------------------------------------------------------------------
 
 def test_a_second_run_into_a_busy_folder_is_refused_and_the_first_is_unharmed(tiny_qwen2, shared_data, tmp_path):
