@@ -120,3 +120,11 @@ def test_overrides_may_follow_an_option(cfg_file):
     assert proc.returncode == 2 and "unrecognized arguments: --bogus" in proc.stderr
     proc = run_cli("config", "schema", "x=1")
     assert proc.returncode == 2 and "unrecognized arguments: x=1" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [(), ("data",)])
+def test_no_verb_prints_the_help_and_exits_2(args):
+    """A command line that names no verb is a usage error (argparse's code 2), with the help to read."""
+    proc = run_cli(*args)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("usage: ") and "Traceback" not in proc.stderr

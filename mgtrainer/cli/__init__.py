@@ -46,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         if not (hasattr(args, "overrides") and all("=" in a and not a.startswith("-") for a in extra)):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = [*(args.overrides or []), *extra]
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
+    if not getattr(args, "func", None):  # no verb: the help, and a usage error's exit code (as argparse's)
+        parser.print_help(sys.stderr)
+        return 2
     return dispatch(args)
 
 

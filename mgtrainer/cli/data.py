@@ -15,7 +15,7 @@ FORMAT_NAMES = ("alpaca", "sharegpt", "messages", "openai_preference", "hh", "te
 def register(sub) -> None:
     data = sub.add_parser("data", help="check, convert and preview training data")
     verbs = data.add_subparsers(dest="data_verb", metavar="VERB")
-    data.set_defaults(func=lambda args: data.print_help() or 0)
+    data.set_defaults(func=lambda args: data.print_help(sys.stderr) or 2)  # no sub-verb: a usage error
 
     chk = verbs.add_parser("check", help="detected format, row count, field statistics and every rejected row")
     chk.add_argument("target", metavar="FILE|DATASET_NAME", nargs="+")
