@@ -68,6 +68,7 @@ def add_convert_args(parser: argparse.ArgumentParser) -> None:
                         help="target format (alpaca, sharegpt, messages, ...)")
     parser.add_argument("-o", "--output", required=True, help="output file (.jsonl .json .csv .tsv .parquet .txt)")
     parser.add_argument("--format", choices=FORMAT_NAMES, help="input format (default: auto-detect)")
+    parser.add_argument("--force", action="store_true", help="replace -o if it exists (default: refuse)")
     parser.set_defaults(argv=None)  # the command line to re-run in the train env (default: sys.argv[1:])
 
 
@@ -191,7 +192,7 @@ def cmd_convert(args) -> int:
     total = count_lines(Path(args.input))
     with contextlib.ExitStack() as stack:
         tick = _progress(stack, total)
-        n = convert(args.input, args.output, args.to, args.format, tick=tick)
+        n = convert(args.input, args.output, args.to, args.format, tick=tick, force=args.force)
     print(f"wrote {n} {args.to} rows to {args.output}")
     return 0
 

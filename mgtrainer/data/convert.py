@@ -41,9 +41,10 @@ def check_output(dst: Path) -> None:
 
 
 def convert(src: str | Path, dst: str | Path, to: str, format: str | None = None,
-            tick: Callable[[int], None] | None = None) -> int:
+            tick: Callable[[int], None] | None = None, force: bool = False) -> int:
     """Write every record of `src` as a `to` row into `dst`; returns the row count.
-    Any bad row stops the conversion with its FILE:LINE message and leaves no output behind."""
+    Any bad row stops the conversion with its FILE:LINE message and leaves no output behind. An existing
+    `dst` is replaced only with `force` (as `recipes copy --force`): it may be someone's data."""
     src, dst = Path(src), Path(dst)
     if to not in FORMATS:
         raise MgtError(f"unknown target format '{to}' (--to); expected one of {', '.join(FORMATS)}")
@@ -51,6 +52,8 @@ def convert(src: str | Path, dst: str | Path, to: str, format: str | None = None
     check_output(dst)
     if same_file(src, dst) or (src.is_dir() and dst.resolve().is_relative_to(src.resolve())):
         raise MgtError(f"{dst}:1: output would overwrite the input (-o); expected a different output path")
+    if dst.exists() and not force:
+        raise MgtError(f"{dst}:1: output exists (-o); expected a new path, or --force to replace it")
     write_row = FORMATS[to].write
     try:
         with RowWriter(dst) as out:

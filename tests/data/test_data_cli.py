@@ -75,6 +75,19 @@ def test_convert_chain_and_refuse_overwrite(shared_data, tmp_path, cli):
     assert msgs.read_bytes() == before
 
 
+def test_convert_onto_an_existing_file_refuses_without_force(tmp_path, cli):
+    src = tmp_path / "a.jsonl"
+    src.write_text('{"instruction": "a", "output": "b"}\n', encoding="utf-8")
+    out = tmp_path / "mine.jsonl"
+    out.write_text("someone's data\n", encoding="utf-8")
+    proc = cli("data", "convert", str(src), "--to", "sharegpt", "-o", str(out))
+    assert proc.returncode == 2 and proc.stderr.strip() == (f"{out}:1: output exists (-o); expected a new path, "
+                                                            "or --force to replace it")
+    assert out.read_text() == "someone's data\n"
+    proc = cli("data", "convert", str(src), "--to", "sharegpt", "-o", str(out), "--force")
+    assert proc.returncode == 0 and json.loads(out.read_text())["conversations"][1]["value"] == "b"
+
+
 def test_convert_to_every_file_kind(shared_data, tmp_path):
     from mgtrainer.data.convert import convert
 
