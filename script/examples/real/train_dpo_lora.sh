@@ -8,7 +8,4 @@ source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
 model="$(real_model)"
 out=outputs/real_dpo_lora
 train_example script/examples/real/dpo_lora.yaml "$out" model.name_or_path="$model" task.ftx=1.0 train.max_steps=15 "$@"
-prompts=script/examples/real/data/dates_heldout.jsonl
-if is_smoke; then head -n 8 "$prompts" >"$out/heldout_prompts.jsonl"; prompts="$out/heldout_prompts.jsonl"; fi
-time mgt predict "$out" --input "$prompts" --output "$out/heldout_answers.jsonl" --engine hf --max-new-tokens 16
-"$MGT_PY" script/examples/real/make_data.py score "$out/heldout_answers.jsonl" "$out/heldout_generation.json"
+score_dates_heldout "$out"
