@@ -14,7 +14,7 @@ from pathlib import Path
 from mgtrainer.config.explaining import validate
 from mgtrainer.config.messages import LINE, cut
 from mgtrainer.config.reading import collect, override, parse_value, read
-from mgtrainer.config.refusals import refuse_non_finite, refuse_remote_code
+from mgtrainer.config.refusals import refuse_bool_numbers, refuse_non_finite, refuse_remote_code
 from mgtrainer.config.resolving import resolve, task_defaults, task_name
 from mgtrainer.config.run import RunConfig
 from mgtrainer.errors import MgtError
@@ -42,6 +42,7 @@ def _load(source, overrides) -> RunConfig:
     tree, origins, notes = resolve(entries, task)
     task_defaults(tree, task)
     refuse_non_finite(tree, origins, label)
+    refuse_bool_numbers(tree, origins, label)
     cfg = validate(tree, origins, label)
     refuse_non_finite(cfg.model_dump(), origins, label)
     refuse_remote_code(cfg, origins, label)

@@ -1,11 +1,13 @@
-"""What the config layer refuses although pydantic would take it: NaN or infinity anywhere, and a model that
-runs its own code without trust_remote_code."""
+"""What the config layer refuses although pydantic would take it: NaN or infinity anywhere, a boolean where a
+number is expected (pydantic reads `max_steps: true` as 1), and a model that runs its own code without
+trust_remote_code."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import typing
 from pathlib import Path
 
 from mgtrainer.config.messages import cut
@@ -20,6 +22,30 @@ def refuse_non_finite(tree: dict, origins: dict, label: str) -> None:
             where = origins.get(loc[:2]) or origins.get(loc[:1]) or label
             raise MgtError(f"{where}: invalid {'.'.join(loc)} = {value}: not a finite number; expected a "
                            "finite number")
+
+
+def refuse_bool_numbers(tree: dict, origins: dict, label: str) -> None:
+    """`learning_rate: true` or `max_steps: yes`: YAML booleans in a number field (int or float, not bool)."""
+    from mgtrainer.config.sections import SECTIONS
+    from mgtrainer.tasks import TASKS, get
+
+    task = tree.get("task", {}).get("name") if isinstance(tree.get("task"), dict) else None
+    models = {**SECTIONS, **({"task": get(task).Config} if task in TASKS else {})}
+    for section, values in tree.items():
+        if section not in models or not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            field = models[section].model_fields.get(key)
+            if isinstance(value, bool) and field is not None and _number_only(field.annotation):
+                where = origins.get((section, key)) or origins.get((section,)) or label
+                raise MgtError(f"{where}: invalid {section}.{key} = {value}: a boolean where a number is expected; "
+                               f"expected a number ({(field.description or key).rstrip('.')})")
+
+
+def _number_only(annotation) -> bool:
+    """The annotation takes an int or a float but not a bool (`int | None` yes, `bool | int` no)."""
+    args = typing.get_args(annotation) or (annotation,)
+    return any(a in (int, float) for a in args) and bool not in args
 
 
 def _leaves(tree: dict):

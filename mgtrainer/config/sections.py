@@ -83,7 +83,7 @@ class DataConfig(Section):
     )
     max_samples: int | None = Field(None, description="Use at most this many rows per dataset.")
     cutoff_len: int = Field(1024, gt=0, description="Maximum tokens per example; longer ones are cut.")
-    seed: int | None = Field(None, description="Shuffle/split seed; None = train.seed.")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Shuffle/split seed; None = train.seed.")
     streaming: bool = Field(False, description="pt and sft: read the train data lazily (constant memory) "
                             "instead of loading it; needs train.max_steps > 0, and eval rows from data.eval "
                             "or an integer val_size (the first N rows). As LLaMA-Factory's streaming.")
@@ -140,7 +140,8 @@ class TrainConfig(Section):
     lr_scheduler_type: str = Field("linear", description="linear, cosine, constant, ... (transformers).")
     bf16: bool = Field(False, description="Train in bfloat16 mixed precision.")
     fp16: bool = Field(False, description="Train in float16 mixed precision.")
-    seed: int = Field(42, description="Random seed for init, shuffling and dropout.")
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="Random seed for init, shuffling and dropout (numpy takes "
+                      "0 to 2**32 - 1).")
     logging_steps: int = Field(10, gt=0, description="Log loss and learning rate every N steps.")
     eval_strategy: Literal["no", "steps", "epoch"] | None = Field(
         None, description="When to evaluate; None = epoch when eval data or val_size is given, else no."
@@ -193,11 +194,17 @@ class TrainConfig(Section):
     @field_validator("output_dir")
     @classmethod
     def _output_dir(cls, value):
-        """A folder, new or existing: not a file, not under a file."""
+        """A folder, new or existing: not a file, not under a file, not `/` or the home folder itself (a run
+        writes checkpoints there and `overwrite_output_dir` would delete them)."""
         if value is None:
             return value
-        path = Path(value)
+        if not value.strip():
+            raise ValueError("empty; expected a folder path such as outputs/my_run")
+        path = Path(value).expanduser()
         try:
+            if path.resolve() in (Path("/"), Path.home().resolve()):
+                raise ValueError("the root or home folder itself; expected a folder of its own, such as "
+                                 "outputs/my_run")
             if path.exists() and not path.is_dir():
                 raise ValueError("an existing file, not a folder; expected a folder path (new, or an existing folder)")
             for parent in path.parents:
