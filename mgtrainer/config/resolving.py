@@ -56,8 +56,9 @@ def resolve(entries: list[Entry], task: str | None) -> tuple[dict, dict, list[st
 
 
 def _check_twice(previous: Entry | None, entry: Entry, loc: tuple, value, tree: dict) -> None:
-    """The same field set twice in one file under two names (e.g. max_length and cutoff_len)."""
-    if previous is None or previous.origin != entry.origin or entry.origin == "override":
+    """The same field set twice under two names (e.g. max_length and cutoff_len) in one file, or in the overrides
+    (`lora_rank=8 lora.rank=16`). An override of a file's value wins, as does a later override of the same name."""
+    if previous is None or previous.origin != entry.origin or previous.path == entry.path:
         return
     old = tree[loc[0]] if len(loc) == 1 else tree[loc[0]][loc[1]]
     if old != value:
