@@ -78,7 +78,9 @@ def count_lines(path: Path) -> int | None:
     if path.suffix.lower() not in (".jsonl", ".ndjson", ".txt"):
         return None
     n = 0
-    try:  # a folder, a missing file, a broken link, a name too long: convert() says so in one line
+    try:  # a folder, a missing file, a broken link, a name too long, a FIFO: convert() says so in one line
+        if not path.is_file():  # opening a FIFO would block until a writer comes
+            return None
         with open(path, "rb") as fh:
             while chunk := fh.read(1 << 20):
                 n += chunk.count(b"\n")

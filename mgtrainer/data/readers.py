@@ -15,6 +15,7 @@ import csv
 import json
 import os
 import re
+import stat
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -60,8 +61,7 @@ def check_exists(path: Path, field: str = "path") -> None:
     """MgtError unless `path` exists; a broken or looping symbolic link is named as such."""
     check_path(path, field)
     try:
-        os.stat(path)
-        return
+        mode = os.stat(path).st_mode
     except OSError as err:
         if path.is_symlink() and err.errno == errno.ELOOP:
             raise MgtError(f"{path}:1: symbolic link loop ({field}); expected a link that ends at a data "
@@ -73,6 +73,13 @@ def check_exists(path: Path, field: str = "path") -> None:
             raise MgtError(f"{path}:1: symbolic link loop in the path ({field}); expected a path without "
                            "looping links") from None
         raise MgtError(f"{path}:1: no such file or folder ({field}); expected an existing data file") from None
+    special = next((name for test, name in SPECIAL if test(mode)), None)
+    if special:  # reading a FIFO waits for a writer forever; a device never ends
+        raise MgtError(f"{path}:1: {special}, not a file ({field}); expected a regular data file or folder")
+
+
+SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+           (stat.S_ISBLK, "a block device"))
 
 
 def needed_modules(path: Path) -> list[str]:
@@ -122,14 +129,38 @@ def _decode(raw: bytes) -> str | RowError:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
+        wide = wide_encoding(raw)
+        if wide:
+            return RowError(f"{wide} text, not UTF-8", "encoding", f"UTF-8 text: `iconv -f {wide.split()[0]} -t "
+                            "UTF-8 FILE > NEW`")
         return RowError(f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1})", "encoding",
                         "UTF-8 text")
+
+
+def wide_encoding(raw: bytes) -> str | None:
+    """UTF-16 or UTF-32 (by its byte-order mark, or without one by its NUL bytes), else None."""
+    for bom, name in ((b"\xff\xfe\x00\x00", "UTF-32LE"), (b"\x00\x00\xfe\xff", "UTF-32BE"),
+                      (b"\xff\xfe", "UTF-16LE"), (b"\xfe\xff", "UTF-16BE")):
+        if raw.startswith(bom):
+            return f"{name} (byte-order mark {bom.hex(' ')})"
+    head = raw[:64]
+    if len(head) >= 4 and head.count(0) * 4 >= len(head) * 3:
+        return "UTF-32LE" if head[0] and not head[1] else "UTF-32BE"
+    if len(head) >= 2 and head.count(0) * 2 >= len(head) - 1:
+        return "UTF-16LE" if head[0] and not head[1] else "UTF-16BE"
+    return None
 
 
 def _json_line(text: str) -> Any:
     try:
         return _sound(loads(text), text)
     except (ValueError, RecursionError) as err:
+        if "\x00" in text and (wide := wide_encoding(text.encode("utf-8"))):  # NUL is valid UTF-8: UTF-16 without a BOM
+            return RowError(f"{wide} text, not UTF-8", "encoding", f"UTF-8 text: `iconv -f {wide.split()[0]} -t "
+                            "UTF-8 FILE > NEW`")
+        if "\r" in text.rstrip("\r\n"):  # several rows on one "line": the file ends its lines with CR only
+            return RowError("lines end with CR only (classic Mac line endings)", "line",
+                            "LF line endings: `dos2unix -c mac FILE` or `tr '\\r' '\\n' < FILE > NEW`")
         what, expected = json_problem(err)
         return RowError(what, "line", "one JSON object per line" if isinstance(err, json.JSONDecodeError)
                         else expected)
@@ -181,6 +212,9 @@ def _read_text(path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
+        if wide := wide_encoding(raw):
+            raise MgtError(f"{path}:1: {wide} text, not UTF-8 (encoding); expected UTF-8 text: `iconv -f "
+                           f"{wide.split()[0]} -t UTF-8 FILE > NEW`") from None
         line = raw.count(b"\n", 0, err.start) + 1
         raise MgtError(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[err.start]:02x}) (encoding); "
                        "expected UTF-8 text") from None

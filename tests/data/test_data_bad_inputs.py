@@ -4,6 +4,7 @@ CLI, exit code 2 and no traceback; `data check` lists rejected rows, `data conve
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -264,3 +265,19 @@ def test_rows_that_do_not_fit_one_parquet_schema_are_one_line(tmp_path, cli):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith(f"{out}:1: rows 1-2 do not fit one parquet schema (")
     assert not out.exists() and list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("make, what", [(os.mkfifo, "a named pipe (FIFO)"), (None, "a character device")])
+def test_a_pipe_or_a_device_is_refused_before_reading(tmp_path, cli, make, what):
+    """Reading a FIFO waits for a writer forever and /dev/zero never ends: both are refused by their kind."""
+    path = tmp_path / "rows.jsonl"
+    if make:
+        make(path)
+    else:
+        path = Path("/dev/zero")
+    for args in (("data", "check", str(path)), ("data", "convert", str(path), "--to", "messages",
+                                                 "-o", str(tmp_path / "out.jsonl"))):
+        proc = cli(*args)
+        assert proc.returncode == 2 and proc.stderr.strip() == (f"{path}:1: {what}, not a file (IN)" if args[1] ==
+                                                                "convert" else f"{path}:1: {what}, not a file (path)") \
+            + "; expected a regular data file or folder"
