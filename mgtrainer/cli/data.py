@@ -157,6 +157,10 @@ def _check_one(target: str, kind: str | None, args) -> int:
     if rep.duplicates:  # not an error (repeating rows oversamples them), but rarely meant
         source, first = rep.duplicates[0]
         print(f"{len(rep.duplicates)} rows repeat an earlier row (first: {source} repeats {first})")
+    for side, sources in rep.one_sided.items():  # not an error (pointwise training uses them), but never silent
+        first = ", ".join(sources[:3]) + (", ..." if len(sources) > 3 else "")
+        print(f"{len(sources)} queries have no {side} passage (first: {first}): listwise rerank training "
+              "(task.loss: listwise, the default) cannot form a group from them and skips them")
     for source, reason in rep.rejected:  # plain lines: one per rejected row, greppable, never wrapped
         print(f"{source}: {reason}", file=sys.stderr)
     if rep.rejected:

@@ -39,6 +39,7 @@ class Report:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     seen: dict[int, str] = field(default_factory=dict, repr=False)  # content hash -> first source
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (source, source of the first copy)
+    one_sided: dict[str, list[str]] = field(default_factory=dict)  # rerank: "positive" -> sources without one, ...
 
     def add(self, name: str, n: float) -> None:
         self.stats.setdefault(name, Stat()).add(n)
@@ -97,6 +98,10 @@ def check(target: str, kind: str | None = None, dataset_dir: str | None = None, 
     for rec in iter_records(path, kind=kind, spec=spec, on_error=lambda s, r: rep.rejected.append((s, r)),
                             media_dir=media_dir):
         _observe(rep, rec)
+        if rec.kind == "rerank" and rec.labels:
+            sides = {"positive": any(x > 0 for x in rec.labels), "negative": any(x <= 0 for x in rec.labels)}
+            for side in (side for side, has in sides.items() if not has):
+                rep.one_sided.setdefault(side, []).append(rec.source)
         if rec.media:  # open every image/audio file: missing, unreadable, wrong sample rate, too long
             from mgtrainer.data.media_check import check_media
 

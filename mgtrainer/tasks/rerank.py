@@ -93,11 +93,12 @@ def listwise_rows(records, teacher: bool = False) -> list[dict]:
     teacher: + the passages' teacher scores (pos_scores, neg_scores)."""
     from mgtrainer.errors import MgtError
 
-    rows = []
+    rows, skipped = [], []
     for r in records:
         pos = [i for i, label in enumerate(r.labels) if label > 0]
         neg = [i for i, label in enumerate(r.labels) if label <= 0]
         if not (pos and neg):
+            skipped.append(f"{r.source} (no {'positive' if not pos else 'negative'})")
             continue
         row = {"query": r.query, "pos": [r.passages[i] for i in pos], "neg": [r.passages[i] for i in neg]}
         if teacher:
@@ -106,6 +107,12 @@ def listwise_rows(records, teacher: bool = False) -> list[dict]:
                                "expected scores or task.targets: labels")
             row |= {"pos_scores": [r.scores[i] for i in pos], "neg_scores": [r.scores[i] for i in neg]}
         rows.append(row)
+    if skipped:
+        import sys
+
+        first = ", ".join(skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        print(f"note: {len(skipped)} of {len(records)} queries have no positive or no negative passage and form no "
+              f"listwise group; skipped: {first}", file=sys.stderr)
     return rows
 
 
