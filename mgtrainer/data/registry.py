@@ -62,6 +62,22 @@ def _entry(info: dict, name: str, path: Path) -> dict:
     return entry
 
 
+# Entry keys that change which rows of a local file train, and what LLaMA-Factory does with them: refused by name
+# rather than ignored (an ignored num_samples would train on every row).
+ROW_CHANGES = {"num_samples": "LF samples this many rows; use data.max_samples",
+               "subset": "a subset of a hub dataset", "folder": "a folder of a hub dataset"}
+
+
+def _refuse_row_changes(entry: dict, name: str, path: Path) -> None:
+    for key, what in ROW_CHANGES.items():
+        if key in entry:
+            raise MgtError(f"{path}:1: {name}.{key} is not supported for a local file ({what}); expected the "
+                           "entry without it")
+    if entry.get("split", "train") != "train":
+        raise MgtError(f"{path}:1: {name}.split {show(entry['split'], 40)} is not supported for a local file (LF "
+                       "reads the file as its train split); expected split: train or no split")
+
+
 def resolve(name: str, dataset_dir: str | Path | None, field: str) -> tuple[Path, Spec | None]:
     """A file/folder path, or a dataset name in dataset_dir/dataset_info.json."""
     base = Path(dataset_dir) if dataset_dir else Path(".")
@@ -82,7 +98,11 @@ def resolve(name: str, dataset_dir: str | Path | None, field: str) -> tuple[Path
         hub = next((k for k in ("hf_hub_url", "ms_hub_url", "om_hub_url") if k in entry), "file_name")
         raise MgtError(f"{base / INFO}:1: dataset '{name}' has no local file ({name}.{hub}); expected a file_name "
                        "under dataset_dir (download it first)")
+    _refuse_row_changes(entry, name, base / INFO)
     path = base / entry["file_name"]
+    if not path.resolve().is_relative_to(base.resolve()):
+        raise MgtError(f"{base / INFO}:1: file of dataset '{name}' is outside dataset_dir: {path} ({name}.file_name); "
+                       "expected a file or folder under dataset_dir (or its path in data.train directly)")
     if not path.exists():
         raise MgtError(f"{base / INFO}:1: file of dataset '{name}' not found: {path} ({name}.file_name); "
                        "expected an existing file or folder")

@@ -248,6 +248,12 @@ def test_a_file_name_too_long_is_one_short_line(verb, cli):
                                             'e.g. {"role_tag": "from"}'),
     ('{"file_name": "a.json", "formatting": {"x": 1}}', "unknown formatting {'x': 1} (demo.formatting); expected "
                                                         "alpaca or sharegpt"),
+    ('{"file_name": "a.json", "num_samples": 10}', "demo.num_samples is not supported for a local file (LF samples "
+                                                   "this many rows; use data.max_samples); expected the entry without it"),
+    ('{"file_name": "a.json", "split": "test"}', "demo.split 'test' is not supported for a local file (LF reads the "
+                                                 "file as its train split); expected split: train or no split"),
+    ('{"file_name": "a.json", "subset": "x"}', "demo.subset is not supported for a local file (a subset of a hub "
+                                               "dataset); expected the entry without it"),
 ])
 def test_bad_dataset_info_entry_is_one_line(entry, message, tmp_path, cli):
     (tmp_path / "a.json").write_text("[]")
@@ -255,6 +261,17 @@ def test_bad_dataset_info_entry_is_one_line(entry, message, tmp_path, cli):
     proc = cli("data", "check", "demo", "--dataset-dir", str(tmp_path), cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f"{tmp_path / 'dataset_info.json'}:1: {message}"
+
+
+def test_a_dataset_file_outside_dataset_dir_is_refused(tmp_path, cli):
+    (tmp_path / "outside.json").write_text('[{"instruction": "a", "output": "b"}]')
+    reg = tmp_path / "reg"
+    reg.mkdir()
+    (reg / "dataset_info.json").write_text('{"demo": {"file_name": "../outside.json"}}')
+    proc = cli("data", "check", "demo", "--dataset-dir", str(reg), cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        f"{reg / 'dataset_info.json'}:1: file of dataset 'demo' is outside dataset_dir: {reg / '../outside.json'} "
+        "(demo.file_name); expected a file or folder under dataset_dir (or its path in data.train directly)")
 
 
 def test_rows_that_do_not_fit_one_parquet_schema_are_one_line(tmp_path, cli):
