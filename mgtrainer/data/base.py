@@ -62,12 +62,26 @@ def _refuse_constant(name: str):
     raise NonFinite(name)
 
 
-STRICT = json.JSONDecoder(parse_constant=_refuse_constant)
+class DuplicateKey(ValueError):
+    """The same key twice in one JSON object, at any depth (Python's json would keep the last one silently)."""
+
+
+def unique_object(pairs: list) -> dict:
+    """A JSON object's dict; DuplicateKey when a key repeats (json's object_pairs_hook)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set = set()
+        raise DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return obj
+
+
+STRICT = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=unique_object)
 _DECODE = STRICT.decode
 
 
 def loads(text: str) -> Any:
-    """json.loads that refuses NaN/Infinity; ValueError (incl. NonFinite) or RecursionError otherwise."""
+    """json.loads that refuses NaN/Infinity and repeated keys; ValueError (incl. NonFinite, DuplicateKey) or
+    RecursionError otherwise."""
     return _DECODE(text)
 
 
@@ -75,6 +89,8 @@ def json_problem(err: BaseException) -> tuple[str, str]:
     """(what, expected) for a JSON text that `loads` refused."""
     if isinstance(err, NonFinite):
         return f"non-finite number {err}", "finite numbers (NaN and Infinity are not JSON)"
+    if isinstance(err, DuplicateKey):
+        return f"duplicate key {show(err.args[0], 60)}", "each key once per JSON object (JSON readers keep only one)"
     if isinstance(err, RecursionError):
         return "JSON nested too deeply", f"at most {MAX_DEPTH} levels of nested lists and objects"
     if isinstance(err, json.JSONDecodeError):

@@ -292,6 +292,10 @@ def _csv(path: Path) -> Rows:
             header = next(reader, None)
             if header is None:
                 return
+            if len(set(header)) != len(header):  # a dict of the row would keep only the last cell of the name
+                twice = next(h for i, h in enumerate(header) if h in header[:i])
+                raise MgtError(f"{path}:1: column {show(twice, 60)} appears twice in the header (header); expected "
+                               "each column name once")
             line = reader.line_num + 1
             for cells in reader:
                 if any(cells):

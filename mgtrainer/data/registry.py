@@ -7,7 +7,7 @@ import difflib
 import json
 from pathlib import Path
 
-from mgtrainer.data.base import Spec, show
+from mgtrainer.data.base import DuplicateKey, Spec, show, unique_object
 from mgtrainer.data.readers import check_exists, check_path
 from mgtrainer.errors import MgtError
 
@@ -19,7 +19,10 @@ def load_info(dataset_dir: Path) -> dict:
     if not path.exists():
         return {}
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
+        info = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=unique_object)
+    except DuplicateKey as err:
+        raise MgtError(f"{path}:1: dataset {show(err.args[0], 60)} defined twice (or a key repeated in an entry) "
+                       "(file); expected each name once") from None
     except (ValueError, UnicodeDecodeError) as err:
         raise MgtError(f"{path}:1: unreadable dataset registry ({err}) (file); expected LLaMA-Factory's "
                        "dataset_info.json") from None

@@ -263,6 +263,15 @@ def test_bad_dataset_info_entry_is_one_line(entry, message, tmp_path, cli):
     assert proc.stderr.strip() == f"{tmp_path / 'dataset_info.json'}:1: {message}"
 
 
+def test_a_dataset_name_defined_twice_is_refused(tmp_path, cli):
+    (tmp_path / "a.json").write_text('[{"instruction": "a", "output": "b"}]')
+    (tmp_path / "dataset_info.json").write_text('{"demo": {"file_name": "a.json"}, "demo": {"file_name": "b.json"}}')
+    proc = cli("data", "check", "demo", "--dataset-dir", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip() == (f"{tmp_path / 'dataset_info.json'}:1: dataset 'demo' "
+                                                            "defined twice (or a key repeated in an entry) (file); "
+                                                            "expected each name once")
+
+
 def test_a_dataset_file_outside_dataset_dir_is_refused(tmp_path, cli):
     (tmp_path / "outside.json").write_text('[{"instruction": "a", "output": "b"}]')
     reg = tmp_path / "reg"
