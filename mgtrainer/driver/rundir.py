@@ -76,13 +76,24 @@ def _lock(out: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise MgtError(f"{out}:1: output_dir is in use by another run ({holder(out)}); expected a different "
+        raise MgtError(f"{out}:1: output_dir is in use by another run ({_holder_soon(out)}); expected a different "
                        "train.output_dir, or wait until that run ends") from None
     os.ftruncate(fd, 0)
     os.write(fd, json.dumps({"pid": os.getpid(), "command": command_line(),
                              "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode() + b"\n")
     os.fsync(fd)
     return fd
+
+
+def _holder_soon(out, wait: float = 2.0) -> str:
+    """holder(), waiting up to `wait` seconds for a run that has just taken the lock to write who it is (it
+    writes right after flock: read in between, the file is still empty)."""
+    deadline = time.monotonic() + wait
+    who = holder(out)
+    while who == "pid unknown" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        who = holder(out)
+    return who
 
 
 def holder(out) -> str:
