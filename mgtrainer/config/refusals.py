@@ -106,4 +106,3 @@ def _model_config_json(name: str):
         except (OSError, ValueError):
             continue
     return None
-

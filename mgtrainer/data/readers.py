@@ -129,12 +129,15 @@ def _decode(raw: bytes) -> str | RowError:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        wide = wide_encoding(raw)
-        if wide:
-            return RowError(f"{wide} text, not UTF-8", "encoding", f"UTF-8 text: `iconv -f {wide.split()[0]} -t "
-                            "UTF-8 FILE > NEW`")
-        return RowError(f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1})", "encoding",
-                        "UTF-8 text")
+        return wide_text(raw) or RowError(f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at column "
+                                          f"{err.start + 1})", "encoding", "UTF-8 text")
+
+
+def wide_text(raw: bytes) -> RowError | None:
+    """The error for UTF-16 / UTF-32 text (named, with the iconv line that fixes it), or None."""
+    wide = wide_encoding(raw)
+    return None if wide is None else RowError(f"{wide} text, not UTF-8", "encoding",
+                                              f"UTF-8 text: `iconv -f {wide.split()[0]} -t UTF-8 FILE > NEW`")
 
 
 def wide_encoding(raw: bytes) -> str | None:
@@ -155,9 +158,8 @@ def _json_line(text: str) -> Any:
     try:
         return _sound(loads(text), text)
     except (ValueError, RecursionError) as err:
-        if "\x00" in text and (wide := wide_encoding(text.encode("utf-8"))):  # NUL is valid UTF-8: UTF-16 without a BOM
-            return RowError(f"{wide} text, not UTF-8", "encoding", f"UTF-8 text: `iconv -f {wide.split()[0]} -t "
-                            "UTF-8 FILE > NEW`")
+        if "\x00" in text and (wide := wide_text(text.encode("utf-8"))):  # NUL is valid UTF-8: UTF-16, no BOM
+            return wide
         if "\r" in text.rstrip("\r\n"):  # several rows on one "line": the file ends its lines with CR only
             return RowError("lines end with CR only (classic Mac line endings)", "line",
                             "LF line endings: `dos2unix -c mac FILE` or `tr '\\r' '\\n' < FILE > NEW`")
@@ -212,9 +214,8 @@ def _read_text(path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        if wide := wide_encoding(raw):
-            raise MgtError(f"{path}:1: {wide} text, not UTF-8 (encoding); expected UTF-8 text: `iconv -f "
-                           f"{wide.split()[0]} -t UTF-8 FILE > NEW`") from None
+        if wide := wide_text(raw):
+            raise MgtError(f"{path}:1: {wide}") from None
         line = raw.count(b"\n", 0, err.start) + 1
         raise MgtError(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[err.start]:02x}) (encoding); "
                        "expected UTF-8 text") from None
