@@ -62,6 +62,12 @@ def _weight(m: dict, role: str, where: str) -> int | None:
     return w
 
 
+def _weight_only_in_chat(rec: Record) -> None:
+    """A weight means "do not train this sft turn": in a preference, KTO or classify row it has no meaning."""
+    if rec.kind != "chat" and (where := first_weighted(rec)):
+        raise RowError(f"weight in a {rec.kind} row", f"{where}.weight", "weight only in chat (sft) rows")
+
+
 def _text_parts(parts: list, where: str, media: list | None) -> str:
     from mgtrainer.data.media import from_part
 
@@ -154,8 +160,7 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
             rec.kind, ends = "prompt", ("user",)
         _check(rec.messages, mkey, ends)
         _lf_media(rec, row, cols, used)
-    if rec.kind != "chat" and (where := first_weighted(rec)):
-        raise RowError(f"weight in a {rec.kind} row", f"{where}.weight", "weight only in chat (sft) rows")
+    _weight_only_in_chat(rec)
     meta["columns"] = {"messages": mkey, "label": label_key}
     meta["extra"] = extra_columns(row, used)
     return rec
@@ -240,8 +245,7 @@ def parse_openai_preference(row: dict, spec: Spec, kind: str | None = None) -> R
     rec.rejected = parse_turns(row["non_preferred_output"], "non_preferred_output", meta)
     for key, turns in (("preferred_output", rec.chosen), ("non_preferred_output", rec.rejected)):
         _check(rec.messages + turns, key, offset=len(rec.messages))
-    if where := first_weighted(rec):
-        raise RowError("weight in a preference row", f"{where}.weight", "weight only in chat (sft) rows")
+    _weight_only_in_chat(rec)
     meta["input_extra"] = {k: v for k, v in inp.items() if k not in ("messages", "tools")}
     meta["extra"] = extra_columns(row, {"input", "preferred_output", "non_preferred_output"})
     return rec
