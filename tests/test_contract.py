@@ -52,11 +52,7 @@ def encode(cfg, tok, records, labels=None):
     return pack_texts(tok, records, cfg.data.cutoff_len, False)
 
 
-def extra_metrics(cfg, trainer, tok, eval_records):
-    return {}
-
-
-_FLOW = CausalTask(HEAD, RECORD, tokenizer, encode, extra_metrics=extra_metrics)
+_FLOW = CausalTask(HEAD, RECORD, tokenizer, encode)
 run, evaluate = _FLOW.run, _FLOW.evaluate
 
 

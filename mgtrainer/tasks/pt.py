@@ -44,11 +44,7 @@ def tokenizer(cfg, model_cfg):
     return load_tokenizer(model_cfg, HEAD), cfg.model.template or "model"
 
 
-def extra_metrics(cfg, trainer, tok, eval_records) -> dict:
-    return {}  # eval loss and perplexity only
-
-
-_FLOW = CausalTask(HEAD, RECORD, tokenizer, encode, encode_rows, extra_metrics)  # the flow of driver/causal.py
+_FLOW = CausalTask(HEAD, RECORD, tokenizer, encode, encode_rows)  # driver/causal.py; eval: loss and perplexity
 run, evaluate = _FLOW.run, _FLOW.evaluate
 
 
