@@ -16,6 +16,7 @@ from mgtrainer.errors import MgtError
 
 # LF stage -> the record kind it trains on (orpo/simpo are dpo's pref_loss; ppo reads sft-style prompts)
 STAGES = {"sft": "chat", "pt": "text", "rm": "preference", "dpo": "preference", "kto": "kto", "ppo": "chat"}
+LF_PREF_LOSSES = ("sigmoid", "hinge", "ipo", "orpo", "simpo")  # LF's pref_loss values our dpo/orpo tasks share
 NONE_WORDS = ("", "none", "null", "false")
 TRAIN_KEYS = ("output_dir", "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
               "per_device_eval_batch_size", "gradient_accumulation_steps", "warmup_ratio", "weight_decay", "optim",
@@ -25,10 +26,10 @@ TRAIN_KEYS = ("output_dir", "learning_rate", "num_train_epochs", "max_steps", "p
 
 
 def stage_of(cfg) -> str:
-    name = cfg.task.name
+    name = "dpo" if cfg.task.name == "orpo" else cfg.task.name  # LF trains orpo/simpo as its dpo stage
     if name not in STAGES:
         raise MgtError(f"{cfg.source or '<config>'}:1: task '{name}' has no LLaMA-Factory stage (task.name); "
-                       f"expected one of {', '.join(s for s in STAGES if s in ('sft', 'pt', 'rm', 'dpo', 'kto'))} "
+                       f"expected one of {', '.join(s for s in STAGES if s in ('sft', 'pt', 'rm', 'dpo', 'kto'))}, orpo "
                        "with backend: llamafactory")
     return name
 
@@ -56,6 +57,40 @@ def lora_args(cfg, where: str) -> dict:
                 raise MgtError(f"{where}: freeze_trainable {lora.freeze_trainable} (lora.freeze_trainable); expected "
                                "patterns of the form *.NAME.* with backend: llamafactory (module names)")
             out["freeze_trainable_modules"] = ",".join(m.group(1) for m in names)
+    return out
+
+
+def pref_args(task, where: str, notes: list[str]) -> dict:
+    """The preference task's loss settings under LLaMA-Factory's names (pref_beta, pref_loss, pref_ftx, simpo_gamma,
+    kto_chosen_weight, kto_rejected_weight); one it cannot hold is refused, as it would change what is trained."""
+    name = task.name
+    if name == "rm" and task.margin:
+        raise MgtError(f"{where}: task.margin is {task.margin} (task.margin); expected 0 with backend: llamafactory, "
+                       "whose rm stage has no margin")
+    if name not in ("dpo", "orpo", "kto"):
+        return {}
+    if task.max_prompt_length is not None:
+        raise MgtError(f"{where}: task.max_prompt_length is set (task.max_prompt_length); expected it unset with "
+                       "backend: llamafactory, which cuts rows at data.cutoff_len only")
+    if getattr(task, "precompute_ref_log_probs", False):
+        notes.append("task.precompute_ref_log_probs is not used by LLaMA-Factory (it keeps the reference model)")
+    if name == "kto":
+        if task.loss != "kto":
+            raise MgtError(f"{where}: task.loss is {task.loss} (task.loss); expected kto with backend: llamafactory")
+        return {"pref_beta": task.beta, "kto_chosen_weight": task.desirable_weight,
+                "kto_rejected_weight": task.undesirable_weight}
+    if task.loss not in LF_PREF_LOSSES:
+        raise MgtError(f"{where}: task.loss is {task.loss} (task.loss); expected one of {', '.join(LF_PREF_LOSSES)} "
+                       "with backend: llamafactory (its pref_loss)")
+    ftx = task.ftx
+    if task.loss == "orpo" and ftx:  # ours: ftx replaces ORPO's own SFT weight 1; LF's pref_ftx adds to it
+        if ftx < 1:
+            raise MgtError(f"{where}: task.ftx is {ftx} with loss orpo (task.ftx); expected 0 or at least 1 with "
+                           "backend: llamafactory, whose orpo always keeps an SFT term of weight 1 (pref_ftx adds)")
+        ftx -= 1
+    out = {"pref_beta": task.beta, "pref_loss": task.loss, "pref_ftx": ftx}
+    if task.loss == "simpo":
+        out["simpo_gamma"] = 0.5 if task.simpo_gamma is None else task.simpo_gamma
     return out
 
 
@@ -123,9 +158,7 @@ def to_lf_args(cfg, dataset_dir: Path, train_name: str, eval_name: str | None) -
         args["eval_dataset"] = eval_name
     if getattr(cfg.task, "train_on_prompt", False):
         args["train_on_prompt"] = True
-    for key in ("pref_beta", "pref_loss"):  # preference tasks, when their configs carry these
-        if getattr(cfg.task, key, None) is not None:
-            args[key] = getattr(cfg.task, key)
+    args |= pref_args(cfg.task, where, notes)
     args |= lora_args(cfg, where)
     args |= train_args(cfg, eval_name is not None, notes, stage)
     args |= sharding_args(cfg, where)
