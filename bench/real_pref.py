@@ -21,7 +21,14 @@ clock does not count the wait for it):
                           rows in mgtrainer's order (its seeded shuffle; KTOConfig samples sequentially, its KL pairs
                           are neighbouring rows), LoRA, lr, beta, weights, steps, batch, max_length, optimizer, seed
   kto trl cheapest        the same with gradient_checkpointing=False, bf16=False
-  lf dpo, lf kto          LLaMA-Factory (stage dpo / kto) through `mgtrainer train` with backend: llamafactory (its
+  orpo trl cheapest       TRL's ORPOTrainer (trl.experimental.orpo; TRL 1.x keeps it there) with ORPOConfig: the
+                          orpo yaml's lambda (beta), data, LoRA, lr, steps, batch, max_length, seed; fp32, no
+                          gradient checkpointing (its defaults sides are not run: the bf16 emulation of the dpo
+                          defaults side costs ~10x on this CPU)
+  simpo trl cheapest      TRL's CPOTrainer (trl.experimental.cpo) with loss_type simpo, cpo_alpha 0 (no SFT term, as
+                          simpo_lora.yaml), the yaml's beta and simpo_gamma, the rest as above
+  lf dpo, lf kto,         LLaMA-Factory (stage dpo / kto; orpo and simpo are its dpo stage with pref_loss orpo /
+  lf orpo, lf simpo       simpo) through `mgtrainer train` with backend: llamafactory (its
                           own env; the tokenizer's chat template) of the same yaml: the same LoRA, lr, beta, steps,
                           batch, cutoff, seed, fp32, no gradient checkpointing; the held-out set as its eval_dataset
                           (evaluated once, after training); Trainer.train timed inside its process by
@@ -68,10 +75,13 @@ PAIRS, HELDOUT_PAIRS, PROMPTS = DATA / "dates_dpo.jsonl", DATA / "dates_dpo_held
 METHODS = ("dpo", "kto", "orpo", "simpo")
 TRL_SIDES = ("trl defaults", "trl cheapest")  # DPOTrainer
 KTO_TRL = ("kto trl defaults", "kto trl cheapest")  # KTOTrainer
-LF_SIDES = ("lf dpo", "lf kto")  # LLaMA-Factory
-SIDES = (*METHODS, *TRL_SIDES, *KTO_TRL, *LF_SIDES)
+FREE_TRL = ("orpo trl cheapest", "simpo trl cheapest")  # trl.experimental ORPOTrainer, CPOTrainer(loss simpo)
+LF_SIDES = ("lf dpo", "lf kto", "lf orpo", "lf simpo")  # LLaMA-Factory
+SIDES = (*METHODS, *TRL_SIDES, *KTO_TRL, *FREE_TRL, *LF_SIDES)
 DPO_COST = ("dpo", *TRL_SIDES, "lf dpo")  # the sides of each cost table, mgtrainer first
 KTO_COST = ("kto", *KTO_TRL, "lf kto")
+ORPO_COST = ("orpo", "orpo trl cheapest", "lf orpo")
+SIMPO_COST = ("simpo", "simpo trl cheapest", "lf simpo")
 # equal settings of the dpo cost comparison (script/examples/real/dpo_lora.yaml says the same for mgtrainer)
 DPO = {"lr": 1e-3, "beta": 0.1, "batch": 8, "eval_batch": 20, "max_length": 128, "rank": 16, "alpha": 32,
        "dropout": 0.05, "seed": 42, "optim": "adamw_torch_fused", "scheduler": "linear"}
@@ -211,6 +221,50 @@ def run_trl_kto(out: Path, a, cheapest: bool) -> list[dict]:
     return finish_trl(trainer, out, steps < a.steps)
 
 
+def run_trl_free(method: str, out: Path, a) -> list[dict]:
+    """What a TRL user writes for orpo_lora.yaml / simpo_lora.yaml: ORPOTrainer, or CPOTrainer with loss_type simpo,
+    on conversational prompt/chosen/rejected rows, peft_config=LoraConfig. These trainers log no num_tokens, so
+    the non-padding tokens of the chosen and rejected sequences each step feeds are counted here (as TRL's
+    DPOTrainer counts them)."""
+    import torch
+    import yaml
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    cfg = yaml.safe_load(config_of(method).read_text())
+    same = dict(output_dir=str(out), max_steps=a.steps, per_device_train_batch_size=DPO["batch"],
+                per_device_eval_batch_size=DPO["eval_batch"], learning_rate=DPO["lr"], beta=cfg["pref_beta"],
+                max_length=DPO["max_length"], optim=DPO["optim"],
+                lr_scheduler_type=DPO["scheduler"], seed=DPO["seed"], logging_steps=1, eval_strategy="no",
+                save_strategy="no", report_to="none", use_cpu=True, gradient_checkpointing=False, bf16=False)
+    if method == "orpo":
+        from trl.experimental.orpo import ORPOConfig as Config, ORPOTrainer as Trainer
+        args = Config(**same)
+    else:
+        from trl.experimental.cpo import CPOConfig as Config, CPOTrainer as Trainer
+        args = Config(**same, loss_type="simpo", cpo_alpha=0.0, simpo_gamma=cfg["simpo_gamma"])
+    path = base_model()
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    peft = LoraConfig(r=DPO["rank"], lora_alpha=DPO["alpha"], lora_dropout=DPO["dropout"], target_modules="all-linear",
+                      task_type="CAUSAL_LM")
+    trainer = Trainer(model, args=args, train_dataset=Dataset.from_list(conversational(PAIRS)),
+                      eval_dataset=Dataset.from_list(conversational(Path(a.eval_pairs or HELDOUT_PAIRS))),
+                      processing_class=AutoTokenizer.from_pretrained(path), peft_config=peft)
+    fed, step = [], trainer.training_step
+
+    def training_step(model, inputs, *rest, **kw):
+        fed.append(int(inputs["chosen_attention_mask"].sum() + inputs["rejected_attention_mask"].sum()))
+        return step(model, inputs, *rest, **kw)
+
+    trainer.training_step = training_step
+    log = finish_trl(trainer, out, False)
+    for row in (r for r in log if "loss" in r and "grad_norm" in r):
+        row["num_tokens"] = float(sum(fed[:row["step"]]))
+    return log
+
+
 LF_TOKENS = """
 import atexit, importlib.abc, importlib.util as u, json, os, sys, time
 s = u.spec_from_file_location('real_sft_hook', {hook!r})
@@ -332,6 +386,8 @@ def one(side: str, out: Path, a) -> dict:
         log = run_trl(out, a, side == "trl cheapest")
     elif side in KTO_TRL:
         log = run_trl_kto(out, a, side == "kto trl cheapest")
+    elif side in FREE_TRL:
+        log = run_trl_free(side.split()[0], out, a)
     elif side in LF_SIDES:
         log = run_lf(side[3:], out, a)
     else:
@@ -437,7 +493,7 @@ def tables(res: dict, judged: dict, gen: dict, a) -> str:
             before, after = (r["before"] or {}).get(key), (r["after"] or {}).get(key)
             if after is None:
                 continue
-            if before is None and side in ("dpo", "kto", *TRL_SIDES, *KTO_TRL, *LF_SIDES) and key != "eval_loss":
+            if before is None and side in ("dpo", "kto", *TRL_SIDES, *KTO_TRL, "lf dpo", "lf kto") and key != "eval_loss":
                 before = "0 (by construction)"
             lines.append(f"| {side} | {key} | {fmt(before)} | {fmt(after)} |")
     if judged:
@@ -451,7 +507,7 @@ def tables(res: dict, judged: dict, gen: dict, a) -> str:
         lines += ["", "| model | generation wall s | generation CPU s | whole scoring process CPU s |",
                   "|---|---|---|---|"]
         lines += [f"| {side} | {g['gen_s']:.1f} | {g['gen_cpu']:.1f} | {g['cpu']:.1f} |" for side, g in gen.items()]
-    for stage, sides in (("dpo", DPO_COST), ("kto", KTO_COST)):
+    for stage, sides in (("dpo", DPO_COST), ("kto", KTO_COST), ("orpo", ORPO_COST), ("simpo", SIMPO_COST)):
         if len([s for s in sides if s in res]) > 1:
             lines += ["", *cost_table(stage, sides, res)]
     return "\n".join(lines)
@@ -464,6 +520,8 @@ def side_name(side: str) -> str:
         return f"TRL DPOTrainer, {side[4:]}"
     if side in KTO_TRL:
         return f"TRL KTOTrainer, {side[8:]}"
+    if side in FREE_TRL:
+        return f"TRL {'ORPOTrainer' if side.startswith('orpo') else 'CPOTrainer (loss simpo)'}, cheapest"
     return f"LLaMA-Factory {side[3:]}"
 
 
@@ -484,7 +542,7 @@ def cost_table(stage: str, sides: tuple, res: dict) -> list[str]:
                      f"{r['rss_mib']:.0f} | {r['first_loss']:.4f} | {r['last_loss']:.4f} | "
                      f"{fmt(after.get('eval_rewards/accuracies'))} | {fmt(after.get('eval_rewards/margins'))} | "
                      f"{fmt(after.get('eval_rewards/chosen'))} | {fmt(after.get('eval_rewards/rejected'))} |")
-    what = ("the prompt+chosen and prompt+rejected sequences" if stage == "dpo" else
+    what = ("the prompt+chosen and prompt+rejected sequences" if stage != "kto" else
             "the prompt+completion sequences (not the KL batch's mismatched pairs)")
     return lines + ["", f"train tokens: TRL's num_tokens at the last step (LLaMA-Factory: its batches' attention mask, "
                     f"summed by the same rule), the non-padding tokens of {what} of every train batch. Train phase: "
