@@ -13,8 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mgtrainer"
 
 # Top to bottom; every module has one (no exemptions). The command line (mgtrainer/cli/ and the `python -m`
 # entry modules) is the top layer: it may import anything and nothing imports it. The driver composes
-# training; report/ writes and reads run folders (its callbacks are what the driver attaches) and never
-# imports the driver.
+# training; report/ reads run folders and draws (its live callback is handed to the driver by the app, through
+# driver/watch.py): neither imports the other.
 LAYERS = [
     ("cli", ("mgtrainer.cli", "mgtrainer.__main__", "mgtrainer.env.__main__")),
     ("app", ("mgtrainer.app", "mgtrainer.serve", "mgtrainer.backends")),  # flows: train/eval/preview, serve, LLaMA-Factory
@@ -23,8 +23,8 @@ LAYERS = [
     ("data", ("mgtrainer.data",)),
     ("tasks", ("mgtrainer.tasks",)),
     ("driver", ("mgtrainer.driver",)),
-    ("report", ("mgtrainer.report",)),  # the run report: live callbacks, per-eval files, page and plots
-    ("base", ("mgtrainer.atomic", "mgtrainer.errors", "mgtrainer.manifest", "mgtrainer")),
+    ("report", ("mgtrainer.report",)),  # the run report: the live callback, page and plots
+    ("base", ("mgtrainer.atomic", "mgtrainer.errors", "mgtrainer.manifest", "mgtrainer")),  # stepfiles, preview, ...
 ]
 
 
@@ -158,3 +158,11 @@ def test_the_data_layer_never_imports_the_driver():
     """The data layer is torch-free: what it shares with training (media codecs) sits in a base module."""
     assert sorted(f"{n} -> {d}" for n, ds in GRAPH.items() if n.startswith("mgtrainer.data")
                   for d in ds if d.startswith(("mgtrainer.driver", "mgtrainer.tasks", "mgtrainer.report"))) == []
+
+
+def test_the_driver_and_the_report_never_import_each_other():
+    """The driver composes training and knows no report: the app hands it the report's callbacks as plain
+    callables (driver/watch.py); report/ reads run folders and draws, and knows no driver."""
+    pairs = [("mgtrainer.driver", "mgtrainer.report"), ("mgtrainer.report", "mgtrainer.driver")]
+    assert sorted(f"{n} -> {d}" for n, ds in GRAPH.items() for d in ds for a, b in pairs
+                  if (n == a or n.startswith(a + ".")) and (d == b or d.startswith(b + "."))) == []

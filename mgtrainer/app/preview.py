@@ -9,7 +9,7 @@ from mgtrainer.errors import MgtError
 
 def main(args) -> int:
     from mgtrainer.driver.model import load_tokenizer
-    from mgtrainer.report.preview import show
+    from mgtrainer.preview import show
 
     cfg = load_run(args.config, args.overrides or [])
     task = tasks.get(cfg.task.name)

@@ -90,7 +90,18 @@ def train(config, overrides=()) -> dict:
 
         return llamafactory.train(cfg, [])  # overrides are applied in cfg already
     task = tasks.get(cfg.task.name)
+    watch_with_report()
     return task.run(cfg, load_data(cfg, task))
+
+
+def watch_with_report() -> None:
+    """The driver's trainers carry the live report (report.html at each eval and at the end) and a finished
+    run gets its plots: the app attaches the report; the driver and the report know nothing of each other."""
+    from mgtrainer.driver import watch
+    from mgtrainer.report.callback import report_callbacks
+    from mgtrainer.report.plots import report as plots
+
+    watch.watch(callbacks=report_callbacks, finished=plots)
 
 
 def evaluate(config, overrides=(), model_dir=None) -> dict:
@@ -101,6 +112,7 @@ def evaluate(config, overrides=(), model_dir=None) -> dict:
         raise MgtError(f"{model_dir}: no trained model here (--model / train.output_dir); expected a final/ folder "
                        "written by `mgtrainer train`")
     task = tasks.get(cfg.task.name)
+    watch_with_report()
     metrics = task.evaluate(cfg, load_data(cfg, task), model_dir)
     print(json.dumps(metrics, indent=2))
     return metrics

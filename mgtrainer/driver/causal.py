@@ -80,7 +80,7 @@ def _causal_rows(cfg, task, tok, data):
     """Token rows (a list, or a shuffled RowStream) and what encoding did to the train rows (Encoded.counts;
     {} for a stream or a packed cache), with the summary line and the preview printed."""
     from mgtrainer.driver.tokenize import Encoded
-    from mgtrainer.report import preview
+    from mgtrainer import preview
 
     if cfg.data.packed:
         from mgtrainer.driver import packed

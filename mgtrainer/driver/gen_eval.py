@@ -1,5 +1,5 @@
 """The chat tasks' generation eval: at every eval, greedy generations on the first eval.generation_samples eval
-prompts, scored and logged as eval metrics, the samples saved per step for the report (report/stepfiles.py
+prompts, scored and logged as eval metrics, the samples saved per step for the report (mgtrainer/stepfiles.py
 names the files). Acts only once training has begun (`mgtrainer eval` builds a trainer too and must not
 overwrite a run's files) and only on the main process."""
 
@@ -12,14 +12,14 @@ from transformers import TrainerCallback
 
 from mgtrainer import atomic
 from mgtrainer.driver.generate import scored_generations
-from mgtrainer.report.callback import add_before_report
-from mgtrainer.report.stepfiles import SAMPLES
+from mgtrainer.driver.watch import add_before_watchers
+from mgtrainer.stepfiles import SAMPLES
 
 
 def add_generation_eval(trainer, cfg, records: list) -> None:
     """Generation metrics and samples at every eval, on the eval conversations the task was handed."""
     if cfg.eval.generation_samples > 0 and records:
-        add_before_report(trainer, GenerationEval(trainer, cfg, records))
+        add_before_watchers(trainer, GenerationEval(trainer, cfg, records))
 
 
 class GenerationEval(TrainerCallback):

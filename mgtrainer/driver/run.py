@@ -50,8 +50,8 @@ def finish(trainer, cfg, metrics: dict, details: dict | None = None) -> dict:
     out = Path(cfg.train.output_dir)
     report = {"metrics": metrics, **(details or {})}
     atomic.write_text(out / "eval_report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    from mgtrainer.report.plots import report as plot_report
+    from mgtrainer.driver import watch
 
-    plot_report(out)
+    watch.finished(out)  # the plots, where the app draws them
     return metrics
 

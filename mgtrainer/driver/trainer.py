@@ -8,11 +8,11 @@ from pathlib import Path
 
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 
+from mgtrainer.driver import watch
 from mgtrainer.driver.callbacks import LastEval, MetricsJsonl, SigtermCheckpoint
 from mgtrainer.driver.model import gpu_bf16
 from mgtrainer.driver.shard import sharding_args
 from mgtrainer.errors import MgtError
-from mgtrainer.report.callback import attach_report
 
 
 def has_accelerator() -> bool:
@@ -122,7 +122,7 @@ def build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, compute_me
                   callbacks=callbacks, **(trainer_kwargs or {}))
     trainer.max_tokens_per_batch = cfg.train.max_tokens_per_batch
     trainer.group_by_length = cfg.train.group_by_length
-    attach_report(trainer, cfg, train_rows)  # eval samples per eval, report.html at each eval and at the end
+    watch.attach(trainer, cfg, train_rows)  # what the app watches a run with (the live report)
     return trainer
 
 

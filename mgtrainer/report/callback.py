@@ -2,9 +2,9 @@
 included, costs ~0.7 CPU-s that need not delay the first step), at every eval (a step-0 eval included) and at
 the end, atomically, so it can be watched (reload the page) while a run goes on.
 
-attach_report(trainer, cfg, train_rows) is the one hook driver/trainer.py calls on every trainer it builds;
-add_before_report(trainer, cb) lets a task add its own per-eval writer (it runs before the report is drawn);
-mgtrainer/driver/gen_eval.py adds the chat tasks' one (samples and ROUGE/BLEU at every eval).
+report_callbacks(cfg, train_rows) is what the app layer hands the driver (driver/watch.py) for every trainer it
+builds; a task's per-eval writers (driver/gen_eval.py, driver/eval_details.py) run before it, so the report
+drawn at an eval shows what they wrote.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from transformers import EarlyStoppingCallback, TrainerCallback
+from transformers import TrainerCallback
 
-from mgtrainer.report import runinfo, stepfiles
+from mgtrainer import stepfiles
+from mgtrainer.report import runinfo
 
 REPORT = "report.html"
 
@@ -62,15 +63,6 @@ class ReportCallback(TrainerCallback):
             print(f"warning: {out / REPORT} not updated: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
-def attach_report(trainer, cfg, train_rows) -> None:
-    """The live report, on every trainer the driver builds."""
-    trainer.add_callback(ReportCallback(cfg, train_rows))
-
-
-def add_before_report(trainer, callback) -> None:
-    """Add a per-eval writer that runs before early stopping (which reads metric_for_best_model, e.g.
-    eval_rouge-l, on_evaluate) and before the report is redrawn (so the report shows what it writes)."""
-    callbacks = trainer.callback_handler.callbacks
-    at = next((i for i, cb in enumerate(callbacks) if isinstance(cb, (EarlyStoppingCallback, ReportCallback))),
-              len(callbacks))
-    callbacks.insert(at, callback)
+def report_callbacks(cfg, train_rows) -> list:
+    """The live report's callbacks for a trainer (the app hands this to driver/watch.py)."""
+    return [ReportCallback(cfg, train_rows)]

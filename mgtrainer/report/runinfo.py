@@ -37,7 +37,7 @@ def versions() -> dict[str, str]:
 
 def preview(tok, rows, n: int) -> list[dict]:
     """The first n token rows as [{"pieces": [[text, trained], ...], "tokens", "trained", "label"}]."""
-    from mgtrainer.report.preview import IGNORE, render_row
+    from mgtrainer.preview import IGNORE, render_row
 
     out = []
     for row in rows[:n]:

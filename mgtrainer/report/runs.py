@@ -11,7 +11,7 @@ from pathlib import Path
 from mgtrainer.errors import MgtError
 from mgtrainer.report import runinfo
 from mgtrainer.report.plots import read_jsonl
-from mgtrainer.report.stepfiles import DETAILS, SAMPLES, step_files
+from mgtrainer.stepfiles import DETAILS, SAMPLES, step_files
 
 # Logged once per eval or at the end, about time rather than quality: shown in the summary, not plotted.
 TIMING = re.compile(r"(_runtime|_per_second|^total_flos|^train_loss|_model_preparation_time)$")

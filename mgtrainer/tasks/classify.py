@@ -118,9 +118,9 @@ def run(cfg, data) -> dict:
     from mgtrainer.driver import collate, run as dr, trainer as dt
     from mgtrainer.driver.metrics import scalar_metrics
     from mgtrainer.driver.model import apply_finetuning
-    from mgtrainer.report.callback import add_before_report
-    from mgtrainer.report.evalfiles import EvalDetails
-    from mgtrainer.report import preview
+    from mgtrainer import preview
+    from mgtrainer.driver.eval_details import EvalDetails
+    from mgtrainer.driver.watch import add_before_watchers
 
     dr.start(cfg)
     splits, labels, tok, model = _model_and_data(cfg, data)
@@ -131,7 +131,7 @@ def run(cfg, data) -> dict:
     details: dict = {}
     trainer = dt.build_trainer(cfg, model, tok, train_set.rows, eval_set.rows, collate.collator(tok, HEAD),
                                metrics_fn(cfg, labels, details), default_metric="accuracy")
-    add_before_report(trainer, EvalDetails(cfg.train.output_dir, details))  # per-class report at every eval
+    add_before_watchers(trainer, EvalDetails(cfg.train.output_dir, details))  # per-class report at every eval
     dt.train(trainer, cfg)
     metrics = scalar_metrics(dt.final_eval(trainer)) if eval_set.rows else {}
     return dr.conclude(trainer, tok, cfg, HEAD, metrics, details, show=_print_result, labels=labels,
