@@ -82,13 +82,7 @@ def pref_args(task, where: str, notes: list[str]) -> dict:
     if task.loss not in LF_PREF_LOSSES:
         raise MgtError(f"{where}: task.loss is {task.loss} (task.loss); expected one of {', '.join(LF_PREF_LOSSES)} "
                        "with backend: llamafactory (its pref_loss)")
-    ftx = task.ftx
-    if task.loss == "orpo" and ftx:  # ours: ftx replaces ORPO's own SFT weight 1; LF's pref_ftx adds to it
-        if ftx < 1:
-            raise MgtError(f"{where}: task.ftx is {ftx} with loss orpo (task.ftx); expected 0 or at least 1 with "
-                           "backend: llamafactory, whose orpo always keeps an SFT term of weight 1 (pref_ftx adds)")
-        ftx -= 1
-    out = {"pref_beta": task.beta, "pref_loss": task.loss, "pref_ftx": ftx}
+    out = {"pref_beta": task.beta, "pref_loss": task.loss, "pref_ftx": task.ftx}  # ftx adds to orpo's own, as LF's
     if task.loss == "simpo":
         out["simpo_gamma"] = 0.5 if task.simpo_gamma is None else task.simpo_gamma
     return out

@@ -94,11 +94,8 @@ def iter_records(path: str | Path, format: str | None = None, kind: str | None =
     _check_names(format, kind)
     path = Path(path)
     labels = labels or LabelSpellings()
-    if path.is_dir() and file_kind(path) == "folder":  # each file of a plain folder detected on its own
-        for file in folder_files(path):
-            same = Spec(format or "", dict(spec.columns), dict(spec.tags), spec.ranking) if spec else None
-            yield from iter_records(file, format, kind, spec=same, on_error=on_error, labels=labels,
-                                    media_dir=media_dir)
+    if path.is_dir() and file_kind(path) == "folder":
+        yield from _folder_records(path, format, kind, spec, on_error, labels, media_dir)
         return
     spec = spec or Spec(format or "")
     if path.suffix.lower() in (".csv", ".tsv"):
@@ -117,12 +114,7 @@ def iter_records(path: str | Path, format: str | None = None, kind: str | None =
             rec = parse(row, spec, kind)
             if kind:
                 rec = coerce(rec, kind)
-            rec.source = source
-            if rec.media:
-                resolve_media(rec, path if path.is_dir() else path.parent, media_dir)
-            if rec.kind in RULED:
-                check_record(rec)
-                labels.check(rec)
+            _place_and_check(rec, source, path, media_dir, labels)
         except RecursionError:  # nesting the reader let through but a converter cannot walk
             what, expected = json_problem(RecursionError())
             _fail(source, RowError(what, "row", expected), on_error)
@@ -138,6 +130,23 @@ def iter_records(path: str | Path, format: str | None = None, kind: str | None =
             continue
         first = False
         yield rec
+
+
+def _place_and_check(rec: Record, source: str, path: Path, media_dir, labels: LabelSpellings) -> None:
+    """The record's FILE:LINE, its media files found, and the rules of its kind (RowError when broken)."""
+    rec.source = source
+    if rec.media:
+        resolve_media(rec, path if path.is_dir() else path.parent, media_dir)
+    if rec.kind in RULED:
+        check_record(rec)
+        labels.check(rec)
+
+
+def _folder_records(path: Path, format, kind, spec, on_error, labels, media_dir) -> Iterator[Record]:
+    """The records of each file of a plain folder, each file's format detected on its own (the mapping kept)."""
+    for file in folder_files(path):
+        same = Spec(format or "", dict(spec.columns), dict(spec.tags), spec.ranking) if spec else None
+        yield from iter_records(file, format, kind, spec=same, on_error=on_error, labels=labels, media_dir=media_dir)
 
 
 def _fail(source: str, err: RowError, on_error: OnError | None) -> None:

@@ -19,10 +19,22 @@ callbacks the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Annotated, Callable
+
+from pydantic import Field
 
 from mgtrainer.driver.metrics import scalar_metrics
 from mgtrainer.driver.run import conclude, start
+
+# Config fields the preference tasks share, declared once (`max_prompt_length: MaxPromptLength = None`)
+MaxPromptLength = Annotated[int | None, Field(gt=0, description="Prompts longer than this many tokens keep their last "
+                                              "tokens (default: only data.cutoff_len limits). TRL name.")]
+PrecomputeRef = Annotated[bool, Field(description="Compute the reference log-probs of every row once before "
+                                      "training, so no reference model is kept in memory.")]
+Ftx = Annotated[float, Field(ge=0, description="Weight of an added SFT loss (NLL of the chosen answer), as LLaMA-Factory's "
+                              "pref_ftx: orpo keeps its own SFT term (weight 1) and adds this one.")]
+SimpoGamma = Annotated[float | None, Field(description="SimPO's target reward margin gamma (default 0.5); only with "
+                                           "loss: simpo. LLaMA-Factory simpo_gamma.")]
 
 
 @dataclass
@@ -67,16 +79,23 @@ class PreferenceTask:
         return encode(tok, records, cfg, self.spec(cfg)).dropped
 
 
+def check_gamma(simpo_gamma: float | None, loss: str) -> None:
+    """simpo_gamma belongs to loss simpo: beside another loss it is an error, not a setting silently unused."""
+    if simpo_gamma is not None and loss != "simpo":
+        raise ValueError(f"simpo_gamma is used only by loss simpo, but loss is {loss!r}; expected "
+                         "loss: simpo (pref_loss: simpo) or no simpo_gamma")
+
+
 def reference_free_spec(odds_ratio: bool, beta: float, gamma: float | None, ftx: float,
                         max_prompt_length: int | None) -> PrefSpec:
-    """ORPO (odds_ratio; its SFT term has weight 1 unless ftx says) or SimPO (gamma default 0.5; an SFT term
-    only with ftx), on DPOTrainer's pairs without a reference model."""
+    """ORPO (odds_ratio; its own SFT term, weight 1, plus ftx) or SimPO (gamma default 0.5; an SFT term only with
+    ftx), on DPOTrainer's pairs without a reference model. ftx adds, as LLaMA-Factory's pref_ftx does."""
     from functools import partial
 
     from mgtrainer.driver.pref_losses import orpo_loss, simpo_loss
 
     if odds_ratio:
-        fn, nll = partial(orpo_loss, beta=beta), ftx or 1.0
+        fn, nll = partial(orpo_loss, beta=beta), 1.0 + ftx
     else:
         fn, nll = partial(simpo_loss, beta=beta, gamma=0.5 if gamma is None else gamma), ftx
     return PrefSpec("pairs", ["sigmoid"], beta, max_prompt_length, free_loss=fn, nll_weight=nll)
@@ -124,16 +143,18 @@ def pref_trainer_classes():
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
             if "prompt_ids" not in dataset.column_names:
                 return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
-            if not self.calculate_KL:
-                return dataset
-
-            def rotate(batch):  # TRL's KL pairs: completions shifted by one within each batch
-                batch["KL_completion_ids"] = [batch["completion_ids"][-1]] + batch["completion_ids"][:-1]
-                return batch
-
-            return dataset.map(rotate, batched=True, batch_size=args.per_device_train_batch_size)
+            return kl_pairs(dataset, args.per_device_train_batch_size) if self.calculate_KL else dataset
 
     return PrefDPOTrainer, PrefKTOTrainer
+
+
+def kl_pairs(dataset, batch_size: int):
+    """TRL's KL pairs for rows mgtrainer tokenised: the completions shifted by one within each batch."""
+    def rotate(batch):
+        batch["KL_completion_ids"] = [batch["completion_ids"][-1]] + batch["completion_ids"][:-1]
+        return batch
+
+    return dataset.map(rotate, batched=True, batch_size=batch_size)
 
 
 def share_pair_prefixes(trainer) -> None:
@@ -162,7 +183,7 @@ def padded_tokens(row: dict) -> int:
 
 def reference_free_loss(trainer, model, inputs):
     """spec.free_loss (ORPO, SimPO) on a [chosen; rejected] batch from TRL's preference collator, with DPO's
-    metrics (rewards/chosen, rejected, accuracies, margins) and nll/chosen."""
+    metrics (rewards/chosen, rejected, accuracies, margins, num_tokens) and nll/chosen."""
     spec, mode = trainer.spec, "train" if model.training else "eval"
     mask = inputs["completion_mask"][:, 1:].float()
     labels = inputs["input_ids"].masked_fill(inputs["completion_mask"] == 0, -100)
@@ -180,6 +201,9 @@ def reference_free_loss(trainer, model, inputs):
     metrics["rewards/accuracies"].append(gather((r_chosen > r_rejected).float()).mean().item())
     metrics["rewards/margins"].append(gather(r_chosen - r_rejected).mean().item())
     metrics["nll/chosen"].append(gather(-chosen.detach()).mean().item())
+    if mode == "train":  # the tokens fed, counted as TRL's own loss path counts them (num_tokens in the log)
+        trainer._total_train_tokens += gather(inputs["attention_mask"].sum()).sum().item()
+    metrics["num_tokens"] = [trainer._total_train_tokens]
     return loss
 
 

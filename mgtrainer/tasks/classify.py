@@ -2,9 +2,9 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from mgtrainer.tasks.contract import Serve, Verdict
+from mgtrainer.tasks.contract import Serve, TaskConfig, Verdict
 from mgtrainer.driver.serving import TEXT_KEYS, classify_probs, first, max_abs_diff
 
 HEAD = "sequence_classification"
@@ -16,8 +16,7 @@ PROBE = [{"text": "Play the latest album on the kitchen speaker."}, {"text": "Wi
          {"text": "Book a table for two tonight."}, {"text": "Rate this book five stars."}]
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Config(TaskConfig):
     name: Literal["classify"] = "classify"
     labels: list[str] | None = Field(None, description="Fixed label order; default: sorted labels seen in "
                                      "the train data.")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from mgtrainer.driver.serving import Verdict  # noqa: F401 (the contract's compare returns one)
 
@@ -41,6 +41,11 @@ class Data:
     eval: list
     shuffle: Callable | None = None
     rejects: Any = None
+
+
+class TaskConfig(BaseModel):
+    """The base of every task's Config: an unknown key is an error (with the nearest name), never ignored."""
+    model_config = ConfigDict(extra="forbid")
 
 
 Post = Callable[[str, dict], dict]  # post(endpoint, json body) -> the server's json answer

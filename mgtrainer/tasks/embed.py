@@ -8,9 +8,9 @@ sentence-transformers also loads (Transformer -> Pooling -> Normalize, instructi
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from mgtrainer.tasks.contract import Serve
+from mgtrainer.tasks.contract import Serve, TaskConfig
 from mgtrainer.driver.serving import first
 from mgtrainer.driver.serving import min_cosine as compare  # noqa: F401 (the contract's compare)
 
@@ -23,8 +23,7 @@ PROBE = [{"query": "capital of France"}, {"passage": "Paris is the capital of Fr
 VLLM_POOLING = {"mean": "MEAN", "cls": "CLS", "last": "LAST"}
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Config(TaskConfig):
     name: Literal["embed"] = "embed"
     pooling: Literal["mean", "cls", "last"] | None = Field(
         None, description="How token states become one vector; None = last for decoder LLMs, mean for encoders.")

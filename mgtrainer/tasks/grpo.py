@@ -13,9 +13,9 @@ predicted exactly as sft. references/grpo.md has the reward schema, the referenc
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from mgtrainer.tasks.contract import Serve
+from mgtrainer.tasks.contract import Serve, TaskConfig
 from mgtrainer.driver.rewarding import Reward
 from mgtrainer.driver.serving import (  # noqa: F401 (the contract's serving functions, shared with sft)
     chat_probe as probe, chat_request as request, chat_served as served, generate as call,
@@ -28,8 +28,7 @@ STREAMING = False
 LOSSES = Literal["grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo"]
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Config(TaskConfig):
     name: Literal["grpo"] = "grpo"
     reward_funcs: list[Reward] = Field(
         min_length=1, description="Rewards, summed with their weights: {model: rm-or-classify final/}, "

@@ -3,21 +3,18 @@ on TRL's KTOTrainer. The trained model is a causal LM, served and predicted like
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from mgtrainer.driver.preference import PreferenceTask, PrefSpec
-from mgtrainer.tasks.contract import Serve
-from mgtrainer.tasks.sft import (  # noqa: F401 (a preference-tuned model is served exactly like sft's)
-    call, chat_prompt, compare, probe, request, response, serve_settings, served, tokenizer)
+from mgtrainer.driver.preference import MaxPromptLength, PrecomputeRef, PreferenceTask, PrefSpec
+from mgtrainer.tasks.contract import TaskConfig
+from mgtrainer.tasks.sft import (  # noqa: F401 (a preference-tuned model is a causal LM served exactly like sft's)
+    HEAD, SERVE, call, chat_prompt, compare, probe, request, response, serve_settings, served, tokenizer)
 
-HEAD = "causal_lm"
 RECORD = "kto"
-SERVE = Serve(runner="generate", endpoints=("/v1/chat/completions", "/v1/completions"))
 STREAMING = False
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Config(TaskConfig):
     name: Literal["kto"] = "kto"
     beta: float = Field(0.1, gt=0, description="Strength of the pull toward the reference model (KTO's beta). "
                         "LLaMA-Factory pref_beta.")
@@ -27,10 +24,8 @@ class Config(BaseModel):
                                     "(desirable); LLaMA-Factory kto_chosen_weight.")
     undesirable_weight: float = Field(1.0, gt=0, description="Weight of the losses of rows labelled false "
                                       "(undesirable); LLaMA-Factory kto_rejected_weight.")
-    max_prompt_length: int | None = Field(None, gt=0, description="Prompts longer than this many tokens keep "
-                                          "their last tokens (default: only data.cutoff_len limits). TRL name.")
-    precompute_ref_log_probs: bool = Field(False, description="Compute the reference log-probs of every row "
-                                           "once before training, so no reference model is kept in memory.")
+    max_prompt_length: MaxPromptLength = None
+    precompute_ref_log_probs: PrecomputeRef = False
 
 
 

@@ -7,9 +7,7 @@ accuracy (exact match), WER and CER of greedy generations (references/media.md).
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from mgtrainer.tasks.contract import Serve
+from mgtrainer.tasks.contract import Serve, TaskConfig
 from mgtrainer.driver.serving import PARITY_TOKENS, same_generations as compare  # noqa: F401
 
 HEAD = "media_lm"
@@ -18,8 +16,7 @@ SERVE = Serve(runner="generate", endpoints=("/v1/chat/completions",))
 STREAMING = False
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Config(TaskConfig):
     name: Literal["msft"] = "msft"
 
 

@@ -4,37 +4,30 @@ mgtrainer.driver.pref_losses; no reference model is loaded. Served and predicted
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from mgtrainer.driver.preference import PreferenceTask, reference_free_spec
-from mgtrainer.tasks.contract import Serve
-from mgtrainer.tasks.sft import (  # noqa: F401 (a preference-tuned model is served exactly like sft's)
-    call, chat_prompt, compare, probe, request, response, serve_settings, served, tokenizer)
+from mgtrainer.driver.preference import (
+    Ftx, MaxPromptLength, PreferenceTask, SimpoGamma, check_gamma, reference_free_spec)
+from mgtrainer.tasks.contract import TaskConfig
+from mgtrainer.tasks.sft import (  # noqa: F401 (a preference-tuned model is a causal LM served exactly like sft's)
+    HEAD, SERVE, call, chat_prompt, compare, probe, request, response, serve_settings, served, tokenizer)
 
-HEAD = "causal_lm"
 RECORD = "preference"
-SERVE = Serve(runner="generate", endpoints=("/v1/chat/completions", "/v1/completions"))
 STREAMING = False
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Config(TaskConfig):
     name: Literal["orpo"] = "orpo"
+    loss: Literal["orpo", "simpo"] = Field("orpo", description="orpo or simpo. LLaMA-Factory pref_loss.")
     beta: float = Field(0.1, gt=0, description="ORPO's lambda (weight of the odds-ratio term; 0.1 in the paper) "
                         "or SimPO's beta (2.0-2.5 in the paper). LLaMA-Factory pref_beta.")
-    loss: Literal["orpo", "simpo"] = Field("orpo", description="orpo or simpo. LLaMA-Factory pref_loss.")
-    ftx: float = Field(0.0, ge=0, description="Weight of the SFT loss on the chosen answer: orpo uses 1 when "
-                       "this is 0; simpo adds none unless set. LLaMA-Factory pref_ftx.")
-    simpo_gamma: float | None = Field(None, description="SimPO's target reward margin gamma (default 0.5); only "
-                                      "with loss: simpo. LLaMA-Factory simpo_gamma.")
-    max_prompt_length: int | None = Field(None, gt=0, description="Prompts longer than this many tokens keep "
-                                          "their last tokens (default: only data.cutoff_len limits). TRL name.")
+    ftx: Ftx = 0.0
+    simpo_gamma: SimpoGamma = None
+    max_prompt_length: MaxPromptLength = None
 
     @model_validator(mode="after")
     def _check(self):
-        if self.simpo_gamma is not None and self.loss != "simpo":
-            raise ValueError(f"simpo_gamma is used only by loss simpo, but loss is {self.loss!r}; expected "
-                             "loss: simpo or no simpo_gamma")
+        check_gamma(self.simpo_gamma, self.loss)
         return self
 
 

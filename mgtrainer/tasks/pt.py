@@ -1,11 +1,12 @@
 """pt: continued pretraining on plain text, packed into blocks of data.cutoff_len tokens."""
 
+from functools import partial
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from mgtrainer.driver.causal import CausalTask
-from mgtrainer.tasks.contract import Serve
+from mgtrainer.tasks.contract import Serve, TaskConfig
 from mgtrainer.driver.serving import first
 from mgtrainer.driver.serving import (  # noqa: F401 (the contract's serving functions, shared with sft)
     completions as served, generate as call, generated_text as response, no_settings as serve_settings,
@@ -18,24 +19,21 @@ STREAMING = True
 PROBE = [{"text": "The quick brown fox"}, {"text": "Machine learning models learn"}, {"text": "def add(a, b):"}]
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Config(TaskConfig):
     name: Literal["pt"] = "pt"
     packing: bool = Field(True, description="Concatenate documents (EOS-separated) and cut into cutoff_len "
                           "blocks; false = one row per document, cut at cutoff_len.")
 
 
-def encode(cfg, tok, records, labels=None):
-    from mgtrainer.driver.tokenize import pack_texts
+def encode(cfg, tok, records, labels=None, stream: bool = False):
+    """Documents -> token blocks; with stream, lazily over a record stream (data.streaming: packing works across
+    the stream)."""
+    from mgtrainer.driver.tokenize import pack_stream, pack_texts
 
-    return pack_texts(tok, records, cfg.data.cutoff_len, cfg.task.packing)
+    return (pack_stream if stream else pack_texts)(tok, records, cfg.data.cutoff_len, cfg.task.packing)
 
 
-def encode_rows(cfg, tok, records):
-    """encode() over a record stream, lazily (data.streaming): packing works across the stream."""
-    from mgtrainer.driver.tokenize import pack_stream
-
-    return pack_stream(tok, records, cfg.data.cutoff_len, cfg.task.packing)
+encode_rows = partial(encode, stream=True)
 
 
 def tokenizer(cfg, model_cfg):

@@ -11,9 +11,9 @@ trains, evaluates and predicts logit + weight * that bi-encoder's cosine (refere
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from mgtrainer.tasks.contract import Serve
+from mgtrainer.tasks.contract import Serve, TaskConfig
 from mgtrainer.driver.serving import PASSAGE_KEYS, first
 from mgtrainer.driver.serving import same_scores as compare  # noqa: F401 (the contract's compare)
 
@@ -27,8 +27,7 @@ PROBE = [{"query": "capital of France", "passage": "Paris is the capital of Fran
          {"query": "healthy tips", "passage": "Eat a balanced diet and get enough sleep."}]
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Config(TaskConfig):
     name: Literal["rerank"] = "rerank"
     loss: Literal["pointwise", "listwise"] = Field(
         "listwise", description="pointwise: BCE per (query, passage); listwise: softmax over one positive "

@@ -9,9 +9,9 @@ logit of the head on it is the reward. Encoders (MiniLM) and decoders (last non-
 import os
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from mgtrainer.tasks.contract import Serve
+from mgtrainer.tasks.contract import Serve, TaskConfig
 from mgtrainer.driver.serving import classify_probs, first, messages_of
 from mgtrainer.driver.serving import same_scores as compare  # noqa: F401 (the contract's compare)
 
@@ -28,8 +28,7 @@ PROBE = [{"prompt": "What is 48 + 24?", "response": "48 + 24 = 72."},
 PLAIN = "{%- for m in messages %}{{ m['role'] | capitalize }}: {{ m['content'] }}\n{% endfor %}"
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Config(TaskConfig):
     name: Literal["rm"] = "rm"
     margin: float = Field(0.0, description="Bradley-Terry margin: loss = -log sigmoid(r_chosen - r_rejected - "
                           "margin); > 0 asks for a clear gap.")

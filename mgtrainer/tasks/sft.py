@@ -1,11 +1,12 @@
 """sft: supervised fine-tuning of a chat model; only assistant turns are trained by default."""
 
+from functools import partial
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from mgtrainer.driver.causal import CausalTask
-from mgtrainer.tasks.contract import Serve
+from mgtrainer.tasks.contract import Serve, TaskConfig
 from mgtrainer.driver.serving import (  # noqa: F401 (the contract's serving functions, shared with pt, grpo)
     chat_probe as probe, chat_prompt, chat_request as request, chat_served as served, generate as call,
     generated_text as response, no_settings as serve_settings, same_generations as compare)
@@ -16,24 +17,20 @@ SERVE = Serve(runner="generate", endpoints=("/v1/chat/completions", "/v1/complet
 STREAMING = True
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Config(TaskConfig):
     name: Literal["sft"] = "sft"
     train_on_prompt: bool = Field(False, description="Also train system/user/tool tokens (default: only "
                                   "assistant turns, every one of a multi-turn conversation).")
 
 
-def encode(cfg, tok, records, labels=None):
-    from mgtrainer.driver.tokenize import encode_chats
+def encode(cfg, tok, records, labels=None, stream: bool = False):
+    """One token row per conversation, with loss masks; with stream, lazily over a record stream (data.streaming)."""
+    from mgtrainer.driver.tokenize import chat_stream, encode_chats
 
-    return encode_chats(tok, records, cfg.data.cutoff_len, cfg.task.train_on_prompt)
+    return (chat_stream if stream else encode_chats)(tok, records, cfg.data.cutoff_len, cfg.task.train_on_prompt)
 
 
-def encode_rows(cfg, tok, records):
-    """encode() over a record stream, lazily (data.streaming): one row per conversation, with loss masks."""
-    from mgtrainer.driver.tokenize import chat_stream
-
-    return chat_stream(tok, records, cfg.data.cutoff_len, cfg.task.train_on_prompt)
+encode_rows = partial(encode, stream=True)
 
 
 def tokenizer(cfg, model_cfg):

@@ -137,14 +137,13 @@ def test_preference_settings_reach_lf_by_its_names(tmp_path):
     args = lf({"name": "orpo", "beta": 2.0, "loss": "simpo", "simpo_gamma": 0.8, "ftx": 1.0})
     assert (args["stage"], args["pref_loss"], args["pref_beta"], args["simpo_gamma"], args["pref_ftx"]) == \
         ("dpo", "simpo", 2.0, 0.8, 1.0)
-    args = lf({"name": "orpo"})  # ORPO's own SFT term (weight 1) is built into LF's orpo: pref_ftx adds to it
+    args = lf({"name": "orpo"})  # ORPO's own SFT term (weight 1) is built in on both sides; ftx adds to it
     assert (args["pref_loss"], args["pref_beta"], args["pref_ftx"]) == ("orpo", 0.1, 0.0)
-    assert lf({"name": "orpo", "ftx": 3.0})["pref_ftx"] == 2.0
+    assert lf({"name": "orpo", "ftx": 0.5})["pref_ftx"] == 0.5
     args = lf({"name": "kto", "beta": 0.2, "desirable_weight": 1.5, "undesirable_weight": 0.5})
     assert (args["stage"], args["pref_beta"], args["kto_chosen_weight"], args["kto_rejected_weight"]) == \
         ("kto", 0.2, 1.5, 0.5)
     for task, match in (({"name": "dpo", "loss": "robust"}, "task.loss is robust"),
-                        ({"name": "orpo", "ftx": 0.5}, "whose orpo always keeps an SFT term"),
                         ({"name": "kto", "loss": "apo_zero_unpaired"}, "expected kto with backend"),
                         ({"name": "dpo", "max_prompt_length": 32}, "task.max_prompt_length is set"),
                         ({"name": "rm", "margin": 1.0}, "whose rm stage has no margin")):

@@ -24,6 +24,8 @@ def test_orpo_trains_reloads_and_resumes(tiny_qwen2, make_cfg, shared_data, tmp_
     assert (man.task, man.finetuning_type, man.adapter_dir) == ("orpo", "full", None)
     assert {"eval_loss", "eval_rewards/accuracies", "eval_rewards/margins", "eval_nll/chosen"} <= set(man.metrics)
     assert all("rewards/margins" in r for r in rows(out) if "loss" in r)
+    fed = [r["num_tokens"] for r in rows(out) if "loss" in r and "grad_norm" in r]  # as dpo's log counts them
+    assert len(fed) == 4 and all(b > a > 0 for a, b in zip(fed, fed[1:])), fed
     assert changed_params(tiny_qwen2, out / "final")
     again = runs.evaluate(plain, model_dir=out / "final")
     assert again["eval_loss"] == pytest.approx(man.metrics["eval_loss"], rel=1e-4)
@@ -44,3 +46,11 @@ def test_reference_free_losses_on_known_numbers():
     assert loss.item() == pytest.approx(math.log1p(math.exp(-margin)), rel=1e-5)
     swapped, _, _ = simpo_loss(rejected, chosen, beta=2.0, gamma=0.5)
     assert swapped.item() > loss.item()
+
+
+def test_ftx_adds_an_sft_term_as_llama_factory_pref_ftx_does():
+    """orpo keeps its own SFT term (weight 1) and ftx adds to it; simpo has none unless ftx says (LF's rule)."""
+    from mgtrainer.driver.preference import reference_free_spec
+
+    assert [reference_free_spec(True, 0.1, None, ftx, None).nll_weight for ftx in (0.0, 0.5)] == [1.0, 1.5]
+    assert [reference_free_spec(False, 2.0, 0.5, ftx, None).nll_weight for ftx in (0.0, 1.0)] == [0.0, 1.0]
