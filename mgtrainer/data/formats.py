@@ -88,6 +88,8 @@ def detect(row: dict, kind: str | None = None) -> str | None:
         return "text"
     if any(k in keys for k in alpaca.AUTO["prompt"]):
         return "alpaca"
+    if isinstance(row.get("chosen"), str) and isinstance(row.get("rejected"), str):
+        return "messages"  # TRL's implicit-prompt text rows: the prompt is the characters both share
     if "text" in keys or "content" in keys:
         return "classify" if any(k in keys for k in flat.LABEL_COLS) else "text"
     return None

@@ -72,11 +72,6 @@ def _format_for(row: dict, path: Path, source: str, format: str | None, kind: st
     if path.suffix.lower() == ".txt":
         return "text"
     found = detect(row, kind)
-    if found is None and isinstance(row.get("chosen"), str) and isinstance(row.get("rejected"), str):
-        raise MgtError(f"{source}: chosen and rejected are plain strings with no prompt (TRL's implicit-prompt text "
-                       "rows, whose prompt is their shared characters); expected a prompt column beside them, "
-                       "chosen/rejected as message lists (their shared turns are the prompt), or Anthropic-HH "
-                       "transcripts (\\n\\nHuman: ... \\n\\nAssistant: ...)")
     if found is None:
         cols = cut(", ".join(list(row)[:8]) or "none", 80)
         raise MgtError(f"{source}: cannot detect the data format (columns: {cols}); expected "

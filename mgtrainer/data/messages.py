@@ -110,8 +110,34 @@ def _check(msgs: list[Message], field: str, ends=("assistant",), offset: int = 0
     check_order(msgs, field, lambda i: f"{field}[{i}].role", _same, ends, offset)
 
 
+def shared_text(chosen: str, rejected: str) -> int:
+    """TRL's implicit prompt of two texts (trl.data_utils.extract_prompt): the characters they share, less a
+    space just before the first difference (it starts the answers). Where one text holds all of the other: all
+    of the shorter one (TRL leaves its last character to the answers), and the row is refused as an empty answer."""
+    m = min(len(chosen), len(rejected))
+    n = next((i for i in range(m) if chosen[i] != rejected[i]), m)
+    return n - 1 if 0 < n < m and chosen[n - 1] == " " else n
+
+
+def _implicit_text(rec: Record, row: dict, meta: dict) -> Record:
+    """chosen/rejected as whole texts with no prompt column: prompt = their shared start, as TRL reads them (a user
+    turn; the answers assistant turns, so the chat template applies as for every string row)."""
+    chosen, rejected = row["chosen"], row["rejected"]
+    n = shared_text(chosen, rejected)
+    if n == min(len(chosen), len(rejected)):  # no answer is left on one side to tell the prompt from
+        what = "chosen and rejected are the same text" if chosen == rejected else \
+            f"{'chosen' if n == len(chosen) else 'rejected'} is the start of the other text"
+        raise RowError(what, "rejected", "two texts that differ after their shared prompt (TRL's implicit prompt)")
+    rec.messages = [Message("user", chosen[:n])] if n else []
+    rec.chosen, rec.rejected = [Message("assistant", chosen[n:])], [Message("assistant", rejected[n:])]
+    meta["implicit_text"] = n
+    return rec
+
+
 def _preference(rec: Record, row: dict, pkey: str | None, meta: dict) -> Record:
     rec.kind = "preference"
+    if not pkey and isinstance(row.get("chosen"), str) and isinstance(row.get("rejected"), str):
+        return _implicit_text(rec, row, meta)
     if pkey:
         rec.messages = parse_turns(row[pkey], pkey, meta, "user")
         _check(rec.messages, pkey, ("user", "tool"))
@@ -199,7 +225,10 @@ def write(rec: Record) -> dict:
     own = meta.get("format") == "messages"
     mkey = meta.get("columns", {}).get("messages") if own else None
     out = {}
-    if rec.kind == "preference":
+    if rec.kind == "preference" and own and "implicit_text" in meta:  # back to the two whole texts
+        prompt = "".join(m.content or "" for m in rec.messages)
+        out["chosen"], out["rejected"] = prompt + rec.chosen[0].content, prompt + rec.rejected[0].content
+    elif rec.kind == "preference":
         if not (own and "implicit" in meta):
             out[mkey or "prompt"] = turns_out(rec.messages, mkey or "prompt", meta, own)
             out["chosen"] = turns_out(rec.chosen, "chosen", meta, own)
