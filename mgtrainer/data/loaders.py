@@ -120,11 +120,23 @@ def iter_records(path: str | Path, format: str | None = None, kind: str | None =
             _fail(source, err, on_error)
             continue
         except RowError as err:
+            if first and rec is None and isinstance(row, dict):
+                _check_mapping(spec, row, source)  # a column the mapping names that the file lacks: said once
             first = first and rec is None  # a row of the needed kind refused by a rule: the file's kind is right
             _fail(source, err, on_error)
             continue
         first = False
         yield rec
+
+
+def _check_mapping(spec: Spec, row: dict, source: str) -> None:
+    """The first row failed: if the dataset's column mapping names columns this row does not have, that is a
+    mapping error (every row would fail the same way), said once instead of once per row."""
+    absent = [f"{col} ({key})" for key, col in spec.columns.items() if isinstance(col, str) and col not in row]
+    if absent:
+        raise MgtError(f"{source}: the dataset's column mapping names {', '.join(absent)}, which the file does not "
+                       f"have (its columns: {cut(', '.join(map(str, row)), 80)}); expected column names of the file "
+                       "in the dataset's \"columns\" (dataset_info.json)")
 
 
 def _place_and_check(rec: Record, source: str, path: Path, media_dir, labels: LabelSpellings) -> None:

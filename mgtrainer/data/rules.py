@@ -1,21 +1,26 @@
 """Rules a record must meet beyond its own row's shape, applied to every record read (checks and training).
 
-    check_record(rec)          empty prompts and completions (prompt, preference, KTO); identical pairs: chosen == rejected, a passage both positive and negative,
-                               one passage with two labels (RowError)
-    LabelSpellings             labels that differ only in case or whitespace ('pos', 'pos ', ' Pos') are
-                               one class misspelt: the first spelling is kept, rows with another are refused
+    check_record(rec)          empty prompts and completions (prompt, preference, KTO); identical pairs: chosen ==
+                               rejected (or equal but for whitespace), a passage both positive and negative, one
+                               passage with two labels (RowError)
+    LabelSpellings             labels that differ only in case, whitespace, Unicode form or invisible characters
+                               ('pos', 'pos ', ' Pos', 'p\u200bos') are one class misspelt: the first spelling is
+                               kept, rows with another are refused (mgtrainer/labels.py says what counts)
 """
 
 from __future__ import annotations
 
-from mgtrainer.data.base import RowError, show
+from mgtrainer.data.base import RowError, cut, show
+from mgtrainer.labels import class_key, looks_same
 from mgtrainer.data.records import Message, Record
 
 RULED = ("preference", "kto", "embed", "rerank", "classify", "prompt")  # the record kinds these rules look at
 
 
-def _turns(msgs: list[Message] | None) -> list[tuple]:
-    return [(m.role, m.content, m.tool_calls) for m in msgs or []]
+def _turns(msgs: list[Message] | None, spacing: bool = True) -> list[tuple]:
+    """The turns as compared (spacing=False: whitespace runs read as one space, none at the ends)."""
+    return [(m.role, m.content if spacing or not isinstance(m.content, str) else " ".join(m.content.split()),
+             m.tool_calls) for m in msgs or []]
 
 
 def _empty(msgs: list[Message] | None) -> bool:
@@ -47,6 +52,9 @@ def check_record(rec: Record) -> None:
     if rec.kind == "preference" and _turns(rec.chosen) == _turns(rec.rejected):
         raise RowError("chosen and rejected are the same answer", "rejected",
                        "a rejected answer that differs from the chosen one")
+    if rec.kind == "preference" and _turns(rec.chosen, False) == _turns(rec.rejected, False):
+        raise RowError("chosen and rejected differ only in whitespace", "rejected",
+                       "a rejected answer that differs from the chosen one in more than spacing")
     if rec.kind == "embed" and rec.neg:
         pos = set(rec.pos)
         for i, text in enumerate(rec.neg):
@@ -62,7 +70,7 @@ def check_record(rec: Record) -> None:
 
 
 class LabelSpellings:
-    """The first spelling of each class (label.strip().casefold()) and where it was seen."""
+    """The first spelling of each class (class_key) and where it was seen."""
 
     def __init__(self):
         self.first: dict[str, tuple[str, str]] = {}
@@ -72,7 +80,10 @@ class LabelSpellings:
         if rec.kind != "classify":
             return
         for label in rec.label if isinstance(rec.label, list) else [rec.label]:
-            spelling, source = self.first.setdefault(label.strip().casefold(), (label, rec.source))
+            spelling, source = self.first.setdefault(class_key(label), (label, rec.source))
             if spelling != label:
-                raise RowError(f"label {show(label, 40)} differs from {show(spelling, 40)} ({source}) only in case "
-                               "or whitespace", "label", "one spelling per class")
+                new, old = show(label, 40), show(spelling, 40)
+                if looks_same(new, old):  # spell out the code points (a combining accent, a full-width letter)
+                    new, old = cut(ascii(label), 40), cut(ascii(spelling), 40)
+                raise RowError(f"label {new} differs from {old} ({source}) only in case, whitespace, Unicode "
+                               "normalisation or invisible characters", "label", "one spelling per class")

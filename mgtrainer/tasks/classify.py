@@ -2,8 +2,9 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from mgtrainer.labels import class_key, looks_same
 from mgtrainer.tasks.contract import Serve, TaskConfig, Verdict
 from mgtrainer.driver.serving import TEXT_KEYS, classify_probs, first, max_abs_diff
 
@@ -22,6 +23,19 @@ class Config(TaskConfig):
                                      "the train data.")
     multi_label: bool = Field(False, description="Sigmoid + BCE per label; labels in data are lists.")
     threshold: float = Field(0.5, description="Multi-label decision threshold on each label's probability.")
+
+    @field_validator("labels")
+    @classmethod
+    def _one_spelling_each(cls, labels):
+        """A label listed twice, or two spellings of one class, would be two outputs of which one never trains."""
+        seen: dict[str, int] = {}
+        for i, label in enumerate(labels or []):
+            first = labels[seen.setdefault(class_key(label), i)]
+            if seen[class_key(label)] != i:
+                a, b = (ascii(label), ascii(first)) if looks_same(label, first) else (repr(label), repr(first))
+                what = "is listed twice" if label == first else f"is another spelling of {b}"
+                raise ValueError(f"label {a} {what}; expected each class once in labels")
+        return labels
 
 
 def labels_of(cfg, records) -> list[str]:

@@ -39,6 +39,21 @@ def test_unknown_dataset_name_suggests_nearest(shared_data):
         load_splits(cfg(train=["alpaca_en"], dataset_dir=str(shared_data / "llama-factory")), "chat")
 
 
+def test_a_mapped_column_the_file_lacks_is_one_mapping_error(tmp_path):
+    """dataset_info.json maps prompt to a column no row has: one line naming the mapping, not one per row."""
+    write_jsonl(tmp_path / "qa.jsonl", [{"q": f"question {i}", "a": "answer"} for i in range(50)])
+    (tmp_path / "dataset_info.json").write_text(json.dumps(
+        {"qa": {"file_name": "qa.jsonl", "columns": {"prompt": "question", "response": "a"}}}))
+    with pytest.raises(MgtError) as err:
+        load_splits(cfg(train=["qa"], dataset_dir=str(tmp_path)), "chat")
+    assert str(err.value).endswith("qa.jsonl:1: the dataset's column mapping names question (prompt), which the file "
+                                   "does not have (its columns: q, a); expected column names of the file in the "
+                                   "dataset's \"columns\" (dataset_info.json)")
+    (tmp_path / "dataset_info.json").write_text(json.dumps(
+        {"qa": {"file_name": "qa.jsonl", "columns": {"prompt": "q", "response": "a"}}}))
+    assert len(load_splits(cfg(train=["qa"], dataset_dir=str(tmp_path)), "chat").train) == 50
+
+
 def test_val_size_ratio_and_count_are_seeded(shared_data):
     f = str(shared_data / "snips/snips_intent_train.jsonl")
     a = load_splits(cfg(train=[f], val_size=0.1), "classify")
