@@ -97,10 +97,26 @@ def apply_overrides(args: dict, overrides: list[str]) -> dict:
     return args
 
 
+LF_PATHS = ("model_name_or_path", "adapter_name_or_path", "output_dir", "dataset_dir", "media_dir", "tokenized_path",
+            "deepspeed", "resume_from_checkpoint", "dataset", "eval_dataset")
+
+
+def expand_paths(args: dict, where: str) -> dict:
+    """~ and $VAR in an LLaMA-Factory YAML's paths, expanded as in mgtrainer's own configs (config.sections.expand)."""
+    from mgtrainer.config.sections import expand
+
+    for key in (k for k in LF_PATHS if isinstance(args.get(k), str)):
+        try:
+            args[key] = ",".join(expand(part) for part in args[key].split(",")) if "dataset" in key else expand(args[key])
+        except ValueError as err:
+            raise MgtError(f"{where}: {key} = {args[key]!r}: {err}") from None
+    return args
+
+
 def from_lf_yaml(path: Path, overrides: list[str]) -> tuple[dict, dict, str]:
-    args = apply_overrides(read_yaml(path), overrides)
-    own = {key: args.pop(key, default) for key, default in OWN_KEYS.items()}
     where = f"{path}:1"
+    args = expand_paths(apply_overrides(read_yaml(path), overrides), where)
+    own = {key: args.pop(key, default) for key, default in OWN_KEYS.items()}
     for key in ("model_name_or_path", "output_dir"):
         if not args.get(key):
             raise MgtError(f"{where}: missing {key} ({key}); expected it in the YAML or as {key}=... ")

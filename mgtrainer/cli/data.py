@@ -138,11 +138,12 @@ def _check_one(target: str, kind: str | None, args) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from mgtrainer.data.base import shown_path
     from mgtrainer.data.checks import check
 
     rep = check(target, kind, args.dataset_dir, args.format, args.media_dir)
     kinds = ", ".join(f"{k} {n}" for k, n in rep.kinds.items()) or "-"
-    print(f"{rep.path}: format {rep.format}, {rep.rows} rows ({kinds}), {len(rep.rejected)} rejected")
+    print(f"{shown_path(rep.path)}: format {rep.format}, {rep.rows} rows ({kinds}), {len(rep.rejected)} rejected")
     table = Table()
     for col in ("field", "rows", "min", "mean", "max"):
         table.add_column(col, justify="left" if col == "field" else "right")

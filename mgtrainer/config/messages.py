@@ -23,6 +23,13 @@ def cut(text, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def key_text(key: str, limit: int = 80) -> str:
+    """A config key as a message shows it: every config key is ASCII, so a non-ASCII or unprintable character
+    is shown escaped (a Cyrillic 'а' in le\\u0430rning_rate looks like the Latin one)."""
+    text = key if key.isascii() and key.isprintable() else key.encode("ascii", "backslashreplace").decode()
+    return cut(text, limit)
+
+
 def did_you_mean(key: str, names) -> str:
     """The ' (did you mean X?)' suffix for the closest of `names`; '' when none is close."""
     close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.6)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mgtrainer.config.aliases import ALIASES, SKIP, UNSUPPORTED, convert_stage, ignored_reason
-from mgtrainer.config.messages import SHOWN, cut, did_you_mean, show
+from mgtrainer.config.messages import SHOWN, cut, did_you_mean, key_text, show
 from mgtrainer.config.reading import GROUPS, Entry
 from mgtrainer.config.sections import SECTIONS
 from mgtrainer.errors import MgtError
@@ -101,7 +101,7 @@ def _flat(entry: Entry, task: str | None, notes: list[str]):
     if key in TASK_FIELDS:
         return _task_field(entry, task, notes)
     hint = did_you_mean(key, ALL_NAMES) or "; expected a RunConfig field (see `mgtrainer config schema`)"
-    raise MgtError(f"{entry.where}: unknown key '{cut(key, 80)}'{hint}")
+    raise MgtError(f"{entry.where}: unknown key '{key_text(key)}'{hint}")
 
 
 def _in_group(entry: Entry, task: str | None, notes: list[str]):
@@ -122,7 +122,7 @@ def _in_group(entry: Entry, task: str | None, notes: list[str]):
         raise MgtError(f"{entry.where}: '{key}' is not a {group} setting; it belongs in {home}")
     names = list(SECTIONS[group].model_fields) + [k for k, a in ALIASES.items()
                                                   if a.target.startswith(group + ".")]
-    raise MgtError(f"{entry.where}: unknown key '{group}.{cut(key, 80)}'{did_you_mean(key, names)}; expected one "
+    raise MgtError(f"{entry.where}: unknown key '{group}.{key_text(key)}'{did_you_mean(key, names)}; expected one "
                    f"of {', '.join(SECTIONS[group].model_fields)}")
 
 
@@ -146,7 +146,7 @@ def _task_field(entry: Entry, task: str | None, notes: list[str], in_section: bo
     if owners:
         which = f"not of task '{task}'" if task else f"set task: {owners[0]}"
         raise MgtError(f"{entry.where}: '{key}' is a setting of task {', '.join(owners)}, {which}")
-    label = f"task.{key}" if in_section else key
+    label = f"task.{key_text(key)}" if in_section else key_text(key)
     expected = ", ".join(fields) if fields else "the task's own fields"
     raise MgtError(f"{entry.where}: unknown key '{label}'{did_you_mean(key, fields)}; expected one of "
                    f"name, {expected}")

@@ -8,6 +8,7 @@ data.seed) are filled in by RunConfig.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -20,6 +21,18 @@ _REGEX_CHARS = re.compile(r"[.*^$|()\[\]\\+?{}]")
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)  # no NaN/inf
+
+
+def expand(value):
+    """~ and $VAR / ${VAR} in a path, expanded once here so that every backend gets the same path; an unset
+    variable is an error, never a folder named '$VAR'."""
+    if not isinstance(value, str) or ("~" not in value and "$" not in value):
+        return value
+    out = os.path.expandvars(os.path.expanduser(value))
+    unset = re.search(r"\$\{?(\w+)", out)
+    if unset:
+        raise ValueError(f"environment variable {unset.group(1)} is not set; expected it set, or the path spelled out")
+    return out
 
 
 def comma_list(value):
@@ -44,6 +57,13 @@ class ModelConfig(Section):
         description="Chat template: None = the tokenizer's own chat template; otherwise a fallback "
         "template name (e.g. llama3, qwen, chatml) used when the tokenizer has none.",
     )
+
+    @field_validator("name_or_path", mode="before")
+    @classmethod
+    def _name(cls, value):
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("empty; expected a model folder, a hub id or a packaged name (smollm2-135m-instruct)")
+        return expand(value)
 
 
     @field_validator("dtype", mode="before")
@@ -96,7 +116,13 @@ class DataConfig(Section):
     @field_validator("train", "eval", mode="before")
     @classmethod
     def _split(cls, value):
-        return comma_list(value)
+        value = comma_list(value)
+        return [expand(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("dataset_dir", "media_dir", "packed", mode="before")
+    @classmethod
+    def _paths(cls, value):
+        return expand(value)
 
     @field_validator("mix", mode="before")
     @classmethod
@@ -191,6 +217,11 @@ class TrainConfig(Section):
     deepspeed: str | dict | None = Field(None, description="DeepSpeed config: a JSON path, a dict, or a shipped "
                                          "preset: zero2, zero3, zero3-offload (mgtrainer/driver/ds_presets/).")
 
+    @field_validator("output_dir", "deepspeed", mode="before")
+    @classmethod
+    def _paths(cls, value):
+        return expand(value)
+
     @field_validator("output_dir")
     @classmethod
     def _output_dir(cls, value):
@@ -233,7 +264,7 @@ class TrainConfig(Section):
     def _resume(cls, value):
         if value is True:
             return "auto"
-        return None if value is False else value
+        return None if value is False else expand(value)
 
     @model_validator(mode="after")
     def _precision(self):

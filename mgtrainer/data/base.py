@@ -122,6 +122,13 @@ def show(value: Any, limit: int = SHOWN) -> str:
     return cut(_REPR.repr(value), limit)
 
 
+def shown_path(path) -> str:
+    """A file name as a one-line message shows it: quoted and escaped when it holds a newline or another
+    character that does not print (the message must stay one line, and say where the name ends)."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
 def cut(text: str, limit: int = SHOWN) -> str:
     """One line of at most `limit` characters ('...' marks a cut)."""
     text = " ".join(str(text).split("\n"))

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from mgtrainer.data.base import MAX_DEPTH, STRICT, RowError, cut, depth, json_problem, loads, show
+from mgtrainer.data.base import MAX_DEPTH, STRICT, RowError, cut, depth, json_problem, loads, show, shown_path
 from mgtrainer.errors import MgtError
 
 BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark some editors write at the start of a file
@@ -109,8 +109,20 @@ def _need(module: str, path: Path):
 
 
 def read_rows(path: Path | str) -> Rows:
-    """Every row of a file or folder, in order; raises MgtError for an empty or unreadable file."""
-    path = Path(path)
+    """Every row of a file or folder, in order; raises MgtError for an empty or unreadable file. A file name
+    that does not print (a newline in it) is shown quoted in every source and message."""
+    raw, shown = str(path), shown_path(path)
+    if raw == shown:
+        yield from _read_rows(Path(path))
+        return
+    try:
+        for source, row in _read_rows(Path(path)):
+            yield source.replace(raw, shown, 1), row
+    except MgtError as err:
+        raise MgtError(str(err).replace(raw, shown)) from None
+
+
+def _read_rows(path: Path) -> Rows:
     check_exists(path)
     if not os.access(path, os.R_OK):
         raise MgtError(f"{path}:1: cannot read (permission denied) (path); expected a readable data file or folder")

@@ -14,6 +14,26 @@ from mgtrainer.errors import MgtError
 INFO = "dataset_info.json"
 
 
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt", ".arrow")
+LISTED = 10_000  # names of a folder compared for a 'nearest' hint, at most
+
+
+def nearest(path: Path) -> str:
+    """' (nearest: P)': the closest existing name to a mistyped path, in the deepest folder of it that exists."""
+    parts, folder = path.parts, Path(path.anchor or ".")
+    for i, part in enumerate(parts[1:] if path.anchor else parts):
+        step = folder / part
+        if not step.exists():
+            try:
+                names = [p.name for _, p in zip(range(LISTED), folder.iterdir())]
+            except OSError:
+                return ""
+            close = difflib.get_close_matches(part, names, n=1, cutoff=0.6)
+            return f" (nearest: {folder / close[0]})" if close else ""
+        folder = step
+    return ""
+
+
 def load_info(dataset_dir: Path) -> dict:
     path = dataset_dir / INFO
     if not path.exists():
@@ -90,7 +110,13 @@ def resolve(name: str, dataset_dir: str | Path | None, field: str) -> tuple[Path
             return candidate, None
         if candidate.is_symlink():  # broken or looping: say so rather than "unknown dataset"
             check_exists(candidate, field)
+    if dataset_dir and not base.is_dir():
+        raise MgtError(f"{base}: no such folder (data.dataset_dir); expected the folder of dataset_info.json"
+                       f"{nearest(base)}")
     info = load_info(base)
+    if name not in info and (("/" in name or Path(name).suffix.lower() in DATA_SUFFIXES) or not info):
+        raise MgtError(f"{name}: no such file ({field}); expected an existing file or folder"
+                       + (f", or a dataset name in {base / INFO}" if info else "") + nearest(Path(name)))
     if name not in info:
         near = difflib.get_close_matches(name, list(info), n=1)
         hint = f" (nearest: {near[0]})" if near else ""
