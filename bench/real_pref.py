@@ -527,7 +527,7 @@ def side_name(side: str) -> str:
 
 def cost_table(stage: str, sides: tuple, res: dict) -> list[str]:
     """Train CPU per 1k tokens and peak RSS of one stage's sides, against mgtrainer's (the first side)."""
-    ref = res[sides[0]]["train_cpu"] / res[sides[0]]["tokens"] if sides[0] in res else None
+    ref = res[sides[0]]["train_cpu"] / res[sides[0]]["tokens"] if res.get(sides[0], {}).get("tokens") else None
     lines = [f"| {stage} side | steps | train tokens | train-phase wall s | train-phase CPU s | train CPU-s / 1k tokens "
              "| vs mgtrainer | whole-run wall s | whole-run CPU s | peak RSS MiB | first-step loss | last-step loss "
              "| held-out reward accuracy | held-out margin | held-out reward chosen | held-out reward rejected |",
