@@ -69,6 +69,8 @@ def add_convert_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, help="output file (.jsonl .json .csv .tsv .parquet .txt)")
     parser.add_argument("--format", choices=FORMAT_NAMES, help="input format (default: auto-detect)")
     parser.add_argument("--force", action="store_true", help="replace -o if it exists (default: refuse)")
+    parser.add_argument("--lossy", action="store_true", help="write rows the target format cannot hold whole, "
+                        "dropping what it cannot hold, and say what was dropped in how many rows (default: refuse)")
     parser.set_defaults(argv=None)  # the command line to re-run in the train env (default: sys.argv[1:])
 
 
@@ -197,8 +199,12 @@ def cmd_convert(args) -> int:
     total = count_lines(Path(args.input))
     with contextlib.ExitStack() as stack:
         tick = _progress(stack, total)
-        n = convert(args.input, args.output, args.to, args.format, tick=tick, force=args.force)
+        dropped: dict = {}
+        n = convert(args.input, args.output, args.to, args.format, tick=tick, force=args.force,
+                    lossy=args.lossy, dropped=dropped)
     print(f"wrote {n} {args.to} rows to {args.output}")
+    for where, rows in sorted(dropped.items()):
+        print(f"dropped {where} (not held by {args.to}) in {rows} of {n} rows", file=sys.stderr)
     return 0
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from mgtrainer.data.base import RowError
+from mgtrainer.data.fidelity import kind_of, losses
 from mgtrainer.data.formats import FORMATS
 from mgtrainer.data.loaders import iter_records
 from mgtrainer.data.readers import check_exists, check_path
@@ -41,10 +42,13 @@ def check_output(dst: Path) -> None:
 
 
 def convert(src: str | Path, dst: str | Path, to: str, format: str | None = None,
-            tick: Callable[[int], None] | None = None, force: bool = False) -> int:
+            tick: Callable[[int], None] | None = None, force: bool = False, lossy: bool = False,
+            dropped: dict | None = None) -> int:
     """Write every record of `src` as a `to` row into `dst`; returns the row count.
-    Any bad row stops the conversion with its FILE:LINE message and leaves no output behind. An existing
-    `dst` is replaced only with `force` (as `recipes copy --force`): it may be someone's data."""
+    Any bad row stops the conversion with its FILE:LINE message and leaves no output behind, and so does a row
+    the target format cannot hold whole (data/fidelity.py), unless `lossy`: then what was dropped is counted
+    into `dropped` ({"messages[].name": rows}). An existing `dst` is replaced only with `force` (as
+    `recipes copy --force`): it may be someone's data."""
     src, dst = Path(src), Path(dst)
     if to not in FORMATS:
         raise MgtError(f"unknown target format '{to}' (--to); expected one of {', '.join(FORMATS)}")
@@ -58,19 +62,33 @@ def convert(src: str | Path, dst: str | Path, to: str, format: str | None = None
     try:
         with RowWriter(dst) as out:
             for rec in iter_records(src, format):
-                if to != "messages" and (where := first_weighted(rec)):
+                if to != "messages" and not lossy and (where := first_weighted(rec)):
                     raise MgtError(f"{rec.source}: {where}.weight cannot be written as {to} (it has no per-turn "
                                    "weight, so the turn would train); expected --to messages, which keeps it")
                 try:
-                    out.write(write_row(rec))
+                    row = write_row(rec)
                 except RowError as err:  # this record cannot be written as `to`
                     raise MgtError(f"{rec.source}: {err}") from None
+                _check_whole(rec, row, to, lossy, dropped)
+                out.write(row)
                 if tick and out.count % 1000 == 0:
                     tick(out.count)
     except OSError as err:  # a full disk, no permission: nothing is left behind (RowWriter is atomic)
         raise MgtError(f"{dst}:1: cannot write ({err.strerror or err}) (-o); expected a writable output path") \
             from None
     return out.count
+
+
+def _check_whole(rec, row: dict, to: str, lossy: bool, dropped: dict | None) -> None:
+    """Refuse a row that would lose content (the first loss named), or with `lossy` count what it loses."""
+    lost = losses(rec, row, to)
+    if lost and not lossy:
+        where, what = lost[0]
+        raise MgtError(f"{rec.source}: {what} cannot be written as {to} ({where}); expected a target format that "
+                       "holds it (messages keeps the most), or --lossy to drop it and count what was dropped")
+    if dropped is not None:
+        for key in {kind_of(where) for where, _ in lost}:
+            dropped[key] = dropped.get(key, 0) + 1
 
 
 def count_lines(path: Path) -> int | None:
