@@ -34,6 +34,8 @@ CATEGORIES = [
      ("duplicate", "twice")),
     ("not files or not UTF-8 lines (FIFO, socket, device; UTF-16/32; CR-only line ends)",
      ("fifo", "socket", "device", "utf16", "utf32", "cr_only")),
+    ("messages to act on (look-alike characters in keys, unset variables in paths)",
+     ("lookalike", "unset_variable")),
     ("config values (booleans as numbers, seed range, output_dir, empty model, two names in overrides)",
      ("bool_", "seed_negative", "seed_too_big", "output_dir_empty", "output_dir_root", "model_empty", "two_names")),
     ("non-finite numbers (NaN, Infinity, 1e999)", ("nan", "inf", "overflow")),
