@@ -120,17 +120,30 @@ def _compose(text: str, path: Path):
         raise MgtError(f"{path}:1: YAML nested too deeply; expected a mapping of settings") from None
 
 
-def _key_lines(node, prefix: tuple, out: dict, path: Path) -> None:
-    """Record the line of each key (two levels deep) and refuse duplicated keys."""
+def _key_lines(node, prefix: tuple, out: dict, path: Path, seen: set | None = None) -> None:
+    """Record the line of each key (two levels deep) and refuse a key repeated in any mapping at any depth
+    (`fsdp_config: {version: 1, version: 2}` too); each node is walked once (a YAML alias repeats a node)."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _key_lines(item, prefix + (str(i),), out, path, seen)
+        return
+    if not isinstance(node, yaml.MappingNode):
+        return
+    here: dict = {}
     for key_node, value_node in node.value:
         key = prefix + (str(key_node.value),)
         line = key_node.start_mark.line + 1
-        if key in out:
+        if key in here:
             raise MgtError(f"{path}:{line}: duplicate key '{'.'.join(key)}' (first set on line "
-                           f"{out[key]}); expected each key once")
-        out[key] = line
-        if not prefix and isinstance(value_node, yaml.MappingNode):
-            _key_lines(value_node, key, out, path)
+                           f"{here[key]}); expected each key once")
+        here[key] = line
+        if len(key) <= 2:
+            out[key] = line
+        _key_lines(value_node, key, out, path, seen)
 
 
 def collect(raw: dict, lines: dict, label: str, origin: str) -> list[Entry]:

@@ -36,7 +36,11 @@ def refuse_bool_numbers(tree: dict, origins: dict, label: str) -> None:
             continue
         for key, value in values.items():
             field = models[section].model_fields.get(key)
-            if isinstance(value, bool) and field is not None and _number_only(field.annotation):
+            if field is None:
+                continue
+            items = value if isinstance(value, list) and _number_only(_item_type(field.annotation)) else \
+                [value] if _number_only(field.annotation) else []
+            if any(isinstance(v, bool) for v in items):
                 where = origins.get((section, key)) or origins.get((section,)) or label
                 raise MgtError(f"{where}: invalid {section}.{key} = {value}: a boolean where a number is expected; "
                                f"expected a number ({(field.description or key).rstrip('.')})")
@@ -46,6 +50,14 @@ def _number_only(annotation) -> bool:
     """The annotation takes an int or a float but not a bool (`int | None` yes, `bool | int` no)."""
     args = typing.get_args(annotation) or (annotation,)
     return any(a in (int, float) for a in args) and bool not in args
+
+
+def _item_type(annotation):
+    """The item type of a list annotation (`list[int] | None` -> int), else None."""
+    for a in typing.get_args(annotation) or (annotation,):
+        if typing.get_origin(a) is list and typing.get_args(a):
+            return typing.get_args(a)[0]
+    return None
 
 
 def _leaves(tree: dict):

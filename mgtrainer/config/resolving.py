@@ -77,6 +77,9 @@ def _target(entry: Entry, task: str | None, notes: list[str]):
         return ("task", "name"), _convert(entry, convert_stage)
     if key == "model" and isinstance(value, str):
         return ("model", "name_or_path"), value
+    if key == "model" and value is None:  # `model:` or `model=` left empty
+        raise MgtError(f"{entry.where}: model is empty (model); expected a model folder, a hub id or a packaged "
+                       "name (smollm2-135m-instruct), or a mapping with name_or_path")
     if key in GROUPS:
         raise MgtError(f"{entry.where}: '{key}' must be a mapping of {key} settings (or use "
                        f"flat keys); got {type(value).__name__} {show(value)}")

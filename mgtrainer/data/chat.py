@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from mgtrainer.data.base import RowError, need_list, show, type_name
+from mgtrainer.data.base import RowError, json_problem, loads, need_list, show, type_name
 from mgtrainer.data.records import Message
 
 # which roles may follow which (None = start of the conversation, after an optional system turn)
@@ -62,9 +62,10 @@ def norm_tools(value: Any, field: str, meta: dict) -> list[dict] | None:
     tools = value
     if isinstance(value, str):
         try:
-            tools = json.loads(value)
-        except ValueError as err:
-            raise RowError(f"tools are not valid JSON ({err.msg})", field, "a JSON list of tool specs") from None
+            tools = loads(value)  # JSON inside a cell is held to the row's rules: no NaN, no repeated key
+        except (ValueError, RecursionError) as err:
+            raise RowError(f"tools are not valid JSON: {json_problem(err)[0]}", field,
+                           "a JSON list of tool specs") from None
     if isinstance(tools, dict):
         tools = [tools]
     need_list(tools, field, dict, "a list of tool specs (objects)")
@@ -89,9 +90,9 @@ def tools_out(tools: list[dict] | None, meta: dict, own: bool, as_string: bool):
 def parse_calls(value: str, field: str) -> list[dict]:
     """A sharegpt function_call turn's JSON ({name, arguments} or a list of them) -> OpenAI tool_calls."""
     try:
-        calls = json.loads(value)
-    except ValueError as err:
-        raise RowError(f"function call is not valid JSON ({err.msg})", field,
+        calls = loads(value)
+    except (ValueError, RecursionError) as err:
+        raise RowError(f"function call is not valid JSON: {json_problem(err)[0]}", field,
                        '{"name": ..., "arguments": {...}}') from None
     calls = calls if isinstance(calls, list) else [calls]
     out = []

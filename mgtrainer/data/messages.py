@@ -147,6 +147,10 @@ def _preference(rec: Record, row: dict, pkey: str | None, meta: dict) -> Record:
         n = 0
         while n < min(len(rec.chosen), len(rec.rejected)) - 1 and rec.chosen[n] == rec.rejected[n]:
             n += 1
+        if not n and any(m.role != "assistant" for m in rec.chosen + rec.rejected):
+            raise RowError(f"chosen and rejected share no prompt turns (chosen starts with a {rec.chosen[0].role} "
+                           "turn)", "chosen", "two transcripts that begin with the same prompt turns (TRL's implicit "
+                           "prompt), or a prompt column beside the two answers")
         rec.messages, rec.chosen, rec.rejected = rec.chosen[:n], rec.chosen[n:], rec.rejected[n:]
         meta["implicit"] = n
     offset = len(rec.messages) if pkey else 0

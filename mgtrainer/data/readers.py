@@ -262,6 +262,7 @@ def _json_array(path: Path, text: str, pos: int) -> Rows:
         while pos < n and text[pos] in ws:
             pos += 1
         if pos < n and text[pos] == "]":
+            _nothing_after(path, text, pos + 1)
             return
         try:
             obj, end = decoder.raw_decode(text, pos)
@@ -285,6 +286,15 @@ def _json_array(path: Path, text: str, pos: int) -> Rows:
             line = text.count("\n", 0, pos) + 1
             raise MgtError(f"{path}:{line}: malformed JSON (expected ',' or ']') (file); "
                            "expected a JSON array of row objects")
+
+
+def _nothing_after(path: Path, text: str, pos: int) -> None:
+    """A .json file is one array: text after its closing bracket (a second array, a stray word) would be lost."""
+    rest = len(text) - len(text[pos:].lstrip(" \t\r\n"))
+    if rest < len(text):
+        line = text.count("\n", 0, rest) + 1
+        raise MgtError(f"{path}:{line}: text after the JSON array ({show(text[rest:rest + 20], 30)}) (file); expected "
+                       "one JSON array of row objects (for several, one row per line in a .jsonl file)")
 
 
 def _json_lines_text(path: Path, text: str) -> Rows:

@@ -23,6 +23,16 @@ def _turns(msgs: list[Message] | None, spacing: bool = True) -> list[tuple]:
              m.tool_calls) for m in msgs or []]
 
 
+def _no_empty_text(rec: Record) -> None:
+    """A retrieval row's query and passages are what the model embeds: an empty one teaches nothing."""
+    if not (rec.query or "").strip():
+        raise RowError("empty query", "query", "a query with text")
+    for name in ("pos", "neg", "passages"):
+        for i, text in enumerate(getattr(rec, name) or []):
+            if not isinstance(text, str) or not text.strip():
+                raise RowError("empty passage", f"{name}[{i}]", "passages with text")
+
+
 def _empty(msgs: list[Message] | None) -> bool:
     """No answer: no turn, or an assistant turn with neither text nor tool calls."""
     return not msgs or not any(m.content.strip() or m.tool_calls for m in msgs)
@@ -55,6 +65,8 @@ def check_record(rec: Record) -> None:
     if rec.kind == "preference" and _turns(rec.chosen, False) == _turns(rec.rejected, False):
         raise RowError("chosen and rejected differ only in whitespace", "rejected",
                        "a rejected answer that differs from the chosen one in more than spacing")
+    if rec.kind in ("embed", "rerank"):
+        _no_empty_text(rec)
     if rec.kind == "embed" and rec.neg:
         pos = set(rec.pos)
         for i, text in enumerate(rec.neg):

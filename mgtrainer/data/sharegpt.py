@@ -49,6 +49,9 @@ class _Turns:
             else:
                 out.append(Message(self.role_of[tag], content))
             extra = {k: v for k, v in turn.items() if k not in (t["role_tag"], t["content_tag"])}
+            if "weight" in extra:  # read as an extra key it would be kept but not obeyed: the turn would train
+                raise RowError("a per-turn weight in a sharegpt row", f"{where}.weight", "OpenAI messages rows for "
+                               "per-turn weights (role/content/weight), which honour it; sharegpt has none")
             if extra:
                 meta.setdefault("turn_extra", {})[f"{field}.{i}"] = extra
         return out
