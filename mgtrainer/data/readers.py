@@ -16,7 +16,6 @@ import json
 import os
 import re
 import stat
-import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -158,7 +157,7 @@ def wide_encoding(raw: bytes) -> str | None:
                       (b"\xff\xfe", "UTF-16LE"), (b"\xfe\xff", "UTF-16BE")):
         if raw.startswith(bom):
             return f"{name} (byte-order mark {bom.hex(' ')})"
-    head = raw[:64]
+    head = raw[:64].rstrip(b"\n")  # a line of UTF-32LE text ends in its newline's first byte
     if len(head) >= 4 and head.count(0) * 4 >= len(head) * 3:
         return "UTF-32LE" if head[0] and not head[1] else "UTF-32BE"
     if len(head) >= 2 and head.count(0) * 2 >= len(head) - 1:
@@ -200,10 +199,31 @@ def _has_surrogate(obj: Any) -> bool:
     return False
 
 
+def max_line() -> int:
+    """The longest line a .jsonl/.txt row may be, in bytes: MGT_MAX_LINE_MB (default 64) MiB."""
+    try:
+        return max(1, int(os.environ.get("MGT_MAX_LINE_MB", "64"))) << 20
+    except ValueError:
+        raise MgtError(f"MGT_MAX_LINE_MB={os.environ['MGT_MAX_LINE_MB']!r} (environment); expected a whole number "
+                       "of MiB") from None
+
+
+def _lines(fh, path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of each line, each read with bounded memory: a line longer than max_line() (a
+    whole dump on one line, a binary file) is refused after that many bytes, never read whole."""
+    limit, line = max_line(), 0
+    while raw := fh.readline(limit + 1):
+        line += 1
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            raise MgtError(f"{path}:{line}: a line longer than {limit >> 20} MiB (file); expected one row per line "
+                           "(MGT_MAX_LINE_MB=N raises the limit)")
+        yield line, raw
+
+
 def _jsonl(path: Path) -> Rows:
     name, hint, decode, maybe_surrogate = str(path), MAX_DEPTH // 2, STRICT.decode, MAYBE_SURROGATE.search
     with open(path, "rb") as fh:
-        for line, raw in enumerate(fh, 1):
+        for line, raw in _lines(fh, path):
             if line == 1 and raw.startswith(BOM):
                 raw = raw[len(BOM):]
             if raw.isspace() or not raw:
@@ -223,6 +243,8 @@ def _jsonl(path: Path) -> Rows:
 
 def _read_text(path: Path) -> str:
     raw = path.read_bytes()
+    if b"\x00" in raw[:64] and (wide := wide_text(raw)):  # ASCII in UTF-16/32 is valid UTF-8, NULs and all
+        raise MgtError(f"{path}:1: {wide}")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -308,7 +330,11 @@ def _json_lines_text(path: Path, text: str) -> Rows:
 
 def _csv(path: Path) -> Rows:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    csv.field_size_limit(sys.maxsize)
+    csv.field_size_limit(max_line())  # a cell is held whole: bounded as a .jsonl line is
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if b"\x00" in head and (wide := wide_text(head)):  # UTF-16/32 text without a byte-order mark
+        raise MgtError(f"{path}:1: {wide}")
     with open(path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         try:
@@ -328,6 +354,9 @@ def _csv(path: Path) -> Rows:
             raise MgtError(f"{path}:{reader.line_num + 1}: not valid UTF-8 (byte 0x{err.object[err.start]:02x}) "
                            "(encoding); expected UTF-8 text") from None
         except csv.Error as err:
+            if "field larger than field limit" in str(err):
+                raise MgtError(f"{path}:{reader.line_num}: a cell longer than {max_line() >> 20} MiB (file); expected "
+                               "smaller cells (MGT_MAX_LINE_MB=N raises the limit)") from None
             raise MgtError(f"{path}:{reader.line_num}: malformed CSV ({err}) (file); expected RFC 4180 CSV") from None
 
 
@@ -341,11 +370,14 @@ def _csv_row(header: list[str], cells: list[str]) -> dict | RowError:
 def _txt(path: Path) -> Rows:
     name = str(path)
     with open(path, "rb") as fh:
-        for line, raw in enumerate(fh, 1):
+        for line, raw in _lines(fh, path):
             if line == 1 and raw.startswith(BOM):
                 raw = raw[len(BOM):]
             if raw.strip():
                 text = _decode(raw)
+                if isinstance(text, str) and "\r" in text.rstrip("\r\n"):  # documents ending in CR only
+                    text = RowError("lines end with CR only (classic Mac line endings)", "line",
+                                    "LF line endings: `dos2unix -c mac FILE` or `tr '\\r' '\\n' < FILE > NEW`")
                 yield f"{name}:{line}", text if isinstance(text, RowError) else {"text": text.rstrip("\r\n")}
 
 

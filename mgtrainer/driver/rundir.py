@@ -135,6 +135,7 @@ def claim(cfg) -> Path:
     if key in _held:  # a second run in this process (tests, notebooks): same owner
         _check_and_record(cfg, out, _held[key])
         return out
+    refuse_foreign(out)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     fd = _lock(out)  # refused: the folder is the holder's now, whoever made it; never removed here
@@ -148,15 +149,33 @@ def claim(cfg) -> Path:
     return out
 
 
+RUN_SIGNS = (RECORD, LOCK, "metrics.jsonl", "final", "report.html", "run_info.json", "llamafactory_args.yaml",
+             "trainer_log.jsonl", "lf_data")  # what a folder holding a run (ours, or LLaMA-Factory's) has
+
+
+def refuse_foreign(out: Path) -> None:
+    """An existing folder holding files but no sign of a run (a project folder, the data's own folder) is
+    refused: the run's files would mix with them, and `overwrite_output_dir` would treat them as a run's."""
+    if not out.is_dir() or any((out / name).exists() for name in RUN_SIGNS) or any(out.glob("checkpoint-*")):
+        return
+    names = sorted(p.name for _, p in zip(range(1000), out.iterdir()) if not p.name.startswith("."))
+    if names:
+        shown = ", ".join(names[:4]) + (f", ... ({len(names)} entries)" if len(names) > 4 else "")
+        raise MgtError(f"{out}:1: output_dir holds files that are not a run's ({shown}) (train.output_dir); expected "
+                       "a new or empty folder, or the folder of an earlier run")
+
+
 def hold(out) -> Path:
     """The lock alone, for a backend that keeps its own run state (LLaMA-Factory): a second run into out
     is refused, naming the holder, until this process ends. Idempotent within one process."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MgtError(f"{out}:1: output_dir is a file (output_dir); expected a folder or a new path")
+    key = str(out.resolve())
+    if key not in _held:
+        refuse_foreign(out)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    key = str(out.resolve())
     if key not in _held:
         _held[key] = Claim(out, _lock(out), created)
         if created:  # a run refused or failed before writing leaves no folder behind

@@ -1,6 +1,7 @@
 """Messages a person can act on: a mistyped data path or --dataset-dir names the nearest existing name, a file
 name with a newline is quoted (the message stays one line), look-alike characters in config keys are escaped."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +50,20 @@ def test_look_alike_characters_in_a_key_are_escaped(key, shown):
     with pytest.raises(MgtError) as err:
         load_config({"task": "sft", "model": "m", "data": {"train": ["x.jsonl"]}}, [f"{key}=0.1"])
     assert f"unknown key '{shown}' (did you mean 'learning_rate'?)" in str(err.value)
+
+
+def test_a_line_past_the_bound_is_refused_without_reading_it_whole(tmp_path, monkeypatch):
+    """MGT_MAX_LINE_MB bounds a .jsonl/.txt line and a CSV cell: a longer one is one line of error."""
+    from mgtrainer.data import iter_records
+
+    monkeypatch.setenv("MGT_MAX_LINE_MB", "1")
+    big = "x" * (3 << 20)
+    (tmp_path / "one.jsonl").write_text(json.dumps({"text": big, "label": "a"}) + "\n")
+    (tmp_path / "one.csv").write_text(f"text,label\n{big},a\n")
+    with pytest.raises(MgtError, match=r"one.jsonl:1: a line longer than 1 MiB \(file\); expected one row per line "
+                                       r"\(MGT_MAX_LINE_MB=N raises the limit\)"):
+        list(iter_records(tmp_path / "one.jsonl"))
+    with pytest.raises(MgtError, match=r"one.csv:2: a cell longer than 1 MiB"):
+        list(iter_records(tmp_path / "one.csv"))
+    monkeypatch.setenv("MGT_MAX_LINE_MB", "4")
+    assert len(next(iter_records(tmp_path / "one.jsonl")).text) == 3 << 20

@@ -388,6 +388,30 @@ def test_an_output_dir_that_is_a_file_is_one_line(tiny_qwen2, tmp_path):
     assert out.read_text() == "not a folder"
 
 
+def test_an_output_dir_holding_files_that_are_not_a_run_is_refused_before_anything_is_written(tmp_path):
+    """A project folder given as output_dir: its files would mix with the run's, and overwrite_output_dir would
+    treat them as a run's. Refused naming what is there; an empty folder, a run's folder or a dotfile are fine."""
+    out = tmp_path / "project"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "data").mkdir()
+    with pytest.raises(MgtError, match=r"project:1: output_dir holds files that are not a run's \(data, notes.txt\) "
+                                       r"\(train.output_dir\); expected a new or empty folder"):
+        rundir.refuse_foreign(out)
+    assert sorted(p.name for p in out.iterdir()) == ["data", "notes.txt"]  # nothing written, no lock file
+    with pytest.raises(MgtError, match="output_dir holds files that are not a run's"):
+        rundir.hold(out)  # the LLaMA-Factory backend's claim too
+    for fine in ("empty", "dotfile", "run"):
+        folder = tmp_path / fine
+        folder.mkdir()
+        if fine == "dotfile":
+            (folder / ".gitkeep").write_text("")
+        if fine == "run":
+            (folder / "checkpoint-4").mkdir()
+            (folder / "notes.txt").write_text("the run's own")
+        rundir.refuse_foreign(folder)
+
+
 def test_a_sharded_checkpoint_is_complete_only_with_every_shard_whole(tmp_path):
     import zipfile
 
