@@ -122,6 +122,15 @@ def show(value: Any, limit: int = SHOWN) -> str:
     return cut(_REPR.repr(value), limit)
 
 
+def shown_key(key) -> str:
+    """A column name as a message shows it: a name mixing ASCII letters with other characters ('іnstruction' with
+    a Cyrillic і) is escaped, so the look-alike shows; an all non-ASCII name (a Chinese column) is kept."""
+    text = str(key)
+    if not text.isascii() and any(c.isascii() and c.isalpha() for c in text):
+        return text.encode("ascii", "backslashreplace").decode()
+    return text
+
+
 def shown_path(path) -> str:
     """A file name as a one-line message shows it: quoted and escaped when it holds a newline or another
     character that does not print (the message must stay one line, and say where the name ends)."""

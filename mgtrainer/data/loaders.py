@@ -10,7 +10,7 @@ from pathlib import Path
 from itertools import islice
 from typing import Callable, Iterator, NamedTuple
 
-from mgtrainer.data.base import RowError, Spec, cut, json_problem
+from mgtrainer.data.base import RowError, Spec, cut, json_problem, shown_key
 from mgtrainer.data.media import resolve as resolve_media
 from mgtrainer.data.formats import EXPECT, FORMATS, KindError, coerce, detect
 from mgtrainer.data.readers import file_kind, folder_files, read_rows
@@ -73,7 +73,7 @@ def _format_for(row: dict, path: Path, source: str, format: str | None, kind: st
         return "text"
     found = detect(row, kind)
     if found is None:
-        cols = cut(", ".join(list(row)[:8]) or "none", 80)
+        cols = cut(", ".join(map(shown_key, list(row)[:8])) or "none", 80)
         raise MgtError(f"{source}: cannot detect the data format (columns: {cols}); expected "
                        f"{EXPECT.get(kind or '', 'one of: ' + ', '.join(FORMATS))}, or set data.format")
     return found
@@ -135,7 +135,7 @@ def _check_mapping(spec: Spec, row: dict, source: str) -> None:
     absent = [f"{col} ({key})" for key, col in spec.columns.items() if isinstance(col, str) and col not in row]
     if absent:
         raise MgtError(f"{source}: the dataset's column mapping names {', '.join(absent)}, which the file does not "
-                       f"have (its columns: {cut(', '.join(map(str, row)), 80)}); expected column names of the file "
+                       f"have (its columns: {cut(', '.join(map(shown_key, row)), 80)}); expected column names of the file "
                        "in the dataset's \"columns\" (dataset_info.json)")
 
 

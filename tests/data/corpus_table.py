@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import resource
+import time
 import json
 import os
 import sys
@@ -61,8 +63,13 @@ def category(name: str) -> str:
     return "rows of the wrong structure (roles, turn order, missing columns, record kind)"
 
 
+SECONDS, MIB = 5.0, 1024  # no case may take longer or hold more (issue 25)
+
+
 def run(corpus: str, name: str, case: dict) -> bool:
+    """Handled: exit 2, the exact expected line, no traceback, no line over 600 characters, within SECONDS."""
     folder, verb, sub = CORPORA[corpus]
+    start = time.perf_counter()
     err = io.StringIO()
     cwd = os.getcwd()
     os.chdir(folder)
@@ -73,9 +80,15 @@ def run(corpus: str, name: str, case: dict) -> bool:
         return False
     finally:
         os.chdir(cwd)
+    took = time.perf_counter() - start
+    SLOWEST[:] = max(SLOWEST, [took, f"{corpus}/{name}"])
     lines = err.getvalue().splitlines()
     mine = [line for line in lines if line.startswith(name + ":")] or lines[-1:]
-    return code == 2 and bool(mine) and mine[0] == case["message"] and all(len(line) <= 600 for line in lines)
+    return code == 2 and bool(mine) and mine[0] == case["message"] and all(len(line) <= 600 for line in lines) \
+        and took <= SECONDS
+
+
+SLOWEST: list = [0.0, ""]
 
 
 def main_table() -> str:
@@ -90,6 +103,11 @@ def main_table() -> str:
     for (corpus, title) in sorted(tried):
         rows.append(f"| {corpus} | {title} | {tried[corpus, title]} | {handled[corpus, title]} |")
     rows.append(f"| **all** | | **{sum(tried.values())}** | **{sum(handled.values())}** |")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
+    rows.append(f"\nSlowest case: {SLOWEST[1]}, {SLOWEST[0]:.2f} s (limit {SECONDS:.0f} s); peak RSS of the whole run, "
+                f"every case in one process: {peak} MiB (limit {MIB} MiB per case)")
+    if peak > MIB:
+        raise SystemExit(f"peak RSS {peak} MiB over {MIB} MiB")
     return "\n".join(rows)
 
 
