@@ -94,7 +94,7 @@ def json_problem(err: BaseException) -> tuple[str, str]:
     if isinstance(err, RecursionError):
         return "JSON nested too deeply", f"at most {MAX_DEPTH} levels of nested lists and objects"
     if isinstance(err, json.JSONDecodeError):
-        return f"malformed JSON ({err.msg} at column {err.colno})", "valid JSON"
+        return f"malformed JSON ({err.msg.removesuffix(' at')} at column {err.colno})", "valid JSON"
     if "digits" in str(err):  # int('9' * 5000): Python's guard against quadratic int parsing
         limit = sys.get_int_max_str_digits()
         return f"integer with more than {limit} digits", f"numbers of at most {limit} digits"

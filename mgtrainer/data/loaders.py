@@ -135,7 +135,8 @@ def _check_mapping(spec: Spec, row: dict, source: str) -> None:
     absent = [f"{col} ({key})" for key, col in spec.columns.items() if isinstance(col, str) and col not in row]
     if absent:
         raise MgtError(f"{source}: the dataset's column mapping names {', '.join(absent)}, which the file does not "
-                       f"have (its columns: {cut(', '.join(map(shown_key, row)), 80)}); expected column names of the file "
+                       f"have (its columns: {cut(', '.join(map(shown_key, row)), 80)}); expected column names of the "
+                       "file "
                        "in the dataset's \"columns\" (dataset_info.json)")
 
 

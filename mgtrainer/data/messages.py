@@ -58,7 +58,8 @@ def _weight(m: dict, role: str, where: str) -> int | None:
     if role != "assistant":
         raise RowError(f"weight on a {role} turn", f"{where}.weight", "weight only on assistant turns (0 or 1)")
     if type(w) is not int or w not in (0, 1):
-        raise RowError(f"weight {show(w, 40)}", f"{where}.weight", "0 (do not train this turn) or 1 (train it)")
+        shown = {None: "null", True: "true", False: "false"}[w] if w is None or isinstance(w, bool) else show(w, 40)
+        raise RowError(f"weight {shown}", f"{where}.weight", "0 (do not train this turn) or 1 (train it)")
     return w
 
 

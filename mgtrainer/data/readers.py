@@ -19,7 +19,8 @@ import stat
 from pathlib import Path
 from typing import Any, Iterator
 
-from mgtrainer.data.base import MAX_DEPTH, STRICT, RowError, cut, depth, json_problem, loads, show, shown_path
+from mgtrainer.data.base import (
+    MAX_DEPTH, STRICT, RowError, cut, depth, json_problem, loads, show, shown_path, type_name)
 from mgtrainer.errors import MgtError
 
 BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark some editors write at the start of a file
@@ -265,7 +266,7 @@ def _json(path: Path) -> Rows:
     if start == len(text):
         return
     if text[start] != "[":
-        raise MgtError(f"{path}:1: top-level JSON {type(_safe_load(text)).__name__} (file); "
+        raise MgtError(f"{path}:1: top-level JSON {type_name(_safe_load(text))} (file); "
                        "expected a JSON array of row objects")
     yield from _json_array(path, text, start + 1)
 
@@ -290,7 +291,8 @@ def _json_array(path: Path, text: str, pos: int) -> Rows:
             obj, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as err:
             line = text.count("\n", 0, err.pos) + 1
-            raise MgtError(f"{path}:{line}: malformed JSON ({err.msg} at column {err.colno}) (file); "
+            what = f"malformed JSON ({err.msg.removesuffix(' at')} at column {err.colno})"
+            raise MgtError(f"{path}:{line}: {what} (file); "
                            "expected a JSON array of row objects") from None
         except (ValueError, RecursionError) as err:  # NaN, a huge integer, deep nesting: the row cannot be skipped
             line = text.count("\n", 0, pos) + 1

@@ -37,7 +37,7 @@ def test_weights_are_read_and_survive_a_round_trip(tmp_path):
     assert json.loads(out.read_text())["messages"] == _turns(("draft", 0), ("final", 1), ("plain", None))
 
 
-@pytest.mark.parametrize("value, shown", [(2, "2"), ("0", "'0'"), (True, "True"), (0.5, "0.5"), (None, "None")])
+@pytest.mark.parametrize("value, shown", [(2, "2"), ("0", "'0'"), (True, "true"), (0.5, "0.5"), (None, "null")])
 def test_a_weight_other_than_0_or_1_is_one_line(tmp_path, cli, value, shown):
     rows = [{"messages": _turns(("ok", 1))}, {"messages": _turns(("bad", 0))}]
     rows[1]["messages"][1]["weight"] = value
