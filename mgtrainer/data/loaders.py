@@ -10,7 +10,7 @@ from pathlib import Path
 from itertools import islice
 from typing import Callable, Iterator, NamedTuple
 
-from mgtrainer.data.base import RowError, Spec, cut, json_problem, shown_key
+from mgtrainer.data.base import RowError, Spec, cut, json_problem, shown_key, type_name
 from mgtrainer.data.media import resolve as resolve_media
 from mgtrainer.data.formats import EXPECT, FORMATS, KindError, coerce, detect
 from mgtrainer.data.readers import file_kind, folder_files, read_rows
@@ -72,6 +72,10 @@ def _format_for(row: dict, path: Path, source: str, format: str | None, kind: st
     if path.suffix.lower() == ".txt":
         return "text"
     found = detect(row, kind)
+    chat = next((k for k in ("messages", "conversations", "conversation") if k in row), None)
+    if found is None and chat:  # the conversation column is there but is not a list of turns
+        raise MgtError(f"{source}: wrong type {type_name(row[chat])} ({chat}); expected a list of turn objects "
+                       "(role/content or from/value)")
     if found is None:
         cols = cut(", ".join(map(shown_key, list(row)[:8])) or "none", 80)
         raise MgtError(f"{source}: cannot detect the data format (columns: {cols}); expected "

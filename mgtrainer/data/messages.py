@@ -107,8 +107,12 @@ def turns_out(msgs: list[Message], field: str, meta: dict, own: bool) -> list[di
     return out
 
 
-def _check(msgs: list[Message], field: str, ends=("assistant",), offset: int = 0) -> None:
-    check_order(msgs, field, lambda i: f"{field}[{i}].role", _same, ends, offset)
+def _check(msgs: list[Message], field: str, ends=("assistant",), offset: int = 0, split: int | None = None) -> None:
+    """The turn order; turns from `split` on came from the completion column and are named there."""
+    def path(i: int) -> str:
+        return f"completion[{i - split}].role" if split is not None and i >= split else f"{field}[{i}].role"
+
+    check_order(msgs, field, path, _same, ends, offset)
 
 
 def shared_text(chosen: str, rejected: str) -> int:
@@ -189,7 +193,7 @@ def parse(row: dict, spec: Spec, kind: str | None = None) -> Record:
         ends = ("user", "tool") if rec.kind == "classify" else ("assistant",)
         if kind == "prompt" and rec.messages and rec.messages[-1].role == "user":  # prompt-only (grpo)
             rec.kind, ends = "prompt", ("user",)
-        _check(rec.messages, mkey, ends)
+        _check(rec.messages, mkey, ends, split=meta.get("split"))
         _lf_media(rec, row, cols, used)
     _weight_only_in_chat(rec)
     meta["columns"] = {"messages": mkey, "label": label_key}
