@@ -85,13 +85,23 @@ def say_notes(cfg) -> None:
 def train(config, overrides=()) -> dict:
     """Train the config's task (or hand it to LLaMA-Factory when backend: llamafactory)."""
     cfg = load_run(config, overrides)
-    if cfg.backend == "llamafactory":
-        from mgtrainer.backends import llamafactory
+    try:
+        if cfg.backend == "llamafactory":
+            from mgtrainer.backends import llamafactory
 
-        return llamafactory.train(cfg, [])  # overrides are applied in cfg already
-    task = tasks.get(cfg.task.name)
-    watch_with_report()
-    return task.run(cfg, load_data(cfg, task))
+            return llamafactory.train(cfg, [])  # overrides are applied in cfg already
+        task = tasks.get(cfg.task.name)
+        watch_with_report()
+        return task.run(cfg, load_data(cfg, task))
+    except MgtError:
+        raise
+    except Exception as err:  # a full disk, a quota, a read-only folder, deep in a library: one line
+        from mgtrainer.faults import machine_fault
+
+        line = machine_fault(err, cfg.train.output_dir)
+        if line is None:
+            raise
+        raise MgtError(line) from None
 
 
 def watch_with_report() -> None:

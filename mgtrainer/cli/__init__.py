@@ -61,6 +61,14 @@ def dispatch(args) -> int:
         return err.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as err:  # a full disk or a read-only folder, deep in a library: one line, not a traceback
+        from mgtrainer.faults import machine_fault
+
+        line = machine_fault(err)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

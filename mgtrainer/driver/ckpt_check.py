@@ -88,3 +88,34 @@ def _json_whole(path: Path) -> str | None:
     except (OSError, ValueError):
         return "unreadable"
     return None
+
+
+def space_needed(cfg, model) -> tuple[int, int, int]:
+    """(bytes of one checkpoint, of final/, checkpoints kept at once): weights that change (all of them in a full
+    fine-tune, the adapter with LoRA) + AdamW's two fp32 moments per trained parameter; final/ holds the whole
+    model (LoRA merged) plus the adapter. An estimate: tokenizer files, optimizer bookkeeping and the trainer's
+    state add a little."""
+    params = list(model.parameters())
+    whole = sum(p.numel() * p.element_size() for p in params)
+    trained = [p for p in params if p.requires_grad]
+    moved = sum(p.numel() * p.element_size() for p in trained)
+    lora = cfg.lora.finetuning_type == "lora"
+    ckpt = (moved if lora else whole) + sum(p.numel() for p in trained) * 8
+    t = cfg.train
+    kept = 0 if t.save_strategy == "no" else (t.save_total_limit or 1) + 1  # the new one is written before rotation
+    return ckpt, whole + (moved if lora else 0), kept
+
+
+def refuse_without_room(cfg, model) -> None:
+    """Before training: the output folder's disk must hold the checkpoints kept at once and final/ (issue 31:
+    a disk that fills at a checkpoint leaves a torn one and the run's work since the last)."""
+    from mgtrainer.errors import MgtError
+    from mgtrainer.faults import free_mib
+
+    ckpt, final, kept = space_needed(cfg, model)
+    need, free = (kept * ckpt + final) >> 20, free_mib(cfg.train.output_dir)
+    if free is not None and free < need:
+        raise MgtError(f"{cfg.train.output_dir}: not enough free space for this run: about {need} MiB ({kept} "
+                       f"checkpoint(s) of {ckpt >> 20} MiB kept at once + final/ {final >> 20} MiB), {free} MiB free "
+                       "(train.output_dir); expected more free space, a smaller train.save_total_limit, "
+                       "train.save_strategy: no, or another output_dir")

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 
-from mgtrainer.driver import watch
+from mgtrainer.driver import ckpt_check, watch
 from mgtrainer.driver.callbacks import LastEval, MetricsJsonl, SigtermCheckpoint
 from mgtrainer.driver.model import gpu_bf16
+from mgtrainer.driver.run import main_process
 from mgtrainer.driver.shard import sharding_args
 from mgtrainer.errors import MgtError
 
@@ -112,6 +113,8 @@ def build_trainer(cfg, model, tok, train_rows, eval_rows, collate_fn, compute_me
                   trainer_kwargs=None, **extra_args):
     """The Trainer with metrics.jsonl, SIGTERM checkpointing and early stopping wired in; args_cls and
     trainer_kwargs let a task use a TRL trainer (DPOConfig + ref_model=...)."""
+    if main_process():
+        ckpt_check.refuse_without_room(cfg, model)  # before any step: a full disk at a checkpoint loses work
     args = training_args(cfg, default_metric, args_cls, **extra_args)
     callbacks = [MetricsJsonl(cfg.train.output_dir, perplexity), SigtermCheckpoint(), LastEval()]
     if cfg.train.early_stopping_patience is not None:

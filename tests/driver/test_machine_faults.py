@@ -1,0 +1,74 @@
+"""Faults of the machine on real small file systems (tmpfs mounts; CI runs as root): a full disk as safetensors,
+torch and plain writes report it, a run into a read-only folder, a run whose checkpoints cannot fit. Each is one
+line naming where and the free space, exit 2, no traceback (issue 31)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_run_safety import _cli, _data, _write_config
+
+from mgtrainer.faults import machine_fault
+
+
+@pytest.fixture
+def mount(tmp_path):
+    """mount(folder, MiB, read_only=False): a tmpfs of that size at folder; unmounted after the test."""
+    done = []
+
+    def make(folder: Path, mib: int, read_only: bool = False) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        opts = f"size={mib}m" + (",ro" if read_only else "")
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(folder)], capture_output=True,
+                              text=True)
+        if proc.returncode:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {proc.stderr.strip()}")
+        done.append(folder)
+        return folder
+
+    yield make
+    for folder in reversed(done):
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_a_full_disk_in_each_library_is_one_line_with_the_free_space(mount, tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    disk = mount(tmp_path / "disk", 1)
+    big = torch.zeros(1 << 20)  # 4 MiB
+    faults = []
+    for write in (lambda: save_file({"w": big}, str(disk / "model.safetensors")),
+                  lambda: torch.save({"w": big}, disk / "optimizer.pt"),
+                  lambda: (disk / "metrics.jsonl").write_bytes(b"x" * (4 << 20))):
+        with pytest.raises(Exception) as err:  # noqa: PT011 - each library raises its own type
+            write()
+        faults.append(machine_fault(err.value, disk))
+    for line in faults:
+        assert line is not None and "cannot write (no space left on the device);" in line, faults
+        assert "MiB free there; expected free space there" in line and "resume_from_checkpoint: auto" in line
+    assert machine_fault(ValueError("a bug, not the machine"), disk) is None
+
+
+def test_a_run_into_a_read_only_folder_is_one_line(mount, tiny_qwen2, shared_data, tmp_path):
+    disk = mount(tmp_path / "ro", 4, read_only=True)
+    cfg = _write_config(tmp_path / "cfg.yaml", tiny_qwen2, _data(shared_data), disk / "run")
+    proc = _cli("train", cfg)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    want = f"{disk / 'run'}: cannot write (read-only file system); expected a writable folder"
+    assert proc.stderr.strip().splitlines()[-1] == want
+
+
+def test_a_run_whose_checkpoints_cannot_fit_is_refused_before_the_first_step(mount, tiny_qwen2, shared_data,
+                                                                               tmp_path):
+    disk = mount(tmp_path / "small", 2)
+    out = disk / "run"
+    cfg = _write_config(tmp_path / "cfg.yaml", tiny_qwen2, _data(shared_data), out, save_total_limit=2)
+    proc = _cli("train", cfg)
+    line = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert line.startswith(f"{out}: not enough free space for this run: about ") and "3 checkpoint(s) of" in line
+    assert "MiB free (train.output_dir); expected more free space, a smaller train.save_total_limit" in line
+    assert not (out / "metrics.jsonl").exists() and not list(out.glob("checkpoint-*"))
