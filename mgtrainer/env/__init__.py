@@ -98,7 +98,33 @@ def run_owned(argv: list[str], environ: dict | None = None, name: str | None = N
         _reap(proc)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if code == -signal.SIGKILL and signal.SIGKILL not in pending:
+        print(killed_line(name or Path(argv[0]).name), file=sys.stderr)
     return code if code >= 0 else 128 - code
+
+
+def killed_line(name: str) -> str:
+    """How a child killed with SIGKILL from outside ended, and the likeliest cause: the out-of-memory killer
+    (its peak RSS against the memory it could have)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss >> 10  # the largest child we waited for
+    limit = _memory_limit_mib()
+    return (f"mgtrainer: {name} was killed by signal 9 (SIGKILL) from outside; the kernel's out-of-memory killer does "
+            f"this when memory runs out (peak RSS {peak} MiB of {limit} MiB here; `dmesg | grep -i oom` tells); "
+            "expected a smaller batch or model, or more memory; `resume_from_checkpoint: auto` continues from the "
+            "last complete checkpoint")
+
+
+def _memory_limit_mib() -> int:
+    """The memory a process here may use: the cgroup's limit when one is set, else the machine's."""
+    try:
+        text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if text.isdigit():
+            return int(text) >> 20
+    except OSError:
+        pass
+    return (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) >> 20
 
 
 def _wait(proc) -> int:

@@ -79,6 +79,22 @@ def test_signals_to_the_launcher_reach_the_child_and_its_code_comes_back(tmp_pat
     assert gone_within(pid, 10)
 
 
+def test_a_child_killed_from_outside_is_named_with_the_out_of_memory_hint(tmp_path):
+    """kill -9 of the trainer (what the kernel's OOM killer sends): the launcher says how it ended, the likely
+    cause with the peak RSS it saw, and that `auto` resumes; exit 137."""
+    pidfile = tmp_path / "child.pid"
+    proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, CHILD, str(pidfile)], cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    os.kill(child_pid(pidfile), signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 137
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"mgtrainer: {Path(sys.executable).name} was killed by signal 9 (SIGKILL) from outside; "
+                           "the kernel's out-of-memory killer does this when memory runs out (peak RSS "), line
+    assert " MiB here; `dmesg | grep -i oom` tells)" in line and "resume_from_checkpoint: auto" in line
+
+
 def test_child_dies_with_a_killed_launcher(tmp_path):
     proc, pidfile = launch(tmp_path)
     pid = child_pid(pidfile)
