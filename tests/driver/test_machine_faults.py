@@ -72,3 +72,22 @@ def test_a_run_whose_checkpoints_cannot_fit_is_refused_before_the_first_step(mou
     assert line.startswith(f"{out}: not enough free space for this run: about ") and "3 checkpoint(s) of" in line
     assert "MiB free (train.output_dir); expected more free space, a smaller train.save_total_limit" in line
     assert not (out / "metrics.jsonl").exists() and not list(out.glob("checkpoint-*"))
+
+
+def test_data_convert_onto_a_full_disk_leaves_the_input_and_the_previous_output(mount, tmp_path):
+    import json
+    import sys
+
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps({"instruction": f"question {i} " + "x" * 200, "output": "answer"}) + "\n"
+                           for i in range(20000)))  # ~5 MiB of sharegpt to write
+    disk = mount(tmp_path / "disk", 1)
+    old = disk / "out.jsonl"
+    old.write_text("the previous output\n")
+    proc = subprocess.run([sys.executable, "-m", "mgtrainer", "data", "convert", str(src), "--to", "sharegpt", "-o",
+                           str(old), "--force"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    want = f"{old}:1: cannot write (No space left on device) (-o); expected a writable output path"
+    assert proc.stderr.strip() == want
+    assert old.read_text() == "the previous output\n" and src.stat().st_size > 4 << 20
+    assert [p.name for p in disk.iterdir()] == ["out.jsonl"]  # no temp file left behind
