@@ -91,3 +91,41 @@ def test_data_convert_onto_a_full_disk_leaves_the_input_and_the_previous_output(
     assert proc.stderr.strip() == want
     assert old.read_text() == "the previous output\n" and src.stat().st_size > 4 << 20
     assert [p.name for p in disk.iterdir()] == ["out.jsonl"]  # no temp file left behind
+
+
+def test_a_disk_that_fills_at_a_later_checkpoint_keeps_the_earlier_one_and_auto_resumes(mount, tiny_qwen2,
+                                                                                         shared_data, tmp_path):
+    import time
+
+    from test_run_safety import _start
+
+    from mgtrainer.driver import rundir
+
+    disk = mount(tmp_path / "disk", 24)
+    out = disk / "run"
+    cfg = _write_config(tmp_path / "cfg.yaml", tiny_qwen2, _data(shared_data), out, max_steps=400, save_steps=1,
+                        save_total_limit=1)
+    log = tmp_path / "run.log"
+    run = _start("train", cfg, log=log)
+    deadline = time.time() + 300
+    while not list(out.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    with open(disk / "filler", "wb") as fh:  # another writer takes the rest of the disk
+        try:
+            while True:
+                fh.write(b"\0" * (1 << 20))
+                fh.flush()
+        except OSError:
+            pass
+    assert run.wait(300) == 2
+    said = [line for line in log.read_text().replace("\r", "\n").splitlines() if "cannot write" in line]
+    assert len(said) == 1 and "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    assert f"{out}: cannot write (no space left on the device); 0 MiB free there; expected free space" in said[0]
+    complete = rundir.complete_checkpoints(out, quiet=True)
+    assert complete, "the earlier checkpoint was lost"
+    (disk / "filler").unlink()
+    step = int(complete[0].name.split("-")[1])
+    done = _cli("train", cfg, "train.resume_from_checkpoint=auto", f"train.max_steps={step + 2}",
+                "train.save_strategy=no")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "final" / "mgtrainer.json").is_file()
