@@ -14,6 +14,8 @@ sentence-transformers files of the pooling tasks (write_sentence_transformers, w
 from __future__ import annotations
 
 import json
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from mgtrainer import atomic
@@ -39,19 +41,32 @@ def save_final(trainer, tok, cfg, head: str, metrics: dict, template: str | None
         if not trainer.is_world_process_zero():
             return final
         build = atomic.temp_dir(final)
-        build.chmod(0o755)  # a temp folder is private; final/ is read by servers and other users
-        adapter_dir = _save_model(model, build, cfg.lora.merge)
-    tok.save_pretrained(build)
-    if export is not None:
-        export(build)
-    manifest = mf.Manifest(
-        task=cfg.task.name, base_model=cfg.model.name_or_path, head=head,
-        finetuning_type=cfg.lora.finetuning_type, template=template, max_length=cfg.data.cutoff_len,
-        adapter_dir=adapter_dir, metrics=quality_metrics(metrics),
-        **manifest_fields,
-    )
-    mf.write(manifest, build)
+        with dropped_on_error(build):
+            build.chmod(0o755)  # a temp folder is private; final/ is read by servers and other users
+            adapter_dir = _save_model(model, build, cfg.lora.merge)
+    with dropped_on_error(build):
+        tok.save_pretrained(build)
+        if export is not None:
+            export(build)
+        manifest = mf.Manifest(
+            task=cfg.task.name, base_model=cfg.model.name_or_path, head=head,
+            finetuning_type=cfg.lora.finetuning_type, template=template, max_length=cfg.data.cutoff_len,
+            adapter_dir=adapter_dir, metrics=quality_metrics(metrics),
+            **manifest_fields,
+        )
+        mf.write(manifest, build)
     return atomic.replace_dir(build, final)
+
+
+@contextmanager
+def dropped_on_error(folder: Path):
+    """A half-written folder (a full disk mid-save) is removed at once, freeing its space; the error goes on.
+    final/ appears only whole (atomic.replace_dir), so a run without it is a run to resume."""
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def gathered(trainer, model):

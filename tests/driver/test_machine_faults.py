@@ -129,3 +129,38 @@ def test_a_disk_that_fills_at_a_later_checkpoint_keeps_the_earlier_one_and_auto_
                 "train.save_strategy=no")
     assert done.returncode == 0, done.stderr[-3000:]
     assert (out / "final" / "mgtrainer.json").is_file()
+
+
+def fill(disk: Path) -> None:
+    """Another writer takes every byte left on the disk."""
+    with open(disk / "filler", "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * (1 << 16))
+                fh.flush()
+        except OSError:
+            pass
+
+
+def test_a_disk_that_fills_while_final_is_written_leaves_no_final_and_the_checkpoint(mount, tiny_qwen2, make_cfg,
+                                                                                   shared_data, tmp_path, monkeypatch):
+    from mgtrainer.app import runs
+    from mgtrainer.driver import rundir, save
+    from mgtrainer.errors import MgtError
+
+    disk = mount(tmp_path / "disk", 24)
+    out = disk / "run"
+    cfg = make_cfg("sft", tiny_qwen2, _data(shared_data), overrides=[f"train.output_dir={out}"],
+                   data={"max_samples": 16}, train={"max_steps": 2, "save_steps": 2, "save_total_limit": 1})
+    real = save._save_model
+
+    def filled_first(model, build, merge):  # the disk fills just as final/ is being written
+        fill(disk)
+        return real(model, build, merge)
+
+    monkeypatch.setattr(save, "_save_model", filled_first)
+    with pytest.raises(MgtError, match=rf"^{out}.*: cannot write \(no space left on the device\); 0 MiB free there"):
+        runs.train(cfg)
+    rundir.release(out)
+    assert not (out / "final").exists() and not list(out.glob(".mgt-tmp*"))  # the half-written final/ is gone
+    assert [p.name for p in rundir.complete_checkpoints(out, quiet=True)] == ["checkpoint-2"]
