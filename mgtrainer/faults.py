@@ -3,7 +3,8 @@ error. Libraries report them in their own words (OSError with an errno; safetens
 error 28)"; torch's zip writer "unexpected pos" when a write came up short), often many frames deep. `machine_fault`
 turns any of them into one line: what could not be written, where, the free space there, and what to do.
 
-    machine_fault(exc, where=None) -> str | None     None: not a machine fault (let it show as it is)
+    machine_fault(exc, where=None) -> str | None     None: not a machine fault (let it show as it is); with
+                                                     `where` (the run's folder), also that folder removed mid-run
     free_mib(path) -> int | None                     free space of the file system holding path
 """
 
@@ -46,6 +47,15 @@ def _code(exc: BaseException) -> tuple[int, str | None] | None:
     return None
 
 
+def _removed(exc: BaseException, where) -> str | None:
+    """A file of the run not found because its output folder is gone (removed while the run wrote into it)."""
+    gone = where is not None and not Path(where).exists()
+    if gone and any(isinstance(e, FileNotFoundError) for e in _chain(exc)):
+        return (f"{where}: the output folder was removed while the run wrote into it (train.output_dir); expected "
+                "it kept until the run ends (its checkpoints went with it: the run starts over)")
+    return None
+
+
 def free_mib(path) -> int | None:
     """Free MiB of the file system holding path (its nearest existing parent); None if it cannot be read."""
     path = Path(path)
@@ -63,7 +73,7 @@ def machine_fault(exc: BaseException, where: str | os.PathLike | None = None) ->
     run's output_dir) when the library did not say which file."""
     found = _code(exc)
     if found is None:
-        return None
+        return _removed(exc, where)
     code, filename = found
     place = filename or where or "the output"
     what, fix = WHAT[code]

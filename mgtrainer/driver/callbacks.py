@@ -10,6 +10,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from mgtrainer import atomic
+from mgtrainer.errors import MgtError
 
 
 class MetricsJsonl(TrainerCallback):
@@ -22,8 +23,11 @@ class MetricsJsonl(TrainerCallback):
     def __init__(self, output_dir: str, perplexity: bool = False):
         self.path = Path(output_dir) / "metrics.jsonl"
         self.perplexity = perplexity
+        self.folder = None  # the inode of the run's folder when training began
 
     def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero and self.path.parent.is_dir():  # the run's folder, as claimed
+            self.folder = self.path.parent.stat().st_ino
         if not state.is_world_process_zero or not self.path.is_file():
             return
         rows = [line for line in self.path.read_text().splitlines()
@@ -39,9 +43,18 @@ class MetricsJsonl(TrainerCallback):
             if key in logs:
                 name = "perplexity" if key == "loss" else "eval_perplexity"
                 row.setdefault(name, math.exp(min(logs[key], 50.0)))
+        self._same_folder()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as f:
             f.write(json.dumps(row) + "\n")
+
+    def _same_folder(self) -> None:
+        """The folder removed (or replaced) while the run writes: stop in one line rather than write the rest of
+        the run into a new folder that has lost the curve and checkpoints before it."""
+        out = self.path.parent
+        if self.folder is not None and (not out.is_dir() or out.stat().st_ino != self.folder):
+            raise MgtError(f"{out}: the output folder was removed while the run wrote into it (train.output_dir); "
+                           "expected it kept until the run ends (its checkpoints went with it: the run starts over)")
 
 
 class LastEval(TrainerCallback):

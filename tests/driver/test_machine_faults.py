@@ -164,3 +164,24 @@ def test_a_disk_that_fills_while_final_is_written_leaves_no_final_and_the_checkp
     rundir.release(out)
     assert not (out / "final").exists() and not list(out.glob(".mgt-tmp*"))  # the half-written final/ is gone
     assert [p.name for p in rundir.complete_checkpoints(out, quiet=True)] == ["checkpoint-2"]
+
+
+def test_an_output_folder_removed_while_the_run_writes_is_one_line(tiny_qwen2, shared_data, tmp_path):
+    import shutil
+    import time
+
+    from test_run_safety import _start
+
+    out = tmp_path / "run"
+    cfg = _write_config(tmp_path / "cfg.yaml", tiny_qwen2, _data(shared_data), out, max_steps=400, save_steps=1000)
+    log = tmp_path / "run.log"
+    run = _start("train", cfg, log=log)
+    deadline = time.time() + 300
+    while not (out / "metrics.jsonl").is_file() and time.time() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    shutil.rmtree(out)
+    assert run.wait(300) == 2
+    text = log.read_text()
+    said = [line for line in text.replace("\r", "\n").splitlines() if "output folder was removed" in line]
+    assert len(said) == 1 and "Traceback" not in text, text[-3000:]
+    assert f"{out}: the output folder was removed while the run wrote into it (train.output_dir)" in said[0]
