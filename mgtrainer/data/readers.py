@@ -352,14 +352,32 @@ def _csv(path: Path) -> Rows:
                 if any(cells):
                     yield f"{path}:{line}", _csv_row(header, cells)
                 line = reader.line_num + 1
-        except UnicodeDecodeError as err:
-            raise MgtError(f"{path}:{reader.line_num + 1}: not valid UTF-8 (byte 0x{err.object[err.start]:02x}) "
-                           "(encoding); expected UTF-8 text") from None
+        except UnicodeDecodeError:  # the text layer decodes ahead in chunks: find the line in the bytes
+            line, byte = _first_bad_utf8(path)
+            raise MgtError(f"{path}:{line}: not valid UTF-8 (byte 0x{byte:02x}) (encoding); expected UTF-8 text") \
+                from None
         except csv.Error as err:
             if "field larger than field limit" in str(err):
                 raise MgtError(f"{path}:{reader.line_num}: a cell longer than {max_line() >> 20} MiB (file); expected "
                                "smaller cells (MGT_MAX_LINE_MB=N raises the limit)") from None
             raise MgtError(f"{path}:{reader.line_num}: malformed CSV ({err}) (file); expected RFC 4180 CSV") from None
+
+
+def _first_bad_utf8(path: Path) -> tuple[int, int]:
+    """(line, byte value) of the first byte that is not UTF-8 in a file, read in chunks."""
+    import codecs
+
+    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 16):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as err:
+                pending = len(err.object) - len(chunk)  # bytes the decoder held from the chunk before
+                at = max(err.start - pending, 0)
+                return line + chunk.count(b"\n", 0, at), err.object[err.start]
+            line += chunk.count(b"\n")
+    return line, 0
 
 
 def _csv_row(header: list[str], cells: list[str]) -> dict | RowError:
