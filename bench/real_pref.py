@@ -155,13 +155,8 @@ def trl_steps(a, cheapest: bool) -> int:
 
 def run_trl(out: Path, a, cheapest: bool) -> list[dict]:
     """What a TRL user writes: DPOTrainer on conversational prompt/chosen/rejected rows, peft_config=LoraConfig."""
-    import torch
-    from datasets import Dataset
-    from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
-    path = base_model()
     same = {"gradient_checkpointing": False, "bf16": False} if cheapest else {}
     steps = trl_steps(a, cheapest)
     args = DPOConfig(output_dir=str(out), max_steps=steps, per_device_train_batch_size=DPO["batch"],
@@ -169,13 +164,24 @@ def run_trl(out: Path, a, cheapest: bool) -> list[dict]:
                      max_length=DPO["max_length"], optim=DPO["optim"], lr_scheduler_type=DPO["scheduler"],
                      seed=DPO["seed"], logging_steps=1, eval_strategy="no", eval_on_start=False, save_strategy="no", report_to="none",
                      use_cpu=True, **same)
+    return finish_trl(pair_trainer(DPOTrainer, args, a), out, steps < a.steps)
+
+
+def pair_trainer(cls, args, a):
+    """A TRL pair trainer as its user writes it: the base model in fp32, conversational prompt/chosen/rejected
+    rows, peft_config=LoraConfig with the equal settings."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = base_model()
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     peft = LoraConfig(r=DPO["rank"], lora_alpha=DPO["alpha"], lora_dropout=DPO["dropout"], target_modules="all-linear",
                       task_type="CAUSAL_LM")
-    trainer = DPOTrainer(model, args=args, train_dataset=Dataset.from_list(conversational(PAIRS)),
-                         eval_dataset=Dataset.from_list(conversational(Path(a.eval_pairs or HELDOUT_PAIRS))),
-                         processing_class=AutoTokenizer.from_pretrained(path), peft_config=peft)
-    return finish_trl(trainer, out, steps < a.steps)
+    return cls(model, args=args, train_dataset=Dataset.from_list(conversational(PAIRS)),
+               eval_dataset=Dataset.from_list(conversational(Path(a.eval_pairs or HELDOUT_PAIRS))),
+               processing_class=AutoTokenizer.from_pretrained(path), peft_config=peft)
 
 
 def finish_trl(trainer, out: Path, sample: bool) -> list[dict]:
@@ -226,11 +232,7 @@ def run_trl_free(method: str, out: Path, a) -> list[dict]:
     on conversational prompt/chosen/rejected rows, peft_config=LoraConfig. These trainers log no num_tokens, so
     the non-padding tokens of the chosen and rejected sequences each step feeds are counted here (as TRL's
     DPOTrainer counts them)."""
-    import torch
     import yaml
-    from datasets import Dataset
-    from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     cfg = yaml.safe_load(config_of(method).read_text())
@@ -245,13 +247,7 @@ def run_trl_free(method: str, out: Path, a) -> list[dict]:
     else:
         from trl.experimental.cpo import CPOConfig as Config, CPOTrainer as Trainer
         args = Config(**same, loss_type="simpo", cpo_alpha=0.0, simpo_gamma=cfg["simpo_gamma"])
-    path = base_model()
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    peft = LoraConfig(r=DPO["rank"], lora_alpha=DPO["alpha"], lora_dropout=DPO["dropout"], target_modules="all-linear",
-                      task_type="CAUSAL_LM")
-    trainer = Trainer(model, args=args, train_dataset=Dataset.from_list(conversational(PAIRS)),
-                      eval_dataset=Dataset.from_list(conversational(Path(a.eval_pairs or HELDOUT_PAIRS))),
-                      processing_class=AutoTokenizer.from_pretrained(path), peft_config=peft)
+    trainer = pair_trainer(Trainer, args, a)
     fed, step = [], trainer.training_step
 
     def training_step(model, inputs, *rest, **kw):

@@ -110,13 +110,7 @@ def test_a_disk_that_fills_at_a_later_checkpoint_keeps_the_earlier_one_and_auto_
     deadline = time.time() + 300
     while not list(out.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline and run.poll() is None:
         time.sleep(0.05)
-    with open(disk / "filler", "wb") as fh:  # another writer takes the rest of the disk
-        try:
-            while True:
-                fh.write(b"\0" * (1 << 20))
-                fh.flush()
-        except OSError:
-            pass
+    fill(disk)  # another writer takes the rest of the disk
     assert run.wait(300) == 2
     said = [line for line in log.read_text().replace("\r", "\n").splitlines() if "cannot write" in line]
     assert len(said) == 1 and "Traceback" not in log.read_text(), log.read_text()[-3000:]
