@@ -362,8 +362,9 @@ def test_a_run_that_fails_leaves_no_folder_and_leftovers_are_swept(tiny_qwen2, s
     assert failed.returncode == 2 and "missing.jsonl" in _one_line(failed.stderr)
     assert not out.exists()
 
-    # a killed writer's temp files are removed by the next run (which holds the lock)
+    # a killed run's temp files are removed by the next run (which holds the lock); a file of the user's kept
     out.mkdir(parents=True)
+    (out / "metrics.jsonl").write_text('{"step": 1, "loss": 2.0}\n')  # the killed run's (a folder of a run)
     (out / ".mgt-tmp.final.x1y2").mkdir()
     (out / ".mgt-tmp.metrics.jsonl.abc").write_text("half")
     keep = out / "notes.txt"
