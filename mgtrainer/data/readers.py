@@ -5,7 +5,8 @@ so each row knows its line; CSV/TSV use the csv module (line of the row's first 
 parquet streams record batches (pyarrow, imported lazily); a folder saved by `datasets` is read
 with `datasets.load_from_disk` (imported lazily); any other folder is read file by file.
 A problem that stops the whole file (bad encoding in a .json, malformed JSON array, empty file)
-raises MgtError at once; a bad row comes out as a RowError so callers can list or reject it.
+raises MgtError at once; a bad row comes out as a RowError so callers can list or reject it. Bytes become
+text in data/text.py (encodings named, lines bounded).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from typing import Any, Iterator
 
 from mgtrainer.data.base import (
     MAX_DEPTH, STRICT, RowError, cut, depth, json_problem, loads, show, shown_path, type_name)
+from mgtrainer.data.text import BOM, CR_ONLY, bounded_lines, decode_line, first_bad_utf8, max_line, wide_text
 from mgtrainer.errors import MgtError
 
-BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark some editors write at the start of a file
 EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".txt")
 Rows = Iterator[tuple[str, Any]]
 # a \uD800-\uDFFF escape that is not half of a surrogate pair: JSON can spell it, UTF-8 cannot store it
@@ -137,35 +138,6 @@ def _read_rows(path: Path) -> Rows:
         raise MgtError(f"{path}:1: empty file (no rows); expected at least one row")
 
 
-def _decode(raw: bytes) -> str | RowError:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return wide_text(raw) or RowError(f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at column "
-                                          f"{err.start + 1})", "encoding", "UTF-8 text")
-
-
-def wide_text(raw: bytes) -> RowError | None:
-    """The error for UTF-16 / UTF-32 text (named, with the iconv line that fixes it), or None."""
-    wide = wide_encoding(raw)
-    return None if wide is None else RowError(f"{wide} text, not UTF-8", "encoding",
-                                              f"UTF-8 text: `iconv -f {wide.split()[0]} -t UTF-8 FILE > NEW`")
-
-
-def wide_encoding(raw: bytes) -> str | None:
-    """UTF-16 or UTF-32 (by its byte-order mark, or without one by its NUL bytes), else None."""
-    for bom, name in ((b"\xff\xfe\x00\x00", "UTF-32LE"), (b"\x00\x00\xfe\xff", "UTF-32BE"),
-                      (b"\xff\xfe", "UTF-16LE"), (b"\xfe\xff", "UTF-16BE")):
-        if raw.startswith(bom):
-            return f"{name} (byte-order mark {bom.hex(' ')})"
-    head = raw[:64].rstrip(b"\n")  # a line of UTF-32LE text ends in its newline's first byte
-    if len(head) >= 4 and head.count(0) * 4 >= len(head) * 3:
-        return "UTF-32LE" if head[0] and not head[1] else "UTF-32BE"
-    if len(head) >= 2 and head.count(0) * 2 >= len(head) - 1:
-        return "UTF-16LE" if head[0] and not head[1] else "UTF-16BE"
-    return None
-
-
 def _json_line(text: str) -> Any:
     try:
         return _sound(loads(text), text)
@@ -173,8 +145,7 @@ def _json_line(text: str) -> Any:
         if "\x00" in text and (wide := wide_text(text.encode("utf-8"))):  # NUL is valid UTF-8: UTF-16, no BOM
             return wide
         if "\r" in text.rstrip("\r\n"):  # several rows on one "line": the file ends its lines with CR only
-            return RowError("lines end with CR only (classic Mac line endings)", "line",
-                            "LF line endings: `dos2unix -c mac FILE` or `tr '\\r' '\\n' < FILE > NEW`")
+            return CR_ONLY
         what, expected = json_problem(err)
         return RowError(what, "line", "one JSON object per line" if isinstance(err, json.JSONDecodeError)
                         else expected)
@@ -200,31 +171,10 @@ def _has_surrogate(obj: Any) -> bool:
     return False
 
 
-def max_line() -> int:
-    """The longest line a .jsonl/.txt row may be, in bytes: MGT_MAX_LINE_MB (default 64) MiB."""
-    try:
-        return max(1, int(os.environ.get("MGT_MAX_LINE_MB", "64"))) << 20
-    except ValueError:
-        raise MgtError(f"MGT_MAX_LINE_MB={os.environ['MGT_MAX_LINE_MB']!r} (environment); expected a whole number "
-                       "of MiB") from None
-
-
-def _lines(fh, path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, bytes) of each line, each read with bounded memory: a line longer than max_line() (a
-    whole dump on one line, a binary file) is refused after that many bytes, never read whole."""
-    limit, line = max_line(), 0
-    while raw := fh.readline(limit + 1):
-        line += 1
-        if len(raw) > limit and not raw.endswith(b"\n"):
-            raise MgtError(f"{path}:{line}: a line longer than {limit >> 20} MiB (file); expected one row per line "
-                           "(MGT_MAX_LINE_MB=N raises the limit)")
-        yield line, raw
-
-
 def _jsonl(path: Path) -> Rows:
     name, hint, decode, maybe_surrogate = str(path), MAX_DEPTH // 2, STRICT.decode, MAYBE_SURROGATE.search
     with open(path, "rb") as fh:
-        for line, raw in _lines(fh, path):
+        for line, raw in bounded_lines(fh, path):
             if line == 1 and raw.startswith(BOM):
                 raw = raw[len(BOM):]
             if raw.isspace() or not raw:
@@ -233,7 +183,7 @@ def _jsonl(path: Path) -> Rows:
                 text = raw.decode("utf-8")
                 row = decode(text)
             except UnicodeDecodeError:
-                row = _decode(raw)
+                row = decode_line(raw)
             except (ValueError, RecursionError):
                 row = _json_line(text)
             else:
@@ -353,7 +303,7 @@ def _csv(path: Path) -> Rows:
                     yield f"{path}:{line}", _csv_row(header, cells)
                 line = reader.line_num + 1
         except UnicodeDecodeError:  # the text layer decodes ahead in chunks: find the line in the bytes
-            line, byte = _first_bad_utf8(path)
+            line, byte = first_bad_utf8(path)
             raise MgtError(f"{path}:{line}: not valid UTF-8 (byte 0x{byte:02x}) (encoding); expected UTF-8 text") \
                 from None
         except csv.Error as err:
@@ -361,23 +311,6 @@ def _csv(path: Path) -> Rows:
                 raise MgtError(f"{path}:{reader.line_num}: a cell longer than {max_line() >> 20} MiB (file); expected "
                                "smaller cells (MGT_MAX_LINE_MB=N raises the limit)") from None
             raise MgtError(f"{path}:{reader.line_num}: malformed CSV ({err}) (file); expected RFC 4180 CSV") from None
-
-
-def _first_bad_utf8(path: Path) -> tuple[int, int]:
-    """(line, byte value) of the first byte that is not UTF-8 in a file, read in chunks."""
-    import codecs
-
-    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 16):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as err:
-                pending = len(err.object) - len(chunk)  # bytes the decoder held from the chunk before
-                at = max(err.start - pending, 0)
-                return line + chunk.count(b"\n", 0, at), err.object[err.start]
-            line += chunk.count(b"\n")
-    return line, 0
 
 
 def _csv_row(header: list[str], cells: list[str]) -> dict | RowError:
@@ -390,14 +323,13 @@ def _csv_row(header: list[str], cells: list[str]) -> dict | RowError:
 def _txt(path: Path) -> Rows:
     name = str(path)
     with open(path, "rb") as fh:
-        for line, raw in _lines(fh, path):
+        for line, raw in bounded_lines(fh, path):
             if line == 1 and raw.startswith(BOM):
                 raw = raw[len(BOM):]
             if raw.strip():
-                text = _decode(raw)
+                text = decode_line(raw)
                 if isinstance(text, str) and "\r" in text.rstrip("\r\n"):  # documents ending in CR only
-                    text = RowError("lines end with CR only (classic Mac line endings)", "line",
-                                    "LF line endings: `dos2unix -c mac FILE` or `tr '\\r' '\\n' < FILE > NEW`")
+                    text = CR_ONLY
                 yield f"{name}:{line}", text if isinstance(text, RowError) else {"text": text.rstrip("\r\n")}
 
 
