@@ -50,10 +50,12 @@ def _code(exc: BaseException) -> tuple[int, str | None] | None:
 def _removed(exc: BaseException, where) -> str | None:
     """A file of the run not found because its output folder is gone (removed while the run wrote into it)."""
     gone = where is not None and not Path(where).exists()
-    if gone and any(isinstance(e, FileNotFoundError) for e in _chain(exc)):
-        return (f"{where}: the output folder was removed while the run wrote into it (train.output_dir); expected "
-                "it kept until the run ends (its checkpoints went with it: the run starts over)")
-    return None
+    return folder_removed(where) if gone and any(isinstance(e, FileNotFoundError) for e in _chain(exc)) else None
+
+
+def folder_removed(where) -> str:
+    return (f"{where}: the output folder was removed while the run wrote into it (train.output_dir); expected it "
+            "kept until the run ends (its checkpoints went with it: the run starts over)")
 
 
 def free_mib(path) -> int | None:

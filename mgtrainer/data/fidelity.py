@@ -74,18 +74,12 @@ def _calls(calls: list[dict] | None) -> list:
     out = []
     for call in calls or []:
         fn = call.get("function", call) if isinstance(call, dict) else {}
-        args = fn.get("arguments")
-        if isinstance(args, str):
-            try:
-                args = json.loads(args)
-            except ValueError:
-                pass
-        out.append((fn.get("name"), args))
+        out.append((fn.get("name"), _plain(fn.get("arguments"))))
     return out
 
 
 def _plain(value: Any) -> Any:
-    """A field as compared: JSON text inside (tools given as a string) parsed."""
+    """A value as compared: JSON text (tools given as a string, a tool call's arguments) parsed."""
     if isinstance(value, str) and value[:1] in "[{":
         try:
             return json.loads(value)

@@ -140,8 +140,7 @@ def _check_mapping(spec: Spec, row: dict, source: str) -> None:
     if absent:
         raise MgtError(f"{source}: the dataset's column mapping names {', '.join(absent)}, which the file does not "
                        f"have (its columns: {cut(', '.join(map(shown_key, row)), 80)}); expected column names of the "
-                       "file "
-                       "in the dataset's \"columns\" (dataset_info.json)")
+                       "file in the dataset's \"columns\" (dataset_info.json)")
 
 
 def _place_and_check(rec: Record, source: str, path: Path, media_dir, labels: LabelSpellings) -> None:

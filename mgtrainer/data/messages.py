@@ -4,6 +4,8 @@ prompt/completion(/label) shapes, KTO (messages + bool label), classification ov
 
 from __future__ import annotations
 
+import json
+
 from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str, pick, show
 from mgtrainer.data.chat import check_order, label_out, norm_tools, read_label, tools_out
 from mgtrainer.data.records import ROLES, Message, Record, first_weighted
@@ -58,7 +60,7 @@ def _weight(m: dict, role: str, where: str) -> int | None:
     if role != "assistant":
         raise RowError(f"weight on a {role} turn", f"{where}.weight", "weight only on assistant turns (0 or 1)")
     if type(w) is not int or w not in (0, 1):
-        shown = {None: "null", True: "true", False: "false"}[w] if w is None or isinstance(w, bool) else show(w, 40)
+        shown = json.dumps(w) if w is None or isinstance(w, bool) else show(w, 40)  # as the row spells it
         raise RowError(f"weight {shown}", f"{where}.weight", "0 (do not train this turn) or 1 (train it)")
     return w
 

@@ -8,20 +8,19 @@ import json
 from pathlib import Path
 
 from mgtrainer.data.base import DuplicateKey, Spec, show, unique_object
-from mgtrainer.data.readers import check_exists, check_path
+from mgtrainer.data.readers import EXTENSIONS, check_exists, check_path
 from mgtrainer.errors import MgtError
 
 INFO = "dataset_info.json"
 
 
-DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet", ".txt", ".arrow")
 LISTED = 10_000  # names of a folder compared for a 'nearest' hint, at most
 
 
 def nearest(path: Path) -> str:
     """' (nearest: P)': the closest existing name to a mistyped path, in the deepest folder of it that exists."""
-    parts, folder = path.parts, Path(path.anchor or ".")
-    for i, part in enumerate(parts[1:] if path.anchor else parts):
+    folder = Path(path.anchor or ".")
+    for part in path.parts[1:] if path.anchor else path.parts:
         step = folder / part
         if not step.exists():
             try:
@@ -114,7 +113,7 @@ def resolve(name: str, dataset_dir: str | Path | None, field: str) -> tuple[Path
         raise MgtError(f"{base}: no such folder (data.dataset_dir); expected the folder of dataset_info.json"
                        f"{nearest(base)}")
     info = load_info(base)
-    if name not in info and (("/" in name or Path(name).suffix.lower() in DATA_SUFFIXES) or not info):
+    if name not in info and (("/" in name or Path(name).suffix.lower() in EXTENSIONS) or not info):
         raise MgtError(f"{name}: no such file ({field}); expected an existing file or folder"
                        + (f", or a dataset name in {base / INFO}" if info else "") + nearest(Path(name)))
     if name not in info:

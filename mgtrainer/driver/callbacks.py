@@ -11,6 +11,7 @@ from transformers import TrainerCallback
 
 from mgtrainer import atomic
 from mgtrainer.errors import MgtError
+from mgtrainer.faults import folder_removed
 
 
 class MetricsJsonl(TrainerCallback):
@@ -53,8 +54,7 @@ class MetricsJsonl(TrainerCallback):
         the run into a new folder that has lost the curve and checkpoints before it."""
         out = self.path.parent
         if self.folder is not None and (not out.is_dir() or out.stat().st_ino != self.folder):
-            raise MgtError(f"{out}: the output folder was removed while the run wrote into it (train.output_dir); "
-                           "expected it kept until the run ends (its checkpoints went with it: the run starts over)")
+            raise MgtError(folder_removed(out))
 
 
 class LastEval(TrainerCallback):
