@@ -119,3 +119,23 @@ def mgt_light():
                               env=env, cwd=cwd, timeout=1200)
 
     return run
+
+
+@pytest.fixture
+def mount(tmp_path):
+    """mount(folder, MiB, read_only=False): a tmpfs of that size at folder; unmounted after the test."""
+    done = []
+
+    def make(folder: Path, mib: int, read_only: bool = False) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        opts = f"size={mib}m" + (",ro" if read_only else "")
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(folder)], capture_output=True,
+                              text=True)
+        if proc.returncode:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {proc.stderr.strip()}")
+        done.append(folder)
+        return folder
+
+    yield make
+    for folder in reversed(done):
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)

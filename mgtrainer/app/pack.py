@@ -21,6 +21,7 @@ from pathlib import Path
 from mgtrainer import tasks
 from mgtrainer.app.runs import load_run
 from mgtrainer.errors import MgtError
+from mgtrainer.faults import machine_fault
 
 SHARD_ROWS = 50_000
 BATCH = 1_000  # records encoded and appended to a shard at a time
@@ -116,7 +117,7 @@ def pack(config, overrides, out, num_proc: int = 1, shard_rows: int = SHARD_ROWS
     shutil.rmtree(part, ignore_errors=True)
     part.mkdir(parents=True)
     _job.update(cfg=cfg, task=task, tok=tok, folder=part, shard_rows=shard_rows, workers=num_proc)
-    results = _run(num_proc)
+    results = _written(part, out, lambda: _run(num_proc))
     shards = sorted((s for r in results for s in r["shards"] if s["rows"]), key=lambda s: (s["split"], s["index"]))
     records = results[0]["records"]
     report_rejected(results[0]["rejected"], records["train"] + records["eval"])
@@ -137,6 +138,19 @@ def pack(config, overrides, out, num_proc: int = 1, shard_rows: int = SHARD_ROWS
     print(f"packed {rows['train']} train + {rows['eval']} eval rows into {len(shards)} shards in {out} "
           f"({meta['seconds']} s, {num_proc} processes)", file=sys.stderr)
     return meta
+
+
+def _written(part: Path, out: Path, write):
+    """write() into part; if it fails, part goes (the previous cache at out stays as it was), and a full disk or an
+    unwritable folder is one line naming out and the free space it found."""
+    try:
+        return write()
+    except BaseException as err:
+        line = machine_fault(err, out) if isinstance(err, Exception) else None
+        shutil.rmtree(part, ignore_errors=True)
+        if line is None:
+            raise
+        raise MgtError(line) from err
 
 
 def _run(num_proc: int) -> list[dict]:

@@ -20,8 +20,10 @@ from mgtrainer import atomic
 from mgtrainer.env import profiles
 from mgtrainer.env import sources
 from mgtrainer.errors import MgtError
+from mgtrainer.faults import free_mib
 
 MARKER = Path(".mgt") / "ready.json"
+LOW_MIB = 8  # free space below this after a failed build: the disk filled up
 
 
 def ready(env: Path) -> bool:
@@ -63,6 +65,7 @@ def _build_locked(profile: profiles.Profile, env: Path, build: str, quiet: bool)
     lock_file = profile.lock_file(build)
     started = time.perf_counter()
     _say(f"building env {profile.name} ({build}) from {lock_file} -> {env}", quiet)
+    _warn_without_room(profile, env.parent)
     try:
         steps = _create(profile, tmp, lock_file, build, quiet)
         info = {"profile": profile.name, "key": env.name, "lock": str(lock_file), "torch_build": build,
@@ -72,10 +75,34 @@ def _build_locked(profile: profiles.Profile, env: Path, build: str, quiet: bool)
         if env.exists():  # not ready (checked under the lock): debris, never a good env
             shutil.rmtree(env)
         os.rename(tmp, env)
-    except BaseException:
+    except BaseException as err:
+        full = _disk_full(profile, env.parent) if isinstance(err, Exception) else None
         shutil.rmtree(tmp, ignore_errors=True)
+        if full:
+            raise MgtError(full) from err
         raise
     _say(f"env {profile.name} ready in {time.perf_counter() - started:.1f} s", quiet)
+
+
+def _warn_without_room(profile: profiles.Profile, folder: Path) -> None:
+    """A warning with the numbers, not a refusal: uv hard-links files from its cache when both are on one disk,
+    so a build with a warm cache takes far less than a built env's size."""
+    free = free_mib(folder)
+    if profile.size_mib and free is not None and free < profile.size_mib:
+        print(f"mgtrainer: warning: {folder} has {free} MiB free; a built {profile.name} env takes about "
+              f"{profile.size_mib} MiB (less when uv's cache is on the same disk); the build may fill the disk",
+              file=sys.stderr, flush=True)
+
+
+def _disk_full(profile: profiles.Profile, folder: Path) -> str | None:
+    """The one line for a build that failed because the envs folder's disk is full (uv said so in its own
+    words above); None when there is still room there (another cause)."""
+    free = free_mib(folder)
+    if free is None or free >= LOW_MIB:
+        return None
+    need = f"; a built {profile.name} env takes about {profile.size_mib} MiB" if profile.size_mib else ""
+    return (f"{folder}: cannot write (no space left on the device) while building env {profile.name}; {free} MiB "
+            f"free there{need}; expected free space there (or MGT_HOME on a larger disk), then the same command again")
 
 
 def _create(profile: profiles.Profile, tmp: Path, lock_file: Path, build: str, quiet: bool) -> dict[str, float]:

@@ -23,7 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RECIPE_VERSION = "2"  # bump when the build recipe changes what a built env contains
 KNOBS = {
     "description": str, "requires": list, "doctor_requires": list, "smoke": list, "exclude": list,
-    "dist_aliases": dict, "stub_modules": list, "install_self": bool,
+    "dist_aliases": dict, "stub_modules": list, "install_self": bool, "size_mib": int,
 }
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
 
@@ -40,6 +40,7 @@ class Profile:
     dist_aliases: dict[str, str] = field(default_factory=dict)
     stub_modules: list[str] = field(default_factory=list)
     install_self: bool = False
+    size_mib: int = 0  # what a built env of this profile takes on disk (measured; 0 = unknown)
 
     def lock_file(self, torch_build: str | None = None) -> Path:
         """The lock for this machine: requirements-cuda.txt where an NVIDIA driver is and it exists."""

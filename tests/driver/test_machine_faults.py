@@ -13,26 +13,6 @@ from test_run_safety import _cli, _data, _write_config
 from mgtrainer.faults import machine_fault
 
 
-@pytest.fixture
-def mount(tmp_path):
-    """mount(folder, MiB, read_only=False): a tmpfs of that size at folder; unmounted after the test."""
-    done = []
-
-    def make(folder: Path, mib: int, read_only: bool = False) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        opts = f"size={mib}m" + (",ro" if read_only else "")
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(folder)], capture_output=True,
-                              text=True)
-        if proc.returncode:
-            pytest.skip(f"cannot mount a tmpfs here (needs root): {proc.stderr.strip()}")
-        done.append(folder)
-        return folder
-
-    yield make
-    for folder in reversed(done):
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
-
-
 def test_a_full_disk_in_each_library_is_one_line_with_the_free_space(mount, tmp_path):
     import torch
     from safetensors.torch import save_file
@@ -50,6 +30,31 @@ def test_a_full_disk_in_each_library_is_one_line_with_the_free_space(mount, tmp_
         assert line is not None and "cannot write (no space left on the device);" in line, faults
         assert "MiB free there; expected free space there" in line and "resume_from_checkpoint: auto" in line
     assert machine_fault(ValueError("a bug, not the machine"), disk) is None
+
+
+def test_an_io_error_and_a_quota_are_one_line_each(tmp_path):
+    """EIO from the kernel itself (a write to an unmapped address of /proc/self/mem); EDQUOT as the errno a
+    quota-limited file system raises (this kernel's tmpfs has no quotas to fill, so it is built by hand)."""
+    import errno
+    import os
+
+    fd = os.open("/proc/self/mem", os.O_RDWR)
+    try:
+        with pytest.raises(OSError) as err:
+            os.pwrite(fd, b"x", 8)
+    finally:
+        os.close(fd)
+    assert err.value.errno == errno.EIO
+    assert machine_fault(err.value, tmp_path) == (f"{tmp_path}: cannot write (I/O error (the disk or the network file "
+                                                  "system failed)); expected a healthy disk; check `dmesg`")
+    quota = OSError(errno.EDQUOT, "Disk quota exceeded", str(tmp_path / "model.safetensors"))
+    wrapped = RuntimeError("the trainer's save failed")
+    wrapped.__cause__ = quota  # as a library re-raises it, many frames up
+    assert machine_fault(wrapped, tmp_path).startswith(f"{tmp_path / 'model.safetensors'}: cannot write (disk quota "
+                                                       "exceeded); ")
+    line = machine_fault(RuntimeError("Error while serializing: I/O error: (os error 122)"), tmp_path)
+    assert line.startswith(f"{tmp_path}: cannot write (disk quota exceeded); ")
+    assert "MiB free there; expected room under the quota" in line
 
 
 def test_a_run_into_a_read_only_folder_is_one_line(mount, tiny_qwen2, shared_data, tmp_path):
@@ -91,6 +96,29 @@ def test_data_convert_onto_a_full_disk_leaves_the_input_and_the_previous_output(
     assert proc.stderr.strip() == want
     assert old.read_text() == "the previous output\n" and src.stat().st_size > 4 << 20
     assert [p.name for p in disk.iterdir()] == ["out.jsonl"]  # no temp file left behind
+
+
+def test_data_pack_onto_a_full_disk_leaves_the_previous_cache_and_no_partial_one(mount, tiny_qwen2, tmp_path):
+    import json
+    import sys
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"instruction": f"question {i} " + "word " * 20, "output": "answer " * 5})
+                            + "\n" for i in range(3000)))  # ~1.5 MiB of token ids to write
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(json.dumps({"task": "sft", "model": {"name_or_path": str(tiny_qwen2)},
+                               "data": {"train": [str(rows)], "cutoff_len": 256}}))
+    disk = mount(tmp_path / "disk", 1)
+    old = disk / "cache"
+    old.mkdir()
+    (old / "meta.json").write_text("the previous cache\n")
+    proc = subprocess.run([sys.executable, "-m", "mgtrainer", "data", "pack", str(cfg), "-o", str(old)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    said = proc.stderr.strip().splitlines()[-1]
+    assert said.startswith(f"{old}: cannot write (no space left on the device); ") and "MiB free there" in said, said
+    assert (old / "meta.json").read_text() == "the previous cache\n"
+    assert sorted(p.name for p in disk.iterdir()) == ["cache"]  # the half-written cache.partial is gone
 
 
 def test_a_disk_that_fills_at_a_later_checkpoint_keeps_the_earlier_one_and_auto_resumes(mount, tiny_qwen2,

@@ -121,3 +121,26 @@ def test_failed_requires_fails_the_build_and_leaves_nothing(mgt_home, tmp_path):
     assert proc.returncode == 2 and "no_such_module_xyz" in proc.stderr
     assert not [p for p in (mgt_home / "envs").iterdir() if not p.name.startswith(".")]
     assert not list((mgt_home / "envs" / ".tmp").iterdir())
+
+
+def test_a_build_onto_a_full_disk_warns_first_then_is_one_line_and_leaves_nothing(mount, uv, monkeypatch, tmp_path):
+    """MGT_HOME on a 1 MiB tmpfs (uv's cache elsewhere, so uv copies the files): the build warns with the numbers
+    before it starts, fails when the disk fills, says so in one line (exit 2) and leaves no half-built env."""
+    home = mount(tmp_path / "small", 1)
+    monkeypatch.setenv("MGT_HOME", str(home))
+    monkeypatch.setenv("MGT_UV", uv)
+    profile = make_profile(tmp_path / "profiles")
+    with open(profile / "profile.toml", "a") as fh:
+        fh.write("size_mib = 40\n")
+    with open(profile / "requirements.txt", "a") as fh:
+        fh.write("pygments==2.21.0\n")  # ~9 MiB installed (a pin of every real lock, so usually in uv's cache)
+    proc = env_cmd("build", str(profile), check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert any(line.startswith(f"mgtrainer: warning: {home / 'envs'} has ") and "MiB free; a built tiny env takes "
+               "about 40 MiB" in line for line in lines), lines
+    assert lines[-1].startswith(f"{home / 'envs'}: cannot write (no space left on the device) while building env "
+                                "tiny; "), lines[-1]
+    assert "a built tiny env takes about 40 MiB; expected free space there" in lines[-1]
+    assert not [p for p in (home / "envs").iterdir() if p.name.startswith("tiny-")]
+    assert not list((home / "envs" / ".tmp").iterdir())
