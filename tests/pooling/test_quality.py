@@ -1,9 +1,9 @@
 """Quality on real data (heavy): fine-tuned MiniLM beats the untuned model on held-out rows.
 
 rerank and embed: WikiQA dev (../shared, grouped per query), 30% of the queries held out, NDCG@10.
-rm: LLaMA-Factory's dpo_en_demo, 60 pairs held out, pairwise accuracy > 0.5. MiniLM rather than a tiny
-random decoder: its pretrained text representations pick up the answers' style (hedging openers of the
-rejected side) from 240 pairs, which a random-weight model cannot.
+rm: the dates pairs of the real-model examples (right date in words vs a plausible wrong one), 100 held-out
+pairs, pairwise accuracy from chance to above 0.6. MiniLM rather than a tiny random decoder: its pretrained
+text representations tell month names and numbers apart, which a random-weight model cannot.
 """
 
 from pathlib import Path
@@ -15,7 +15,7 @@ from mgtrainer.config import load_config
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 WIKIQA = SHARED / "wikiqa" / "wikiqa_dev_rerank.jsonl"
-DPO = SHARED / "llama-factory" / "dpo_en_demo.json"
+DATES = Path(__file__).resolve().parents[2] / "script" / "examples" / "real" / "data"
 
 pytestmark = pytest.mark.heavy
 
@@ -52,7 +52,13 @@ def test_embed_raises_ndcg_on_wikiqa(minilm, tmp_path):
     assert after["eval_ndcg@10"] > before["eval_ndcg@10"]
 
 
-def test_rm_beats_chance_on_dpo_demo(minilm, tmp_path):
-    _, after = before_after(minilm, tmp_path, {"name": "rm"},
-                            {"train": [str(DPO)], "val_size": 60, "cutoff_len": 128}, {"learning_rate": 5e-5})
-    assert after["eval_accuracy"] > 0.5
+def test_rm_learns_held_out_date_pairs(minilm, tmp_path):
+    """rm on the dates pairs (script/examples/real/data: the right date in words vs a plausible wrong one; 100
+    held-out pairs whose dates and two of whose phrasings are never trained on), MiniLM full fine-tuning at the
+    settings of script/examples/real/rm_dates_minilm.yaml (bench/real_pooling.py measured 0.76 after 1 epoch).
+    LLaMA-Factory's dpo_en_demo, used here before, moved pair accuracy from 0.52 to 0.58 on 60 pairs for 2-3
+    minutes of CPU: too little to tell from chance at that cost."""
+    before, after = before_after(minilm, tmp_path, {"name": "rm"},
+                                 {"train": [str(DATES / "dates_dpo.jsonl")], "eval": [str(DATES / "dates_dpo_heldout.jsonl")],
+                                  "cutoff_len": 64}, {"learning_rate": 1e-4, "seed": 0})
+    assert before["eval_accuracy"] < 0.6 < after["eval_accuracy"]
