@@ -111,6 +111,7 @@ def train_args(cfg, has_eval: bool, notes: list[str], stage: str = "sft") -> dic
     if t.padding_free:
         notes.append("train.padding_free is not used by LLaMA-Factory (its nearest is neat_packing, which packs "
                      "rows into cutoff_len blocks)")
+    out.update(t.hf_args)  # other TrainingArguments fields: LLaMA-Factory's parser takes them by the same names
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mgtrainer.config import hf_args
 from mgtrainer.config.aliases import ALIASES, SKIP, UNSUPPORTED, convert_stage, ignored_reason
 from mgtrainer.config.messages import SHOWN, cut, did_you_mean, key_text, show
 from mgtrainer.config.reading import GROUPS, Entry
@@ -50,9 +51,23 @@ def resolve(entries: list[Entry], task: str | None) -> tuple[dict, dict, list[st
         origins[loc] = entry
         if len(loc) == 1:
             tree[loc[0]] = value
+        elif loc == ("train", "hf_args") and isinstance(value, dict):  # beside names that land in it one by one
+            tree.setdefault("train", {}).setdefault("hf_args", {}).update(value)
         else:
-            tree.setdefault(loc[0], {})[loc[1]] = value
+            _place(tree, loc, value)
     return tree, {loc: e.where for loc, e in origins.items()}, notes
+
+
+def _place(tree: dict, loc: tuple, value) -> None:
+    for key in loc[:-1]:
+        tree = tree.setdefault(key, {})
+    tree[loc[-1]] = value
+
+
+def _at(tree: dict, loc: tuple):
+    for key in loc:
+        tree = tree[key]
+    return tree
 
 
 def _check_twice(previous: Entry | None, entry: Entry, loc: tuple, value, tree: dict) -> None:
@@ -60,7 +75,7 @@ def _check_twice(previous: Entry | None, entry: Entry, loc: tuple, value, tree: 
     (`lora_rank=8 lora.rank=16`). An override of a file's value wins, as does a later override of the same name."""
     if previous is None or previous.origin != entry.origin or previous.path == entry.path:
         return
-    old = tree[loc[0]] if len(loc) == 1 else tree[loc[0]][loc[1]]
+    old = _at(tree, loc)
     if old != value:
         raise MgtError(f"{entry.where}: '{entry.key}' sets {'.'.join(loc)} = {show(value)}, but "
                        f"{previous.where} ('{previous.key}') already set it to {show(old)}; keep one")
@@ -103,6 +118,8 @@ def _flat(entry: Entry, task: str | None, notes: list[str]):
         return (FLAT[key], key), value
     if key in TASK_FIELDS:
         return _task_field(entry, task, notes)
+    if key in hf_args.KINDS:
+        return _hf_arg(entry, key)
     hint = did_you_mean(key, ALL_NAMES) or "; expected a RunConfig field (see `mgtrainer config schema`)"
     raise MgtError(f"{entry.where}: unknown key '{key_text(key)}'{hint}")
 
@@ -120,6 +137,8 @@ def _in_group(entry: Entry, task: str | None, notes: list[str]):
         return _aliased(entry, alias)
     if ignored_reason(key, entry.value) or key in UNSUPPORTED:
         return _flat(entry, task, notes)
+    if group == "train" and key in hf_args.KINDS:
+        return _hf_arg(entry, key)
     home = _home(key)
     if home:
         raise MgtError(f"{entry.where}: '{key}' is not a {group} setting; it belongs in {home}")
@@ -127,6 +146,16 @@ def _in_group(entry: Entry, task: str | None, notes: list[str]):
                                                   if a.target.startswith(group + ".")]
     raise MgtError(f"{entry.where}: unknown key '{group}.{key_text(key)}'{did_you_mean(key, names)}; expected one "
                    f"of {', '.join(SECTIONS[group].model_fields)}")
+
+
+def _hf_arg(entry: Entry, key: str):
+    """Another TrainingArguments field: into train.hf_args, its kind checked here (config/hf_args.py)."""
+    if key in hf_args.REFUSED:
+        raise MgtError(f"{entry.where}: '{key}' is not taken: {hf_args.REFUSED[key]}")
+    try:
+        return ("train", "hf_args", key), hf_args.hf_value(key, entry.value)
+    except ValueError as err:
+        raise MgtError(f"{entry.where}: {key}: {err}") from None
 
 
 def _aliased(entry: Entry, alias) -> tuple | None:
@@ -192,6 +221,6 @@ def task_fields() -> dict[str, dict]:
 
 TASK_FIELDS = {name for fields in task_fields().values() for name in fields}
 
-ALL_NAMES = sorted(set(FLAT) | set(ALIASES) | TASK_FIELDS | set(GROUPS) | {"backend"}
+ALL_NAMES = sorted(set(FLAT) | set(ALIASES) | TASK_FIELDS | set(GROUPS) | {"backend"} | set(hf_args.KINDS)
                    | {f"{s}.{f}" for s, m in SECTIONS.items() for f in m.model_fields})
 

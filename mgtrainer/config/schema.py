@@ -73,7 +73,7 @@ def _field_table(model, only=(), skip=()) -> list[str]:
         if (only and name not in only) or name in skip:
             continue
         default = "required" if field.is_required() else (
-            "[]" if field.default_factory is list else json.dumps(field.default))
+            json.dumps(field.default_factory()) if field.default_factory else json.dumps(field.default))
         text = (field.description or "").replace("|", "\\|")
         rows.append(f"| `{name}` | {default} | {text} |")
     return rows

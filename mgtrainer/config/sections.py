@@ -12,7 +12,7 @@ import os
 import re
 import shlex
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -216,6 +216,10 @@ class TrainConfig(Section):
                                            "TrainingArguments.fsdp_config.")
     deepspeed: str | dict | None = Field(None, description="DeepSpeed config: a JSON path, a dict, or a shipped "
                                          "preset: zero2, zero3, zero3-offload (mgtrainer/driver/ds_presets/).")
+    hf_args: dict[str, Any] = Field(default_factory=dict, description="Any other transformers TrainingArguments "
+                                    "field (adam_beta1, adam_epsilon, tf32, torch_compile, lr_scheduler_kwargs, "
+                                    "neftune_noise_alpha, ...), passed as it is; such a name given flat or under "
+                                    "train: lands here (config/hf_args.py).")
 
     @field_validator("output_dir", "deepspeed", mode="before")
     @classmethod
@@ -246,6 +250,21 @@ class TrainConfig(Section):
         except OSError as err:  # a name too long for the file system
             raise ValueError(f"not a usable path ({err.strerror}); expected a folder path") from None
         return value
+
+    @field_validator("hf_args")
+    @classmethod
+    def _hf_args(cls, value):
+        from mgtrainer.config.hf_args import KINDS, REFUSED, hf_value
+
+        for name in value:
+            if name in cls.model_fields:
+                raise ValueError(f"'{name}' is train.{name}; expected it there, not in hf_args")
+            if name in REFUSED:
+                raise ValueError(f"'{name}' is not taken: {REFUSED[name]}")
+            if name not in KINDS:
+                raise ValueError(f"'{name}' is not a TrainingArguments field; expected one of transformers' "
+                                 "(config/hf_args.py)")
+        return {name: hf_value(name, v) for name, v in value.items()}
 
     @field_validator("report_to", mode="before")
     @classmethod

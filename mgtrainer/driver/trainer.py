@@ -55,6 +55,7 @@ def training_args(cfg, default_metric: str = "loss", args_cls=None, **extra) -> 
     kwargs["activation_checkpointing"] = bool(t.gradient_checkpointing)
     kwargs.update(sharding_args(t, has_accelerator()))  # ddp_timeout, ddp_find_unused_parameters, fsdp, deepspeed
     kwargs.update(extra)
+    kwargs.update(t.hf_args)  # any other TrainingArguments field the config carries, as the user wrote it
     return (args_cls or TrainingArguments)(**kwargs)
 
 
