@@ -12,6 +12,7 @@ from mgtrainer.config.reading import GROUPS, Entry
 from mgtrainer.config.sections import SECTIONS
 from mgtrainer.errors import MgtError
 from mgtrainer.tasks import TASKS, config_classes
+from mgtrainer.tasks import get as get_task
 
 
 def task_name(entries: list[Entry]) -> str | None:
@@ -171,6 +172,11 @@ def _task_field(entry: Entry, task: str | None, notes: list[str], in_section: bo
     fields = by_task.get(task, {})
     if key in fields:
         return ("task", key), value
+    run_field = getattr(get_task(task), "RUN_ALIASES", {}).get(key) if task else None
+    if run_field:  # a name another library gives this task, meaning one of the run's own settings
+        group, field = run_field.split(".")
+        notes.append(f"{entry.where}: '{key}' read as {run_field} (its meaning for task {task})")
+        return (group, field), value
     owners = [name for name, names in by_task.items() if key in names]
     if owners and (value is None or value is False):
         notes.append(f"{entry.where}: ignored '{key}: {show(value)}' (task {task} has no {key})")

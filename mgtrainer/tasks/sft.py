@@ -23,6 +23,11 @@ class Config(TaskConfig):
                                   "assistant turns, every one of a multi-turn conversation).")
 
 
+# TRL's SFTConfig.packing: rows laid end to end without padding, attention kept within each row (TRL's default
+# "bfd" packing lays them out the same way). mgtrainer does this per batch: train.padding_free.
+RUN_ALIASES = {"packing": "train.padding_free"}
+
+
 def encode(cfg, tok, records, labels=None, stream: bool = False):
     """One token row per conversation, with loss masks; with stream, lazily over a record stream (data.streaming)."""
     from mgtrainer.driver.tokenize import chat_stream, encode_chats

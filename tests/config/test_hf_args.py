@@ -93,3 +93,12 @@ def test_a_run_follows_them(tiny_qwen2, shared_data, make_cfg):
     rows = [json.loads(line) for line in open(f"{cfg.train.output_dir}/metrics.jsonl")]
     rates = [r["learning_rate"] for r in rows if "learning_rate" in r]
     assert rates == pytest.approx([1e-3, 8.828e-4, 6e-4, 3.172e-4], rel=1e-3), rates
+
+
+def test_trl_packing_in_an_sft_config_is_padding_free_and_stays_pt_packing_in_pt():
+    cfg = load_config({"task": "sft", "model": "m", "data": {"train": ["d.jsonl"]}, "packing": True}, [])
+    assert cfg.train.padding_free is True and "'packing' read as train.padding_free" in " ".join(cfg.notes)
+    pt = load_config({"task": "pt", "model": "m", "data": {"train": ["d.txt"]}, "packing": False}, [])
+    assert pt.task.packing is False and pt.train.padding_free is False
+    with pytest.raises(MgtError, match="'packing' is a setting of task pt, not of task 'dpo'"):
+        load_config({"task": "dpo", "model": "m", "data": {"train": ["d.jsonl"]}, "packing": True}, [])
