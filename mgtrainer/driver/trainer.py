@@ -23,6 +23,25 @@ def has_accelerator() -> bool:
     return torch.cuda.is_available() or torch.backends.mps.is_available()
 
 
+def check_trackers(names: list[str]) -> None:
+    """train.report_to's trackers are installed here, or one line before the Trainer is built (transformers
+    raises from deep inside the Trainer's set-up, with a traceback)."""
+    from transformers.integrations import get_available_reporting_integrations
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+    have = get_available_reporting_integrations()
+    for name in names:
+        if name in ("all", "none"):
+            continue
+        if name not in INTEGRATION_TO_CALLBACK:
+            raise MgtError(f"train.report_to: '{name}' is not a tracker transformers knows; expected some of "
+                           f"{', '.join(sorted(INTEGRATION_TO_CALLBACK))}, or none")
+        if name not in have:
+            raise MgtError(f"train.report_to: '{name}' is not installed in this env (installed: "
+                           f"{', '.join(have) or 'none'}); expected an installed tracker, or none (metrics.jsonl "
+                           f"and the plots are always written), or {name} added to the env's lock")
+
+
 def training_args(cfg, default_metric: str = "loss", args_cls=None, **extra) -> TrainingArguments:
     """transformers TrainingArguments (or args_cls, e.g. TRL's DPOConfig) from cfg.train (names are the same)."""
     t = cfg.train
@@ -32,6 +51,7 @@ def training_args(cfg, default_metric: str = "loss", args_cls=None, **extra) -> 
         raise MgtError("load_best_model_at_end/early_stopping_patience need evaluation (train.eval_strategy); "
                        "expected eval data (data.eval or data.val_size) and eval_strategy steps or epoch")
     eval_steps = t.eval_steps or t.logging_steps
+    check_trackers(t.report_to)
     kwargs = dict(
         output_dir=t.output_dir, learning_rate=t.learning_rate, num_train_epochs=t.num_train_epochs,
         max_steps=t.max_steps, per_device_train_batch_size=t.per_device_train_batch_size,
