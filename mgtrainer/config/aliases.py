@@ -74,6 +74,7 @@ def _freeze_modules(value):
 
 TF, TRL, LF, PEFT, ST, HF = ("transformers", "TRL", "LLaMA-Factory", "PEFT",
                              "sentence-transformers", "HF example scripts")
+MINICPM, MDL = "MiniCPM finetune.py", "MDL-Toolkit train"
 
 ALIASES: dict[str, Alias] = {
     # pinned: canonical names that two sections share
@@ -101,13 +102,17 @@ ALIASES: dict[str, Alias] = {
     "validation_file": Alias("data.eval", HF),
     "interleave_probs": Alias("data.mix", LF),
     "max_train_samples": Alias("data.max_samples", HF),
+    "model_max_length": Alias("data.cutoff_len", MINICPM + ", " + TF + " tokenizers", _skip_none),
+    "train_dataset": Alias("data.train", MDL),
     "max_length": Alias("data.cutoff_len", TRL, _skip_none),
     "max_seq_length": Alias("data.cutoff_len", TRL + ", " + ST, _skip_none),
     "block_size": Alias("data.cutoff_len", HF, _skip_none),
     "data_seed": Alias("data.seed", TF),
     "dataset_text_field": Alias("data.format", TRL, _only("text", "plain-text rows are read from 'text'")),
     # train
-    "lr": Alias("train.learning_rate", "common scripts"),
+    "lr": Alias("train.learning_rate", "common scripts, " + MDL),
+    "batch_size": Alias("train.per_device_train_batch_size", MDL),
+    "output": Alias("train.output_dir", MDL),
     "evaluation_strategy": Alias("train.eval_strategy", TF),
     "early_stopping_steps": Alias("train.early_stopping_patience", LF),
     "disable_gradient_checkpointing": Alias("train.gradient_checkpointing", LF, _negate),
@@ -121,6 +126,7 @@ ALIASES: dict[str, Alias] = {
     "target_modules": Alias("lora.target", PEFT),
     "lora_target_modules": Alias("lora.target", PEFT),
     "use_peft": Alias("lora.finetuning_type", TRL, _use_peft),
+    "use_lora": Alias("lora.finetuning_type", MINICPM, _use_peft),
     "freeze_trainable_layers": Alias("lora.freeze_layers", LF),
     "freeze_trainable_modules": Alias("lora.freeze_trainable", LF, _freeze_modules),
     # serve
@@ -156,11 +162,13 @@ IGNORED: dict[str, str] = {
     "mix_strategy": "datasets are concatenated, or sampled by data.mix weights",
     "infer_backend": "`mgtrainer serve` uses vLLM, `predict --engine` picks",
     "push_to_hub": "false: nothing is pushed",
+    "qlora": "false: LoRA on unquantized weights",
 }
 
 UNSUPPORTED: dict[str, str] = {
     "quantization_bit": "quantized (QLoRA) training is not supported yet",
     "quantization_method": "quantized (QLoRA) training is not supported yet",
+    "qlora": "quantized (QLoRA) training is not supported yet",
     "use_unsloth": "unsloth is not supported",
     "adapter_name_or_path": "starting from an existing adapter is not supported yet; merge it first",
     "use_dora": "DoRA is not supported yet",
@@ -173,7 +181,7 @@ UNSUPPORTED: dict[str, str] = {
 
 
 def ignored_reason(key: str, value) -> str | None:
-    """Why `key` may be dropped, or None when it may not (push_to_hub only when false)."""
-    if key == "push_to_hub":
+    """Why `key` may be dropped, or None when it may not (push_to_hub and qlora only when false)."""
+    if key in ("push_to_hub", "qlora"):
         return IGNORED[key] if not value else None
     return IGNORED.get(key)

@@ -117,3 +117,17 @@ def test_a_tracker_not_installed_is_one_line_before_the_trainer_is_built(tmp_pat
     with pytest.raises(MgtError, match="'wandbb' is not a tracker transformers knows; expected some of"):
         args("wandbb")
     assert args("tensorboard").report_to == ["tensorboard"] and args("none").report_to == []
+
+
+def test_the_seed_toolkits_names_load():
+    """MiniCPM's finetune.py (use_lora, model_max_length, qlora) and MDL-Toolkit's train (lr, batch_size,
+    train_dataset, eval_dataset, output) as their users write them in a YAML or as key=value."""
+    cfg = load_config({"task": "sft", "model": "m", "use_lora": False, "model_max_length": 256, "qlora": False,
+                       "train_dataset": "a.jsonl", "eval_dataset": "b.jsonl"},
+                      ["lr=2e-4", "batch_size=4", "output=outputs/x"])
+    assert (cfg.lora.finetuning_type, cfg.data.cutoff_len, cfg.data.train, cfg.data.eval) == \
+        ("full", 256, ["a.jsonl"], ["b.jsonl"])
+    assert (cfg.train.learning_rate, cfg.train.per_device_train_batch_size, cfg.train.output_dir) == \
+        (2e-4, 4, "outputs/x")
+    with pytest.raises(MgtError, match="'qlora' is not supported: quantized"):
+        load_config({"task": "sft", "model": "m", "data": {"train": ["a.jsonl"]}, "qlora": True}, [])
