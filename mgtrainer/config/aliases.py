@@ -49,6 +49,15 @@ def _negate(value):
     return SKIP if value is None else not value
 
 
+def _lf_attn(value):
+    """LLaMA-Factory's flash_attn (auto, disabled, sdpa, fa2, fa3) -> transformers' attn_implementation."""
+    names = {"auto": SKIP, "disabled": "eager", "eager": "eager", "sdpa": "sdpa", "fa2": "flash_attention_2",
+             "fa3": "flash_attention_3"}
+    if value not in names:
+        raise ValueError(f"expected one of {', '.join(names)}")
+    return names[value]
+
+
 def _use_peft(value):
     return "lora" if value else "full"
 
@@ -84,6 +93,8 @@ ALIASES: dict[str, Alias] = {
     "model_name_or_path": Alias("model.name_or_path", LF + ", " + TF),
     "model_name": Alias("model.name_or_path", ST),
     "torch_dtype": Alias("model.dtype", TF),
+    "flash_attn": Alias("model.attn_implementation", LF, _lf_attn),
+    "attn": Alias("model.attn_implementation", LF + " (before 0.9)", _lf_attn),
     # task
     "stage": Alias("task.name", LF, convert_stage),
     "completion_only_loss": Alias("task.train_on_prompt", TRL, _negate),
@@ -149,9 +160,8 @@ IGNORED: dict[str, str] = {
     "dataset_num_proc": "tokenization runs in-process",
     "plot_loss": "plots are always written to OUTPUT_DIR/plots",
     "save_only_model": "checkpoints keep optimizer state for resuming",
-    "flash_attn": "the attention implementation is picked automatically",
-    "attn": "the attention implementation is picked automatically",
-    "enable_liger_kernel": "kernels are picked automatically",
+    "enable_liger_kernel": "Liger's kernels are Triton (GPU only); where a GPU is, TrainingArguments' "
+                           "use_liger_kernel: true passes through",
     "use_fast_tokenizer": "the fast tokenizer is always used",
     "remove_unused_columns": "the data layer keeps only what the task needs",
     "include_num_input_tokens_seen": "not tracked",

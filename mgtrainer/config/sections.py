@@ -52,6 +52,10 @@ class ModelConfig(Section):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="Weights dtype when loading; auto = the checkpoint's own dtype."
     )
+    attn_implementation: str | None = Field(
+        None, description="transformers' attention kernel: None = transformers' choice (sdpa where the model has "
+        "it), or eager, sdpa, flash_attention_2, flash_attention_3, ... (LLaMA-Factory's flash_attn: disabled, "
+        "sdpa, fa2, fa3). With a flash kernel train.padding_free runs as varlen attention.")
     template: str | None = Field(
         None,
         description="Chat template: None = the tokenizer's own chat template; otherwise a fallback "

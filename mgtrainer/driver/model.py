@@ -102,7 +102,8 @@ def load_model(model_cfg, head: str, tokenizer=None, labels: list[str] | None = 
     """AutoModelForCausalLM / AutoModelForSequenceClassification / AutoModel for `head`."""
 
     path = resolve_model(model_cfg.name_or_path)
-    kwargs = {"dtype": pick_dtype(model_cfg), "trust_remote_code": model_cfg.trust_remote_code}
+    kwargs = {"dtype": pick_dtype(model_cfg), "trust_remote_code": model_cfg.trust_remote_code,
+              "attn_implementation": model_cfg.attn_implementation}
     if head == "sequence_classification":
         labels = labels or ["score"]
         kwargs.update(num_labels=len(labels), id2label=dict(enumerate(labels)),
@@ -114,6 +115,11 @@ def load_model(model_cfg, head: str, tokenizer=None, labels: list[str] | None = 
     except OSError as err:
         raise MgtError(f"cannot load model '{model_cfg.name_or_path}' (model.name_or_path); "
                        f"expected a local model folder: {str(err).splitlines()[0]}") from None
+    except (ImportError, ValueError) as err:
+        if not model_cfg.attn_implementation or "attention" not in str(err).lower():
+            raise
+        raise MgtError(f"model.attn_implementation: {model_cfg.attn_implementation} cannot run here "
+                       f"({str(err).splitlines()[0][:160]}); expected sdpa or eager on this machine, or unset") from None
     if tokenizer is not None and model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model

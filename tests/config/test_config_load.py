@@ -298,7 +298,7 @@ def test_llamafactory_yaml_other_stages(tmp_path, stage):
     text = LLAMAFACTORY_YAML.replace("stage: sft", f"stage: {stage}").replace("template: llama3\n", "")
     cfg = load_config(write(tmp_path, text + "attn: fa2\n"))
     assert cfg.task.name == stage and cfg.model.template is None
-    assert "attn" in cfg.notes[-1]
+    assert cfg.model.attn_implementation == "flash_attention_2"  # LF's name (before 0.9) for flash_attn
 
 
 def test_task_field_errors_point_at_the_task():

@@ -5,6 +5,7 @@ args) as it is. The shipped table (config/hf_args.py) is checked against the ins
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import typing
 
@@ -131,3 +132,33 @@ def test_the_seed_toolkits_names_load():
         (2e-4, 4, "outputs/x")
     with pytest.raises(MgtError, match="'qlora' is not supported: quantized"):
         load_config({"task": "sft", "model": "m", "data": {"train": ["a.jsonl"]}, "qlora": True}, [])
+
+
+def test_the_attention_kernel_is_asked_for_by_either_name_and_a_missing_one_is_one_line(tiny_qwen2):
+    """model.attn_implementation (transformers) = LLaMA-Factory's flash_attn (fa2 -> flash_attention_2, disabled ->
+    eager, auto -> transformers' choice); documented before as picked automatically, when nothing picked it."""
+    from mgtrainer.driver.model import load_model
+
+    def cfg(**flat):
+        return load_config({"task": "sft", "model": str(tiny_qwen2), "data": {"train": ["d.jsonl"]}, **flat}, [])
+
+    assert cfg(flash_attn="fa2").model.attn_implementation == "flash_attention_2"
+    assert cfg(flash_attn="auto").model.attn_implementation is None
+    assert load_model(cfg(flash_attn="disabled").model, "causal_lm").config._attn_implementation == "eager"
+    assert load_model(cfg(attn_implementation="sdpa").model, "causal_lm").config._attn_implementation == "sdpa"
+    with pytest.raises(MgtError, match="flash_attn.*expected one of auto, disabled"):
+        cfg(flash_attn="fa9")
+    if importlib.util.find_spec("flash_attn"):
+        return  # a machine with FlashAttention: the kernel loads
+    with pytest.raises(MgtError, match=r"^model.attn_implementation: flash_attention_2 cannot run here \(.*\); "
+                                       "expected sdpa or eager on this machine, or unset$"):
+        load_model(cfg(flash_attn="fa2").model, "causal_lm")
+
+
+def test_llamafactory_gets_the_kernel_by_its_own_name(tmp_path):
+    from mgtrainer.backends import lf_config
+
+    cfg = load_config({"task": "sft", "model": "m", "data": {"train": ["d.jsonl"]}, "flash_attn": "disabled",
+                       "train": {"output_dir": str(tmp_path / "o")}}, [])
+    args, _ = lf_config.to_lf_args(cfg, tmp_path / "d", "t", None)
+    assert args["flash_attn"] == "disabled"
