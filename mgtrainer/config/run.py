@@ -55,6 +55,19 @@ class RunConfig(BaseModel):
         return data
 
     @model_validator(mode="after")
+    def _known_template(self):
+        """model.template names one of mgtrainer's templates (LLaMA-Factory's backend reads its own names)."""
+        from mgtrainer.config.messages import did_you_mean
+        from mgtrainer.driver.templates import TEMPLATES
+
+        name = self.model.template
+        if self.backend == "native" and name is not None and name not in TEMPLATES:
+            raise ValueError(f"model.template: unknown chat template '{name}'{did_you_mean(name, TEMPLATES)}; "
+                             f"expected one of {', '.join(TEMPLATES)}, or unset for the tokenizer's own "
+                             "(LLaMA-Factory's own names work with backend: llamafactory)")
+        return self
+
+    @model_validator(mode="after")
     def _fill_defaults(self):
         train, data = self.train, self.data
         if train.output_dir is None:

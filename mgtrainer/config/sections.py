@@ -58,8 +58,9 @@ class ModelConfig(Section):
         "sdpa, fa2, fa3). With a flash kernel train.padding_free runs as varlen attention.")
     template: str | None = Field(
         None,
-        description="Chat template: None = the tokenizer's own chat template; otherwise a fallback "
-        "template name (e.g. llama3, qwen, chatml) used when the tokenizer has none.",
+        description="Chat template: None = the tokenizer's own (chatml or plain when it has none); a name "
+        "(chatml, qwen, llama3, plain) = that template, in place of the tokenizer's own. The manifest records "
+        "which, and serving uses the same.",
     )
 
     @field_validator("name_or_path", mode="before")
