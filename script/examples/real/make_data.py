@@ -19,6 +19,7 @@ dates_kto.jsonl / dates_kto_heldout.jsonl  prompt/completion/label: the dpo rows
 and a final period) and token_f1 (word-overlap F1) against each row's reference answer. The preference
 tasks log no generation metric of their own, so their recipes measure greedy answers this way.
 dates_grpo.jsonl                        prompt + answer (the reference, for rule rewards such as token_f1)
+dates_pt.jsonl / dates_pt_heldout.jsonl text: the same dates as one line of prose each (continued pretraining)
 """
 
 import json
@@ -88,6 +89,14 @@ def main() -> None:
     write("dates_kto_heldout.jsonl", [{"prompt": p, "completion": c, "label": ok}
                                       for p, a, w in heldout for c, ok in ((a, True), (w, False))])
     write("dates_grpo.jsonl", [{"prompt": p, "answer": a} for p, a, _ in train[:300]])
+    write("dates_pt.jsonl", [{"text": prose(p, a)} for p, a, _ in train])
+    write("dates_pt_heldout.jsonl", [{"text": prose(p, a)} for p, a, _ in heldout])
+
+
+def prose(prompt: str, answer: str) -> str:
+    """A line of plain text that states the skill (continued pretraining's corpus): no chat, no question."""
+    date = next(word.rstrip(".?:") for word in prompt.split() if word[:1].isdigit())
+    return f"The date {date} is written {answer} in words, and {answer} is written {date} in ISO form."
 
 
 def score(answers: str, out: str) -> None:
