@@ -151,7 +151,8 @@ def to_lf_args(cfg, dataset_dir: Path, train_name: str, eval_name: str | None) -
         args["template"] = cfg.model.template
     attn = cfg.model.attn_implementation
     if attn:  # LLaMA-Factory's name for it; a kernel it has no name for goes as it is (LF then says so)
-        args["flash_attn"] = {"eager": "disabled", "flash_attention_2": "fa2", "flash_attention_3": "fa3"}.get(attn, attn)
+        names = {"eager": "disabled", "flash_attention_2": "fa2", "flash_attention_3": "fa3"}
+        args["flash_attn"] = names.get(attn, attn)
     if eval_name:
         args["eval_dataset"] = eval_name
     if getattr(cfg.task, "train_on_prompt", False):

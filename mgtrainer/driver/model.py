@@ -118,8 +118,9 @@ def load_model(model_cfg, head: str, tokenizer=None, labels: list[str] | None = 
     except (ImportError, ValueError) as err:
         if not model_cfg.attn_implementation or "attention" not in str(err).lower():
             raise
-        raise MgtError(f"model.attn_implementation: {model_cfg.attn_implementation} cannot run here "
-                       f"({str(err).splitlines()[0][:160]}); expected sdpa or eager on this machine, or unset") from None
+        said = str(err).splitlines()[0][:160]
+        raise MgtError(f"model.attn_implementation: {model_cfg.attn_implementation} cannot run here ({said}); "
+                       "expected sdpa or eager on this machine, or unset") from None
     if tokenizer is not None and model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model

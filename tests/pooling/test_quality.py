@@ -59,6 +59,7 @@ def test_rm_learns_held_out_date_pairs(minilm, tmp_path):
     LLaMA-Factory's dpo_en_demo, used here before, moved pair accuracy from 0.52 to 0.58 on 60 pairs for 2-3
     minutes of CPU: too little to tell from chance at that cost."""
     before, after = before_after(minilm, tmp_path, {"name": "rm"},
-                                 {"train": [str(DATES / "dates_dpo.jsonl")], "eval": [str(DATES / "dates_dpo_heldout.jsonl")],
-                                  "cutoff_len": 64}, {"learning_rate": 1e-4, "seed": 0})
+                                 {"train": [str(DATES / "dates_dpo.jsonl")],
+                                  "eval": [str(DATES / "dates_dpo_heldout.jsonl")], "cutoff_len": 64},
+                                 {"learning_rate": 1e-4, "seed": 0})
     assert before["eval_accuracy"] < 0.6 < after["eval_accuracy"]
