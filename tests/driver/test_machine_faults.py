@@ -157,6 +157,41 @@ def test_a_disk_that_fills_at_a_later_checkpoint_keeps_the_earlier_one_and_auto_
     assert (out / "final" / "mgtrainer.json").is_file()
 
 
+def test_a_disk_that_fills_at_the_first_checkpoint_is_never_resumed_from(mount, tiny_qwen2, shared_data, tmp_path):
+    """The issue's first case: no earlier checkpoint to keep. The run stops in one line; the torn checkpoint is
+    never taken for a good one: `auto` says there is nothing complete to resume (naming what the torn one lacks),
+    and overwrite_output_dir starts over, removing it."""
+    import time
+
+    from test_run_safety import _start
+
+    from mgtrainer.driver import rundir
+
+    disk = mount(tmp_path / "disk", 24)
+    out = disk / "run"
+    cfg = _write_config(tmp_path / "cfg.yaml", tiny_qwen2, _data(shared_data), out, max_steps=400, save_steps=4,
+                        save_total_limit=1)
+    log = tmp_path / "run.log"
+    run = _start("train", cfg, log=log)
+    deadline = time.time() + 300
+    while not (out / "metrics.jsonl").is_file() and time.time() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    fill(disk)  # before the first checkpoint (step 4) is written
+    assert run.wait(300) == 2
+    said = [line for line in log.read_text().replace("\r", "\n").splitlines() if "cannot write" in line]
+    assert len(said) == 1 and "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    assert rundir.complete_checkpoints(out, quiet=True) == []
+    (disk / "filler").unlink()
+    torn = rundir.checkpoints(out)
+    again = _cli("train", cfg, "train.resume_from_checkpoint=auto", "train.max_steps=2", "train.save_strategy=no")
+    assert again.returncode == 2 and "Traceback" not in again.stderr, again.stderr[-3000:]
+    assert f"{out}:1: no complete checkpoint to resume (train.resume_from_checkpoint: auto): {torn[0].name}: " \
+        in again.stderr and "expected train.overwrite_output_dir: true to start over" in again.stderr
+    done = _cli("train", cfg, "train.overwrite_output_dir=true", "train.max_steps=2", "train.save_strategy=no")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "final" / "mgtrainer.json").is_file() and not rundir.checkpoints(out)
+
+
 def fill(disk: Path) -> None:
     """Another writer takes every byte left on the disk."""
     with open(disk / "filler", "wb") as fh:
