@@ -24,6 +24,7 @@ class Model(BaseModel):
     name_or_path: str
     trust_remote_code: bool = False
     dtype: str = "auto"
+    attn_implementation: str | None = None
     template: str | None = None
 
 
