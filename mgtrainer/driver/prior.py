@@ -28,7 +28,8 @@ def base_cosines(name_or_path: str, queries: list[str], passages: list[str], max
     code, as a run's model section defaults): what predict adds for a reranker trained with a prior."""
     from types import SimpleNamespace
 
-    model_cfg = SimpleNamespace(name_or_path=name_or_path, dtype="auto", trust_remote_code=False, template=None)
+    model_cfg = SimpleNamespace(name_or_path=name_or_path, dtype="auto", trust_remote_code=False, template=None,
+                                attn_implementation=None)
     cos = pair_cosines(model_cfg, queries, passages, max_len)
     return [cos[pair] for pair in zip(queries, passages)]
 
