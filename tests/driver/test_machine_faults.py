@@ -127,26 +127,15 @@ def test_data_pack_onto_a_full_disk_leaves_the_previous_cache_and_no_partial_one
 
 def test_a_disk_that_fills_at_a_later_checkpoint_keeps_the_earlier_one_and_auto_resumes(mount, tiny_qwen2,
                                                                                          shared_data, tmp_path):
-    import time
-
-    from test_run_safety import _start
-
     from mgtrainer.driver import rundir
 
     disk = mount(tmp_path / "disk", 24)
     out = disk / "run"
     cfg = _write_config(tmp_path / "cfg.yaml", tiny_qwen2, _data(shared_data), out, max_steps=400, save_steps=1,
                         save_total_limit=1)
-    log = tmp_path / "run.log"
-    run = _start("train", cfg, log=log)
-    deadline = time.time() + 300
-    while not list(out.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline and run.poll() is None:
-        time.sleep(0.05)
-    fill(disk)  # another writer takes the rest of the disk
-    assert run.wait(300) == 2
-    said = [line for line in log.read_text().replace("\r", "\n").splitlines() if "cannot write" in line]
-    assert len(said) == 1 and "Traceback" not in log.read_text(), log.read_text()[-3000:]
-    assert f"{out}: cannot write (no space left on the device); 0 MiB free there; expected free space" in said[0]
+    said = _run_until_filled(cfg, disk, tmp_path / "run.log",
+                             lambda: list(out.glob("checkpoint-*/trainer_state.json")))  # after the first one
+    assert f"{out}: cannot write (no space left on the device); 0 MiB free there; expected free space" in said
     complete = rundir.complete_checkpoints(out, quiet=True)
     assert complete, "the earlier checkpoint was lost"
     (disk / "filler").unlink()
@@ -161,25 +150,15 @@ def test_a_disk_that_fills_at_the_first_checkpoint_is_never_resumed_from(mount, 
     """The issue's first case: no earlier checkpoint to keep. The run stops in one line; the torn checkpoint is
     never taken for a good one: `auto` says there is nothing complete to resume (naming what the torn one lacks),
     and overwrite_output_dir starts over, removing it."""
-    import time
-
-    from test_run_safety import _start
-
     from mgtrainer.driver import rundir
 
     disk = mount(tmp_path / "disk", 24)
     out = disk / "run"
     cfg = _write_config(tmp_path / "cfg.yaml", tiny_qwen2, _data(shared_data), out, max_steps=400, save_steps=4,
                         save_total_limit=1)
-    log = tmp_path / "run.log"
-    run = _start("train", cfg, log=log)
-    deadline = time.time() + 300
-    while not (out / "metrics.jsonl").is_file() and time.time() < deadline and run.poll() is None:
-        time.sleep(0.05)
-    fill(disk)  # before the first checkpoint (step 4) is written
-    assert run.wait(300) == 2
-    said = [line for line in log.read_text().replace("\r", "\n").splitlines() if "cannot write" in line]
-    assert len(said) == 1 and "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    said = _run_until_filled(cfg, disk, tmp_path / "run.log",
+                             lambda: (out / "metrics.jsonl").is_file())  # before the first checkpoint (step 4)
+    assert f"{out}: cannot write (no space left on the device); 0 MiB free there" in said
     assert rundir.complete_checkpoints(out, quiet=True) == []
     (disk / "filler").unlink()
     torn = rundir.checkpoints(out)
@@ -190,6 +169,24 @@ def test_a_disk_that_fills_at_the_first_checkpoint_is_never_resumed_from(mount, 
     done = _cli("train", cfg, "train.overwrite_output_dir=true", "train.max_steps=2", "train.save_strategy=no")
     assert done.returncode == 0, done.stderr[-3000:]
     assert (out / "final" / "mgtrainer.json").is_file() and not rundir.checkpoints(out)
+
+
+def _run_until_filled(cfg: Path, disk: Path, log: Path, when) -> str:
+    """Start a training run; once when() holds, another writer takes the rest of the disk. The run must end with
+    exit 2 and exactly one 'cannot write' line, no traceback; that line is returned."""
+    import time
+
+    from test_run_safety import _start
+
+    run = _start("train", cfg, log=log)
+    deadline = time.time() + 300
+    while not when() and time.time() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    fill(disk)
+    assert run.wait(300) == 2
+    said = [line for line in log.read_text().replace("\r", "\n").splitlines() if "cannot write" in line]
+    assert len(said) == 1 and "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    return said[0]
 
 
 def fill(disk: Path) -> None:
