@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from mgtrainer.config.aliases import LF_ATTN
 from mgtrainer.driver.model import resolve_model
 from mgtrainer.errors import MgtError
 
@@ -151,8 +152,7 @@ def to_lf_args(cfg, dataset_dir: Path, train_name: str, eval_name: str | None) -
         args["template"] = cfg.model.template
     attn = cfg.model.attn_implementation
     if attn:  # LLaMA-Factory's name for it; a kernel it has no name for goes as it is (LF then says so)
-        names = {"eager": "disabled", "flash_attention_2": "fa2", "flash_attention_3": "fa3"}
-        args["flash_attn"] = names.get(attn, attn)
+        args["flash_attn"] = next((lf for lf, ours in LF_ATTN.items() if ours == attn), attn)
     if eval_name:
         args["eval_dataset"] = eval_name
     if getattr(cfg.task, "train_on_prompt", False):

@@ -49,13 +49,15 @@ def _negate(value):
     return SKIP if value is None else not value
 
 
+# LLaMA-Factory's flash_attn -> transformers' attn_implementation (backends/lf_config.py reads it backwards)
+LF_ATTN = {"auto": SKIP, "disabled": "eager", "eager": "eager", "sdpa": "sdpa", "fa2": "flash_attention_2",
+           "fa3": "flash_attention_3"}
+
+
 def _lf_attn(value):
-    """LLaMA-Factory's flash_attn (auto, disabled, sdpa, fa2, fa3) -> transformers' attn_implementation."""
-    names = {"auto": SKIP, "disabled": "eager", "eager": "eager", "sdpa": "sdpa", "fa2": "flash_attention_2",
-             "fa3": "flash_attention_3"}
-    if value not in names:
-        raise ValueError(f"expected one of {', '.join(names)}")
-    return names[value]
+    if value not in LF_ATTN:
+        raise ValueError(f"expected one of {', '.join(LF_ATTN)}")
+    return LF_ATTN[value]
 
 
 def _use_peft(value):

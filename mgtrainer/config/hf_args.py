@@ -8,6 +8,7 @@ import transformers (it loads in the light bootstrap), and tests/config/test_hf_
 the installed transformers, so a lock that moves transformers shows what changed. Kinds are checked here, at the
 edge; values transformers itself rejects (an unknown scheduler name) fail when the trainer is built, in one line.
 
+    check(name, value) -> value          a name taken (not REFUSED) and its value in its kind; ValueError
     hf_value(name, value) -> value       the value in its kind (YAML's "1e-8" string read as a float); ValueError
     REFUSED                              names mgtrainer sets itself, with why
 """
@@ -51,6 +52,16 @@ REFUSED = {
     "resume_from_checkpoint": "it is train.resume_from_checkpoint",
 }
 TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def check(name: str, value):
+    """value for train.hf_args[name], or ValueError saying why the name or the value is not taken."""
+    if name in REFUSED:
+        raise ValueError(f"'{name}' is not taken: {REFUSED[name]}")
+    if name not in KINDS:
+        raise ValueError(f"'{name}' is not a TrainingArguments field; expected one of transformers' "
+                         "(config/hf_args.py)")
+    return hf_value(name, value)
 
 
 def hf_value(name: str, value):

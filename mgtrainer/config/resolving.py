@@ -151,12 +151,11 @@ def _in_group(entry: Entry, task: str | None, notes: list[str]):
 
 def _hf_arg(entry: Entry, key: str):
     """Another TrainingArguments field: into train.hf_args, its kind checked here (config/hf_args.py)."""
-    if key in hf_args.REFUSED:
-        raise MgtError(f"{entry.where}: '{key}' is not taken: {hf_args.REFUSED[key]}")
     try:
-        return ("train", "hf_args", key), hf_args.hf_value(key, entry.value)
+        return ("train", "hf_args", key), hf_args.check(key, entry.value)
     except ValueError as err:
-        raise MgtError(f"{entry.where}: {key}: {err}") from None
+        said = str(err) if key in hf_args.REFUSED else f"{key}: {err}"
+        raise MgtError(f"{entry.where}: {said}") from None
 
 
 def _aliased(entry: Entry, alias) -> tuple | None:

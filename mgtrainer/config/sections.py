@@ -259,17 +259,12 @@ class TrainConfig(Section):
     @field_validator("hf_args")
     @classmethod
     def _hf_args(cls, value):
-        from mgtrainer.config.hf_args import KINDS, REFUSED, hf_value
+        from mgtrainer.config.hf_args import check
 
         for name in value:
             if name in cls.model_fields:
                 raise ValueError(f"'{name}' is train.{name}; expected it there, not in hf_args")
-            if name in REFUSED:
-                raise ValueError(f"'{name}' is not taken: {REFUSED[name]}")
-            if name not in KINDS:
-                raise ValueError(f"'{name}' is not a TrainingArguments field; expected one of transformers' "
-                                 "(config/hf_args.py)")
-        return {name: hf_value(name, v) for name, v in value.items()}
+        return {name: check(name, v) for name, v in value.items()}
 
     @field_validator("report_to", mode="before")
     @classmethod
