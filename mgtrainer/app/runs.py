@@ -132,8 +132,10 @@ def load_data(cfg, task, stream: bool = True) -> Data:
     """The task's records from the data layer (which reports rejected rows on stderr): lists, or with
     data.streaming (and `stream`) a lazy train stream and the eval records."""
     check_streaming(cfg, task)
-    if cfg.data.packed:  # the rows come tokenised from the cache (driver/packed.py), read by the task's flow
-        return Data([], [])
+    if cfg.data.packed:  # the rows come tokenised from the cache (driver/packed.py), read by the task's flow;
+        from mgtrainer.data.loaders import load_eval  # data.eval's records still feed the generation eval
+
+        return Data([], load_eval(cfg.data, task.RECORD) if cfg.eval.generation_samples > 0 else [])
     if stream and cfg.data.streaming:
         from mgtrainer.data.stream import Rejects, shuffled, stream_splits
 

@@ -291,6 +291,16 @@ def load_splits(data_cfg, record_kind: str) -> Splits:
     return Splits(train, evals, rejected)
 
 
+def load_eval(data_cfg, record_kind: str) -> list:
+    """The records of data.eval alone (a packed cache holds eval tokens, not the prompts a generation eval
+    needs); [] when eval rows come from a val_size split. Rejected rows are reported on stderr."""
+    opts, rejected = DataOptions.of(data_cfg), []
+    evals = [r for i, n in enumerate(opts.eval or [])
+             for r in read_dataset(n, opts, record_kind, rejected, f"data.eval[{i}]", LabelSpellings())]
+    report_rejected(rejected, len(evals))
+    return evals
+
+
 def report_rejected(rejected: list[tuple[str, str]], kept: int, first: int = 5) -> None:
     if not rejected:
         return

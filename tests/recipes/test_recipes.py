@@ -124,7 +124,7 @@ def test_a_bad_catalog_is_one_line_with_its_place(tmp_path):
 # them all in lane 1 it held the whole wall (585 s against 343 s); this split measured 590 / 568 s in a CI run.
 LANE0_TASK_MODELS = ("classify-", "rm-pairs", "embed-qa", "rerank-qa")
 LANE1_REAL = ("real-sft-lora", "real-dpo-lora", "real-sft-full")
-NEEDS = {"serve-chat": "sft-lora"}
+NEEDS = {"serve-chat": "real-sft-lora"}
 TINY = (("tiny-qwen2", "qwen2"), ("tiny-llama", "llama"), ("tiny-llava", "llava"), ("tiny-qwen2-audio", "qwen2_audio"))
 
 

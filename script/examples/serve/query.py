@@ -27,17 +27,28 @@ def post(client: OpenAI, base: str, route: str, body: dict) -> dict:
     return client.post(base + route, body=body, cast_to=object)  # object: the JSON as parsed
 
 
-def chat(client: OpenAI, base: str, model: str, _eval) -> dict:
-    questions = ["What is 12 + 7?", "What is the weather in Paris?", "Hello!"]
+def _normal(text: str) -> str:  # as mgtrainer.rewards:exact_text: case, runs of whitespace, a final period
+    return " ".join(text.lower().split()).rstrip(".")
+
+
+def chat(client: OpenAI, base: str, model: str, eval_path) -> dict:
+    """Three fixed questions, or EVAL's chat rows (the last turn the reference): greedy answers, exact match."""
+    data = rows(eval_path) if eval_path else []
+    questions = [r["messages"][:-1] for r in data] or \
+        [[{"role": "user", "content": q}] for q in ("What is 12 + 7?", "What is the weather in Paris?", "Hello!")]
     answers = []
     for q in questions:
-        r = client.chat.completions.create(model=model, messages=[{"role": "user", "content": q}],
-                                           max_tokens=16, temperature=0)
+        r = client.chat.completions.create(model=model, messages=q, max_tokens=16, temperature=0)
         answers.append(r.choices[0].message.content)
-        print(f"chat  {q!r} -> {answers[-1]!r}")
+        print(f"chat  {q[-1]['content']!r} -> {answers[-1]!r}")
     comp = client.completions.create(model=model, prompt="The capital of France is", max_tokens=8, temperature=0)
     print(f"completion -> {comp.choices[0].text!r}")
-    return {"answers": answers, "answered": sum(a is not None for a in answers), "completion": comp.choices[0].text}
+    out = {"answers": answers, "answered": sum(a is not None for a in answers), "completion": comp.choices[0].text}
+    if data:
+        hits = [_normal(a or "") == _normal(r["messages"][-1]["content"]) for a, r in zip(answers, data)]
+        out["exact_match"] = sum(hits) / len(hits)
+        print(f"chat: exact match {out['exact_match']:.2f} on {len(hits)} held-out prompts")
+    return out
 
 
 def classify(client: OpenAI, base: str, model: str, eval_path: str) -> dict:
