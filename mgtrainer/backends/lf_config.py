@@ -150,6 +150,10 @@ def to_lf_args(cfg, dataset_dir: Path, train_name: str, eval_name: str | None) -
             "overwrite_cache": True, "plot_loss": True}
     if cfg.model.template:
         args["template"] = cfg.model.template
+    m = cfg.model  # the template settings LLaMA-Factory names the same
+    args |= {k: v for k, v in (("default_system", m.default_system), ("tool_format", m.tool_format),
+                               ("mask_history", m.mask_history or None),
+                               ("enable_thinking", None if m.enable_thinking else False)) if v is not None}
     attn = cfg.model.attn_implementation
     if attn:  # LLaMA-Factory's name for it; a kernel it has no name for goes as it is (LF then says so)
         args["flash_attn"] = next((lf for lf, ours in LF_ATTN.items() if ours == attn), attn)

@@ -64,6 +64,17 @@ class RunConfig(BaseModel):
             raise ValueError(f"model.template: unknown chat template '{name}'{nearest(name)}; expected a "
                              "LLaMA-Factory template name or plain (references/templates.md), or unset for the "
                              "tokenizer's own")
+        lf_only = [k for k, v in (("tool_format", self.model.tool_format is not None),
+                                  ("mask_history", self.model.mask_history)) if v]
+        if self.backend == "native" and lf_only and (name is None or name == "plain"):
+            raise ValueError(f"model.{lf_only[0]}: a setting of LLaMA-Factory's templates, but model.template is "
+                             f"{name or 'unset'}; expected model.template: a LLaMA-Factory name (qwen, llama3, ...)")
+        if self.model.tool_format is not None:
+            from mgtrainer.driver.slot_templates import TOOL_FORMATS
+
+            if self.model.tool_format not in TOOL_FORMATS:
+                raise ValueError(f"model.tool_format: '{self.model.tool_format}' is not a tool format mgtrainer "
+                                 f"writes; expected one of {', '.join(TOOL_FORMATS)}")
         return self
 
     @model_validator(mode="after")

@@ -64,6 +64,20 @@ class ModelConfig(Section):
         "stop words, eos), or mgtrainer's plain. The manifest records which, and serving uses the same.",
     )
 
+    default_system: str | None = Field(
+        None, description="The system prompt of rows that have none, in place of the template's default "
+        "(LLaMA-Factory's default_system). With the tokenizer's own template: a system message put first.")
+    tool_format: str | None = Field(
+        None, description="A LLaMA-Factory template's tool format in place of its own (default, qwen, ling, glm4, "
+        "llama3, mistral; LLaMA-Factory's tool_format). Needs model.template.")
+    mask_history: bool = Field(
+        False, description="Train the last assistant turn only; earlier turns are context, and truncation keeps "
+        "the last turns first (LLaMA-Factory's mask_history). Needs model.template.")
+    enable_thinking: bool = Field(
+        True, description="Reasoning templates (qwen3, deepseekr1, ...): true = a reply without a thought gets an "
+        "empty one that is trained; false = thoughts are removed from replies and the empty thought goes in the "
+        "prompt, untrained (LLaMA-Factory's enable_thinking).")
+
     @field_validator("name_or_path", mode="before")
     @classmethod
     def _name(cls, value):

@@ -84,10 +84,16 @@ def load_tokenizer(model_cfg, head: str = "causal_lm"):
         raise MgtError(f"cannot load tokenizer of '{model_cfg.name_or_path}' (model.name_or_path); "
                        f"expected a local model folder: {str(err).splitlines()[0]}") from None
     if head == "causal_lm":  # first: a LLaMA-Factory template may replace eos, and pad follows it there
-        apply_template(tok, model_cfg.template)
+        apply_template(tok, model_cfg.template, **template_options(model_cfg))
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token or tok.unk_token
     return tok
+
+
+def template_options(model_cfg) -> dict:
+    """LLaMA-Factory's template settings as model.* holds them (driver/templates.apply_template)."""
+    return {k: getattr(model_cfg, k) for k in ("default_system", "tool_format", "mask_history", "enable_thinking")
+            if getattr(model_cfg, k, None) is not None}
 
 
 def auto_class(head: str):

@@ -41,10 +41,23 @@ def spec(name: str) -> dict:
 
 # ---- the tokenizer: LF's fix_special_tokens, then LF's jinja as its chat template ----
 
-def attach(tok, name: str) -> int:
-    """Fix tok as LLaMA-Factory does for template `name` and give it that template; returns the tokens added
-    (the model's embeddings must then grow: driver/model.py resizes them)."""
-    t, before = spec(name), len(tok)
+def with_options(name: str, default_system: str | None = None, tool_format: str | None = None,
+                 mask_history: bool = False, enable_thinking: bool = True) -> dict:
+    """The template with LF's data arguments of the same names applied (get_template_and_fix_tokenizer)."""
+    t = dict(spec(name), name=name, mask_history=mask_history, enable_thinking=enable_thinking)
+    if tool_format is not None:
+        t["function"] = ["{{content}}"] if t["efficient_eos"] else ["{{content}}", {"set": "eos_token"}]
+        t["tool_format"] = t["function_tool_format"] = tool_format
+    if default_system is not None:
+        t["default_system"] = default_system
+    return t
+
+
+def attach(tok, name: str, **options) -> int:
+    """Fix tok as LLaMA-Factory does for template `name` (with LF's data arguments `options`: default_system,
+    tool_format, mask_history, enable_thinking) and give it that template; returns the tokens added (the
+    model's embeddings must then grow: driver/model.py resizes them)."""
+    t, before = with_options(name, **options), len(tok)
     stop_words = list(t["stop_words"])
     if t["replace_eos"]:
         if tok.eos_token != stop_words[0]:
@@ -60,13 +73,8 @@ def attach(tok, name: str) -> int:
         except TypeError:
             tok.add_special_tokens({"additional_special_tokens": stop_words})
     tok.chat_template = jinja(tok, t)
-    setattr(tok, ATTR, name)
+    setattr(tok, ATTR, t)
     return len(tok) - before
-
-
-def attached(tok) -> dict | None:
-    name = getattr(tok, ATTR, None)
-    return spec(name) if name else None
 
 
 def _jinja_slots(slots: list, tok, placeholder: str = "content") -> str:
@@ -258,8 +266,18 @@ def lf_messages(msgs: list[dict], tools) -> tuple[list[dict], str, str]:
     return out, system, json.dumps([_bare(t) for t in tools], ensure_ascii=False) if tools else ""
 
 
+def _without_thought(t: dict, content: str) -> str:
+    pattern = re.compile(f"{re.escape(t['thought_words'][0])}(.*?){re.escape(t['thought_words'][1])}", re.DOTALL)
+    return re.sub(pattern, "", content).lstrip("\n")
+
+
 def encode_pairs(tok, t: dict, name: str, messages: list[dict], system: str, tools: str) -> list[tuple[list, list]]:
-    """(prompt ids, response ids) per turn: LF's encode_multiturn (enable_thinking on, LF's default)."""
+    """(prompt ids, response ids) per turn: LF's encode_multiturn."""
+    reasoning = t["class"] == "reasoning"
+    if reasoning and (not t["enable_thinking"] or t["mask_history"]):  # thoughts LF removes
+        last = len(messages) - 1
+        messages = [dict(m, content=_without_thought(t, m["content"])) if i % 2 and (
+            not t["enable_thinking"] or i < last - 1) else m for i, m in enumerate(messages)]
     system = system or t["default_system"]
     turns = []
     for i, m in enumerate(messages):
@@ -284,12 +302,15 @@ def encode_pairs(tok, t: dict, name: str, messages: list[dict], system: str, too
         elif role == "function":
             elements += _fill(t["function"], content=_function_text(t, name, content))
         turns.append(_ids(tok, elements))
-    if t["class"] == "reasoning":
+    if reasoning:  # an empty thought: trained before the reply, or (enable_thinking false) in the prompt
         thought = tok.encode(t["thought_words"][0] + t["thought_words"][1], add_special_tokens=False)
-        for i in range(0, len(messages), 2):
+        for i in [len(messages) - 2] if t["mask_history"] else range(0, len(messages), 2):
             reply = messages[i + 1]["content"]
             if t["thought_words"][0].strip() not in reply and t["thought_words"][1].strip() not in reply:
-                turns[i + 1] = thought + turns[i + 1]
+                if t["enable_thinking"]:
+                    turns[i + 1] = thought + turns[i + 1]
+                else:
+                    turns[i] = turns[i] + thought
     return [(turns[i], turns[i + 1]) for i in range(0, len(turns), 2)]
 
 
@@ -319,8 +340,8 @@ def encode(tok, msgs: list[dict], tools, cutoff_len: int, train_on_prompt: bool 
            untrained: frozenset = frozenset()) -> tuple[list[int], list[int], bool]:
     """LF's supervised example: input_ids, labels and whether it was cut. `untrained`: indexes (among the
     turns) of assistant turns with weight 0, whose response is context only."""
-    name = getattr(tok, ATTR)
-    t = spec(name)
+    t = getattr(tok, ATTR)
+    name = t["name"]
     messages, system, tools_json = lf_messages(msgs, tools)
     check_turns(messages, name)
     if train_on_prompt and t["efficient_eos"]:
@@ -330,6 +351,9 @@ def encode(tok, msgs: list[dict], tools, cutoff_len: int, train_on_prompt: bool 
     ids, labels, total = [], [], 1 if t["efficient_eos"] else 0
     pairs = encode_pairs(tok, t, name, messages, system, tools_json)
     full = sum(len(s) + len(r) for s, r in pairs) + total
+    last = len(pairs) - 1
+    if t["mask_history"]:  # the last turn first: it is kept whole when the row is cut
+        pairs = pairs[::-1]
     for turn, (source, target) in enumerate(pairs):
         if total >= cutoff_len:
             break
@@ -342,8 +366,13 @@ def encode(tok, msgs: list[dict], tools, cutoff_len: int, train_on_prompt: bool 
             source_label = [eos] + [IGNORE] * (s_len - 1)
         else:
             source_label = [IGNORE] * s_len
-        ids += source + target
-        labels += source_label + ([IGNORE] * t_len if turn in untrained else target)
+        index = last - turn if t["mask_history"] else turn
+        context = index in untrained or (t["mask_history"] and turn != 0)
+        target_label = [IGNORE] * t_len if context else target
+        if t["mask_history"]:
+            ids, labels = source + target + ids, source_label + target_label + labels
+        else:
+            ids, labels = ids + source + target, labels + source_label + target_label
     if t["efficient_eos"]:
         ids, labels = ids + [eos], labels + [eos]
     return ids, labels, full > cutoff_len

@@ -38,25 +38,34 @@ def nearest(name: str) -> str:
     return f" (nearest: {', '.join(close)})" if close else ""
 
 
-def apply_template(tok, name: str | None) -> str:
+def apply_template(tok, name: str | None, **options) -> str:
     """Set tok's chat template; returns what the manifest records: "model" (the tokenizer's own), a
-    fallback's name, or the configured name."""
+    fallback's name, or the configured name. `options`: LLaMA-Factory's template settings (model.default_system,
+    tool_format, mask_history, enable_thinking); the tokenizer's own and mgtrainer's templates take
+    default_system only."""
     from mgtrainer.driver import slot_templates
 
-    if name is None:
-        if tok.chat_template:
-            return "model"
-        name = "chatml" if "<|im_start|>" in tok.get_vocab() else "plain"
-        tok.chat_template = FALLBACKS[name]
+    if name is not None and name not in OWN:
+        if name not in slot_templates.names():
+            raise MgtError(f"unknown chat template '{name}' (model.template){nearest(name)}; expected "
+                           "a LLaMA-Factory template name or plain (references/templates.md), or unset")
+        slot_templates.attach(tok, name, **options)
         return name
-    if name in OWN:
-        tok.chat_template = OWN[name]
-        return name
-    if name not in slot_templates.names():
-        raise MgtError(f"unknown chat template '{name}' (model.template){nearest(name)}; expected "
-                       "a LLaMA-Factory template name or plain (references/templates.md), or unset")
-    slot_templates.attach(tok, name)
-    return name
+    recorded = "model" if name is None and tok.chat_template else name
+    if recorded is None:
+        recorded = "chatml" if "<|im_start|>" in tok.get_vocab() else "plain"
+    if recorded != "model":
+        tok.chat_template = FALLBACKS[recorded]
+    if options.get("default_system") is not None:  # the row's own system message wins
+        tok.chat_template = with_system(tok.chat_template, options["default_system"])
+    return recorded
+
+
+def with_system(template: str, system: str) -> str:
+    """A jinja chat template that puts `system` first when a conversation has no system message."""
+    quoted = system.replace("\\", "\\\\").replace("'", "\\'")
+    return ("{%- if not messages or messages[0]['role'] != 'system' %}{%- set messages = "
+            f"[{{'role': 'system', 'content': '{quoted}'}}] + messages %}}{{%- endif %}}" + template)
 
 
 def template_name(tok, name: str | None) -> str:

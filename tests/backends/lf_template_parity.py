@@ -17,7 +17,7 @@ import sys
 from transformers import AutoTokenizer
 
 from llamafactory.data.processor.supervised import SupervisedDatasetProcessor
-from llamafactory.data.template import get_template_and_fix_tokenizer
+from llamafactory.data.template import TEMPLATES, get_template_and_fix_tokenizer
 from llamafactory.hparams import DataArguments
 
 from mgtrainer.data.chat import parse_calls
@@ -31,24 +31,36 @@ TOOLS = [{"name": "get_price", "description": "The price of a stock.",
               "ticker": {"type": "string", "description": "symbol"},
               "market": {"type": "string", "enum": ["NYSE", "NASDAQ"]}}, "required": ["ticker"]}}]
 U, A = "user", "assistant"
-# (name, LF prompt turns, LF response turn, system, tools, cutoff_len)
+THINK = "<think>\nLet me see.\n</think>\n\n"
+# (name, LF prompt turns, LF response turn, system, tools, cutoff_len, LF's template data arguments)
 CASES = [
-    ("one turn", [(U, "What is 2 + 3?")], (A, "2 + 3 = 5."), "", "", 1024),
-    ("system", [(U, "Say hi in French.")], (A, "Bonjour !"), "You answer in one line.", "", 1024),
+    ("one turn", [(U, "What is 2 + 3?")], (A, "2 + 3 = 5."), "", "", 1024, {}),
+    ("system", [(U, "Say hi in French.")], (A, "Bonjour !"), "You answer in one line.", "", 1024, {}),
     ("multi-turn", [(U, "Name a colour."), (A, "Blue."), (U, "And another, with 'quotes'?")],
-     (A, "Green, \"deep\" green."), "Be brief.", "", 1024),
+     (A, "Green, \"deep\" green."), "Be brief.", "", 1024, {}),
     ("tools", [(U, "What does AAPL cost?"), ("function", json.dumps({"name": "get_price", "arguments":
                                                                      {"ticker": "AAPL"}})),
                ("observation", '{"price": 191.2}')], (A, "AAPL costs 191.2 dollars."), "You trade.",
-     json.dumps(TOOLS), 1024),
+     json.dumps(TOOLS), 1024, {}),
     ("truncated", [(U, "Tell me a long story about a cat " * 4), (A, "Once upon a time " * 6),
-                   (U, "And then?")], (A, "The cat slept for a very long time " * 3), "", "", 40),
+                   (U, "And then?")], (A, "The cat slept for a very long time " * 3), "", "", 40, {}),
+    ("default_system", [(U, "What is 2 + 3?")], (A, "5"), "", "", 1024, {"default_system": "Be terse, 'always'."}),
+    ("tool_format qwen", [(U, "What does AAPL cost?"), ("function", json.dumps(
+        {"name": "get_price", "arguments": {"ticker": "AAPL"}})), ("observation", '{"price": 191.2}')],
+     (A, "191.2 dollars."), "", json.dumps(TOOLS), 1024, {"tool_format": "qwen"}),
+    ("mask_history, thinking off", [(U, "Name a colour."), (A, THINK + "Blue."), (U, "Another?")],
+     (A, THINK + "Green."), "", "", 1024, {"mask_history": True, "enable_thinking": False}),
+    ("mask_history truncated", [(U, "Tell me a long story about a cat " * 4), (A, THINK + "Once upon a time " * 6),
+                                (U, "And then?")], (A, "The cat slept for a very long time " * 3), "", "", 40,
+     {"mask_history": True}),
 ]
+BASE = {name: copy.deepcopy(t) for name, t in TEMPLATES.items()}  # LF's fix mutates its global templates
 
 
 def lf_side(tok, name: str, case) -> tuple[list, list]:
-    _, prompt, response, system, tools, cutoff = case
-    args = DataArguments(template=name, cutoff_len=cutoff)
+    _, prompt, response, system, tools, cutoff, options = case
+    TEMPLATES[name] = copy.deepcopy(BASE[name])
+    args = DataArguments(template=name, cutoff_len=cutoff, **options)
     template = get_template_and_fix_tokenizer(tok, args)
     proc = SupervisedDatasetProcessor(template=template, tokenizer=tok, processor=None, data_args=args)
     return proc._encode_data_example([{"role": r, "content": c} for r, c in prompt],
@@ -56,7 +68,7 @@ def lf_side(tok, name: str, case) -> tuple[list, list]:
 
 
 def mgt_record(case) -> Record:
-    _, prompt, response, system, tools, _ = case
+    _, prompt, response, system, tools, _, _ = case
     msgs = [Message("system", system)] if system else []
     for role, content in [*prompt, response]:
         if role == "function":
@@ -66,8 +78,9 @@ def mgt_record(case) -> Record:
     return Record("chat", messages=msgs, tools=json.loads(tools) if tools else None, source="case")
 
 
-def mgt_side(tok, case) -> tuple[list, list]:
-    row, _ = encode_chat(tok, mgt_record(case), case[-1])
+def mgt_side(tok, name: str, case) -> tuple[list, list]:
+    slot_templates.attach(tok, name, **case[-1])
+    row, _ = encode_chat(tok, mgt_record(case), case[-2])
     return row["input_ids"], row["labels"]
 
 
@@ -76,7 +89,7 @@ def compare(tok_dir: str, base, name: str, got: dict) -> None:
     slot_templates.attach(ours_tok, name)
     for case in CASES:
         try:
-            ours = mgt_side(ours_tok, copy.deepcopy(case))
+            ours = mgt_side(ours_tok, name, copy.deepcopy(case))
         except MgtError as err:
             got["refused"].append({"tokenizer": tok_dir, "template": name, "case": case[0], "error": str(err)})
             continue
@@ -85,7 +98,9 @@ def compare(tok_dir: str, base, name: str, got: dict) -> None:
         if list(ours[0]) != list(theirs[0]) or list(ours[1]) != list(theirs[1]):
             got["differ"].append({"tokenizer": tok_dir, "template": name, "case": case[0], "ours": ours,
                                   "lf": theirs})
+    TEMPLATES[name] = copy.deepcopy(BASE[name])
     template = get_template_and_fix_tokenizer(lf_tok, DataArguments(template=name))
+    slot_templates.attach(ours_tok, name)
     got["checked"] += 1
     try:
         lf_jinja = template._get_jinja_template(lf_tok)

@@ -64,10 +64,11 @@ def test_ids_masks_and_tokenizer_equal_llamafactorys_for_every_template(tiny_qwe
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
-    # 5 conversations (one turn, system, multi-turn, tools, truncated) + the jinja/special-token check, per
-    # template and tokenizer; only the tools case of templates whose tool format mgtrainer lacks is refused
+    # 9 conversations (one turn, system, multi-turn, tools, truncated; LF's default_system, tool_format,
+    # mask_history and enable_thinking: false) + the jinja/special-token check, per template and tokenizer; only
+    # the tools case of templates whose tool format mgtrainer lacks is refused
     runs = len(every) * len(slot_templates.names()) + len(most) * len(MOST_USED)
-    assert got["checked"] + len(got["refused"]) == runs * 6
+    assert got["checked"] + len(got["refused"]) == runs * 10
     assert got["differ"] == [], json.dumps(got["differ"][:2])[:3000]
     refused = {r["template"] for r in got["refused"]}
     assert {r["case"] for r in got["refused"]} == {"tools"} and len(refused) <= 6, refused
@@ -99,3 +100,23 @@ def test_an_lf_template_trains_the_reply_and_its_closing_tokens_only(tiny_qwen2)
                                                        Message("assistant", "c")])
     with pytest.raises(MgtError, match=r"^f.jsonl:9: turns \['user', 'user', 'assistant'\] cannot be encoded"):
         encode_chat(tok, bad, 512)
+
+
+def test_default_system_reaches_the_tokenizers_own_template_and_lf_only_settings_need_an_lf_template(
+        tiny_qwen2, make_cfg):
+    """model.default_system with the tokenizer's own template: put first where a row has no system message (and
+    trained nowhere); tool_format / mask_history without a LLaMA-Factory template: one config-time line."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_qwen2)
+    assert templates.apply_template(tok, None, default_system="Be terse, 'always'.") == "model"
+    text = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False)
+    assert text.startswith("<|im_start|>system\nBe terse, 'always'.<|im_end|>\n<|im_start|>user\nhi")
+    own = tok.apply_chat_template([{"role": "system", "content": "Mine."}, {"role": "user", "content": "hi"}],
+                                  tokenize=False)
+    assert "Be terse" not in own and own.startswith("<|im_start|>system\nMine.")
+    with pytest.raises(Exception, match=r"model.mask_history: a setting of LLaMA-Factory's templates, but "
+                                        r"model.template is unset"):
+        make_cfg("sft", tiny_qwen2, ["a.jsonl"], overrides=["model.mask_history=true"])
+    with pytest.raises(Exception, match=r"model.tool_format: 'hermes' is not a tool format mgtrainer writes"):
+        make_cfg("sft", tiny_qwen2, ["a.jsonl"], overrides=["model.template=qwen", "model.tool_format=hermes"])
