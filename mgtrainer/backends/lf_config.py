@@ -150,6 +150,10 @@ def to_lf_args(cfg, dataset_dir: Path, train_name: str, eval_name: str | None) -
             "overwrite_cache": True, "plot_loss": True}
     if cfg.model.template:
         args["template"] = cfg.model.template
+    if cfg.lora.adapter_name_or_path:  # LF's own key; our run folders are found inside as natively
+        from mgtrainer.driver.adapters import adapter_folder
+
+        args["adapter_name_or_path"] = str(adapter_folder(cfg.lora.adapter_name_or_path).resolve())
     m = cfg.model  # the template settings LLaMA-Factory names the same
     args |= {k: v for k, v in (("default_system", m.default_system), ("tool_format", m.tool_format),
                                ("mask_history", m.mask_history or None),

@@ -182,7 +182,6 @@ UNSUPPORTED: dict[str, str] = {
     "quantization_method": "quantized (QLoRA) training is not supported yet",
     "qlora": "quantized (QLoRA) training is not supported yet",
     "use_unsloth": "unsloth is not supported",
-    "adapter_name_or_path": "starting from an existing adapter is not supported yet; merge it first",
     "use_dora": "DoRA is not supported yet",
     "pissa_init": "PiSSA is not supported yet",
     "export_dir": "the exported model is OUTPUT_DIR/final",

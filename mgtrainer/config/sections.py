@@ -329,6 +329,10 @@ class LoraConfig(Section):
         description="Modules that get adapters: a list of names, a regex, or all-linear "
         "(LLaMA-Factory's 'all'). A comma string is split into names.",
     )
+    adapter_name_or_path: str | None = Field(
+        None, description="An adapter trained before (ours: a run folder, final/ or final/adapter; LLaMA-Factory's "
+        "or any PEFT folder): lora continues training it (its rank/alpha/targets), full/freeze merge it into the "
+        "base first. Its base model must match (mgtrainer's adapters record it; others are checked by shapes).")
     merge: bool = Field(True, description="Merge adapters into final/ (the adapter is kept in "
                         "final/adapter/); false: final/ is only the LoRA adapter (PEFT layout, base model named "
                         "in adapter_config.json), which vLLM serves for sft/pt only.")

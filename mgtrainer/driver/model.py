@@ -147,7 +147,11 @@ def apply_finetuning(model, lora_cfg, head: str, frozen: tuple[str, ...] = ()):
     every type: `frozen` (a flow's defaults, e.g. a media model's tower) and lora.freeze_include are
     frozen, lora.freeze_exclude trains (wins over both). Globs match parameter names without peft's
     `base_model.model.` prefix, so one pattern means the same parameter in every type."""
-    if lora_cfg.finetuning_type == "lora":
+    if getattr(lora_cfg, "adapter_name_or_path", None):  # an adapter trained before: continue it, or merge it
+        from mgtrainer.driver.adapters import load_adapter
+
+        model = load_adapter(model, lora_cfg)
+    if lora_cfg.finetuning_type == "lora" and not hasattr(model, "peft_config"):
         model = add_lora(model, lora_cfg, head)
     elif lora_cfg.finetuning_type == "freeze":
         freeze(model, lora_cfg)

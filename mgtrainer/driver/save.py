@@ -44,6 +44,10 @@ def save_final(trainer, tok, cfg, head: str, metrics: dict, template: str | None
         with dropped_on_error(build):
             build.chmod(0o755)  # a temp folder is private; final/ is read by servers and other users
             adapter_dir = _save_model(model, build, cfg.lora.merge)
+            if adapter_dir is not None:  # which base the adapter belongs to: lora.adapter_name_or_path checks it
+                from mgtrainer.driver.adapters import write_base
+
+                write_base(build / adapter_dir, cfg.model.name_or_path)
     with dropped_on_error(build):
         tok.save_pretrained(build)
         if export is not None:
