@@ -15,7 +15,7 @@ from mgtrainer import __version__
 from mgtrainer.errors import MgtError
 
 REGISTRARS = (
-    "mgtrainer.cli.train",    # train, eval, model, report
+    "mgtrainer.cli.train",    # train, eval, model, export, report
     "mgtrainer.cli.serve",    # serve, predict
     "mgtrainer.cli.data",     # data {check,convert,preview,pack,mine-negatives}
     "mgtrainer.cli.env",      # env {build,status,run,doctor,clean,lock}

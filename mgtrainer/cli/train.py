@@ -93,6 +93,16 @@ def _real(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    code = in_env("train", ["torch", "transformers", "gguf", "peft"])
+    if code is not None:
+        return code
+    from mgtrainer.app.export import export
+
+    print(export(args.run, args.to, args.output, args.outtype, args.force))
+    return 0
+
+
 def _report(args) -> int:
     code = in_env("train", ["matplotlib", "jinja2"])
     if code is not None:
@@ -142,6 +152,15 @@ def register(sub) -> None:
     i.add_argument("gguf", metavar="FILE.gguf")
     i.add_argument("out", metavar="OUT", help="a new folder")
     i.set_defaults(func=_real)
+
+    p = sub.add_parser("export", help="a trained run as a deployment takes it: merged (full model), adapter "
+                       "(PEFT folder) or gguf (llama.cpp / Ollama / vLLM)")
+    p.add_argument("run", metavar="RUN", help="a run folder (its final/), a final/ or a checkpoint-N folder")
+    p.add_argument("--to", required=True, choices=["merged", "adapter", "gguf"])
+    p.add_argument("-o", "--output", required=True, metavar="DEST", help="a new folder (a .gguf file for gguf)")
+    p.add_argument("--outtype", default="f16", choices=["f32", "f16", "q8_0"], help="gguf: tensor type")
+    p.add_argument("--force", action="store_true", help="replace DEST if it exists")
+    p.set_defaults(func=_export)
 
     p = sub.add_parser("report", help="one HTML page (offline) of one or more runs: curves, samples, data, "
                        "config; also (re)draws OUTPUT_DIR/plots/*.png")
