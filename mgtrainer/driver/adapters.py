@@ -32,10 +32,8 @@ def fingerprint(base: str | Path) -> dict:
     return out
 
 
-def write_base(adapter: Path, base: str) -> None:
-    from mgtrainer.driver.model import resolve_model
-
-    path = resolve_model(base)
+def write_base(adapter: Path, base: str, path: str) -> None:
+    """Record beside an adapter the base it was trained on: its name and the fingerprint of its folder `path`."""
     (adapter / BASE_FILE).write_text(json.dumps({"base_model": base, "fingerprint": fingerprint(path)}, indent=1)
                                      + "\n")
 
@@ -77,7 +75,7 @@ def check_shapes(model, folder: Path) -> None:
     if not weights.is_file():
         return
     modules = dict(model.named_modules())
-    with safe_open(str(weights), "pt") as fh:
+    with safe_open(str(weights), "numpy") as fh:  # shapes only
         for key in fh.keys():
             if ".lora_A." not in key and ".lora_B." not in key:
                 continue

@@ -46,8 +46,9 @@ def save_final(trainer, tok, cfg, head: str, metrics: dict, template: str | None
             adapter_dir = _save_model(model, build, cfg.lora.merge)
             if adapter_dir is not None:  # which base the adapter belongs to: lora.adapter_name_or_path checks it
                 from mgtrainer.driver.adapters import write_base
+                from mgtrainer.driver.model import resolve_model
 
-                write_base(build / adapter_dir, cfg.model.name_or_path)
+                write_base(build / adapter_dir, cfg.model.name_or_path, resolve_model(cfg.model.name_or_path))
     with dropped_on_error(build):
         tok.save_pretrained(build)
         if export is not None:
