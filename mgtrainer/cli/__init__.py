@@ -16,7 +16,7 @@ from mgtrainer.errors import MgtError
 
 REGISTRARS = (
     "mgtrainer.cli.train",    # train, eval, model, export, report
-    "mgtrainer.cli.serve",    # serve, predict
+    "mgtrainer.cli.serve",    # serve, predict, chat
     "mgtrainer.cli.data",     # data {check,convert,preview,pack,mine-negatives}
     "mgtrainer.cli.env",      # env {build,status,run,doctor,clean,lock}
     "mgtrainer.cli.config",   # config {show,schema}

@@ -22,6 +22,18 @@ def _options(args):
                         extra_args=list(args.vllm_args), served_model_name=args.served_model_name)
 
 
+def _chat(args) -> int:
+    if not args.url:  # transformers in the train env; with --url only the openai client, in the serve env
+        code = in_env("train", ["torch", "transformers"])
+    else:
+        code = in_env("serve", ["openai"])
+    if code is not None:
+        return code
+    from mgtrainer.app.chat import chat
+
+    return chat(args.output_dir, args.url, args.max_new_tokens, args.temperature, args.model)
+
+
 def _serve(args) -> int:
     from mgtrainer import manifest as mf
 
@@ -153,3 +165,13 @@ def register(sub) -> None:
     q.add_argument("--max-new-tokens", type=int, default=128, help="sft/pt: tokens to generate (greedy)")
     q.add_argument("--batch-size", type=int, default=16, help="hf engine batch size")
     q.set_defaults(func=_predict)
+
+    c = sub.add_parser("chat", help="talk to a trained chat model in the terminal (streamed; /reset, /system, /exit)",
+                       description="Multi-turn chat with OUTPUT_DIR on transformers, or with a running "
+                       "`mgtrainer serve` (--url; the key from $MGT_API_KEY).")
+    c.add_argument("output_dir", help="a training output folder or its final/")
+    c.add_argument("--url", help="a running server's base URL, e.g. http://127.0.0.1:8000")
+    c.add_argument("--model", help="with --url: the served model name (default the server's first)")
+    c.add_argument("--max-new-tokens", type=int, default=256)
+    c.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    c.set_defaults(func=_chat)

@@ -73,3 +73,23 @@ def test_predict_vllm_equals_hf_on_held_out_prompts(real_sft, tmp_path, server):
     got, ref = R.read_rows(tmp_path / "vllm.jsonl"), R.read_rows(tmp_path / "hf.jsonl")
     assert [r["prediction"] for r in got] == [r["prediction"] for r in ref]
     assert sum(r["prediction"].strip() == a for r, (_, a) in zip(got, heldout(8))) >= 4
+
+
+def test_chat_streams_from_the_running_server_with_history(server):
+    """`mgtrainer chat OUT --url URL`: the streamed answer is the server's greedy one; the second turn goes with
+    the first in its history (the server sees both), /exit leaves."""
+    from openai import OpenAI
+
+    (q1, _), (q2, _) = heldout(2)
+    client = OpenAI(base_url=server["url"] + "/v1", api_key=API_KEY)
+    name = client.models.list().data[0].id
+    first = client.chat.completions.create(model=name, messages=[{"role": "user", "content": q1}], max_tokens=16,
+                                           temperature=0).choices[0].message.content
+    second = client.chat.completions.create(model=name, max_tokens=16, temperature=0, messages=[
+        {"role": "user", "content": q1}, {"role": "assistant", "content": first},
+        {"role": "user", "content": q2}]).choices[0].message.content
+    proc = subprocess.run([sys.executable, "-m", "mgtrainer", "chat", str(server["model"]), "--url", server["url"],
+                           "--max-new-tokens", "16"], input=f"{q1}\n{q2}\n/exit\n", cwd=REPO, capture_output=True,
+                          text=True, env=dict(os.environ, MGT_API_KEY=API_KEY), timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f">>> {first}\n>>> {second}\n>>> " in proc.stdout, proc.stdout
