@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from mgtrainer import atomic
-from mgtrainer.data.chat import calls_to_json
+from mgtrainer.toolcalls import calls_to_json
 from mgtrainer.data.records import Message, Record
 from mgtrainer.errors import MgtError
 

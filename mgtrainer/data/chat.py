@@ -105,19 +105,6 @@ def parse_calls(value: str, field: str) -> list[dict]:
     return out
 
 
-def calls_to_json(calls: list[dict]) -> str:
-    """OpenAI tool_calls -> a sharegpt function_call value (LLaMA-Factory's JSON form)."""
-    items = []
-    for call in calls:
-        fn = call.get("function", call)
-        try:
-            args = json.loads(fn.get("arguments") or "{}")
-        except ValueError:
-            args = fn.get("arguments")
-        items.append({"name": fn.get("name"), "arguments": args})
-    return json.dumps(items[0] if len(items) == 1 else items, ensure_ascii=False)
-
-
 def norm_label(value: Any, field: str, meta: dict):
     """A classification label: str, int (kept as str, type remembered) or a list of them (multi-label)."""
     if isinstance(value, list):

@@ -278,8 +278,7 @@ def load_splits(data_cfg, record_kind: str) -> Splits:
     sets = [read_dataset(n, opts, record_kind, rejected, f"data.train[{i}]", labels)
             for i, n in enumerate(train_names)]
     if opts.eval:
-        evals = [r for i, n in enumerate(opts.eval)
-                 for r in read_dataset(n, opts, record_kind, rejected, f"data.eval[{i}]", labels)]
+        evals = _read_eval(opts, record_kind, rejected, labels)
     else:
         sets, evals = _split(sets, opts.val_size, opts.seed)
     train = _mix(sets, opts.mix, opts.seed)
@@ -295,10 +294,15 @@ def load_eval(data_cfg, record_kind: str) -> list:
     """The records of data.eval alone (a packed cache holds eval tokens, not the prompts a generation eval
     needs); [] when eval rows come from a val_size split. Rejected rows are reported on stderr."""
     opts, rejected = DataOptions.of(data_cfg), []
-    evals = [r for i, n in enumerate(opts.eval or [])
-             for r in read_dataset(n, opts, record_kind, rejected, f"data.eval[{i}]", LabelSpellings())]
+    evals = _read_eval(opts, record_kind, rejected, LabelSpellings())
     report_rejected(rejected, len(evals))
     return evals
+
+
+def _read_eval(opts, record_kind: str, rejected: list, labels) -> list:
+    """The records of every data.eval dataset, in order (rejected rows collected in `rejected`)."""
+    return [r for i, n in enumerate(opts.eval or [])
+            for r in read_dataset(n, opts, record_kind, rejected, f"data.eval[{i}]", labels)]
 
 
 def report_rejected(rejected: list[tuple[str, str]], kept: int, first: int = 5) -> None:

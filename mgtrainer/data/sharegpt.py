@@ -6,9 +6,10 @@ chosen/rejected turns for preference; a bool label (kto_tag) for KTO. LLaMA-Fact
 from __future__ import annotations
 
 from mgtrainer.data.base import RowError, Spec, extra_columns, finish_row, need_list, need_str, pick, show
-from mgtrainer.data.chat import (calls_to_json, check_order, label_out, norm_tools, parse_calls, read_label,
+from mgtrainer.data.chat import (check_order, label_out, norm_tools, parse_calls, read_label,
                                  split_system, tools_out)
 from mgtrainer.data.records import Message, Record
+from mgtrainer.toolcalls import calls_to_json
 
 TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
         "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system"}

@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from mgtrainer.errors import MgtError
+from mgtrainer.toolcalls import calls_to_json
 
 IGNORE = -100
 ATTR = "mgt_lf_template"  # the tokenizer attribute naming its LF template (travels with it when pickled)
@@ -249,19 +250,6 @@ def _ids(tok, elements: list) -> list[int]:
     return ids
 
 
-def _calls_json(calls: list[dict]) -> str:
-    """OpenAI tool_calls -> LF's function turn: {"name", "arguments"} (arguments parsed), a list when several."""
-    items = []
-    for call in calls:
-        fn = call.get("function", call)
-        try:
-            args = json.loads(fn.get("arguments") or "{}")
-        except ValueError:
-            args = fn.get("arguments")
-        items.append({"name": fn.get("name"), "arguments": args})
-    return json.dumps(items[0] if len(items) == 1 else items, ensure_ascii=False)
-
-
 def lf_messages(msgs: list[dict], tools) -> tuple[list[dict], str, str]:
     """mgtrainer's messages (OpenAI roles) -> LF's (user/assistant/function/observation pairs), system, tools."""
     system = msgs[0]["content"] if msgs and msgs[0]["role"] == "system" else ""
@@ -271,7 +259,7 @@ def lf_messages(msgs: list[dict], tools) -> tuple[list[dict], str, str]:
             if m["content"]:
                 raise MgtError("an assistant turn with both text and tool calls; LLaMA-Factory's templates write "
                                "one or the other; expected the text in its own turn")
-            out.append({"role": "function", "content": _calls_json(m["tool_calls"])})
+            out.append({"role": "function", "content": calls_to_json(m["tool_calls"])})
         else:
             out.append({"role": {"tool": "observation"}.get(m["role"], m["role"]), "content": m["content"]})
     return out, system, json.dumps([_bare(t) for t in tools], ensure_ascii=False) if tools else ""
