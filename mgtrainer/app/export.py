@@ -14,11 +14,11 @@ beside DEST and renamed into place.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 from mgtrainer import atomic
+from mgtrainer import manifest as mf
 from mgtrainer.errors import MgtError
 
 TARGETS = ("merged", "adapter", "gguf")
@@ -44,58 +44,52 @@ def export(run: str | Path, to: str, dest: str | Path, outtype: str = "f16", for
         return _adapter(src, dest)
     if to == "merged":
         return _merged(src, dest)
-    from mgtrainer.driver.gguf_export import export_gguf
+    from mgtrainer.driver.gguf_export import write_gguf
 
-    if (src / "config.json").is_file() and not (src / "adapter_config.json").is_file():
-        return export_gguf(src, dest, outtype)
-    tmp = atomic.temp_dir(dest)  # an adapter: merge it first, then write the GGUF from the merged folder
-    try:
-        merged = _merged(src, tmp / "merged")
-        return export_gguf(merged, dest, outtype)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _adapter_in(src: Path) -> Path:
-    for folder in (src, src / "adapter"):
-        if (folder / "adapter_config.json").is_file():
-            return folder
-    raise MgtError(f"{src}: holds no LoRA adapter (a full or freeze fine-tune); expected a LoRA run "
-                   "(--to merged or --to gguf export this one)")
+    model, tok = _whole(src)
+    return write_gguf(model, tok, dest, outtype, (src.parent if src.name == "final" else src).name)
 
 
 def _adapter(src: Path, dest: Path) -> Path:
-    folder = _adapter_in(src)
+    from mgtrainer.driver.adapters import adapter_folder
+
+    folder = adapter_folder(src, "export --to adapter: a full or freeze fine-tune has none; --to merged or "
+                                 "--to gguf export it")
     build = atomic.temp_dir(dest)
-    keep = [f for f in folder.iterdir() if f.is_file() and (f.name.startswith("adapter_") or f.suffix in (
-        ".json", ".jinja", ".txt", ".model") and f.name != "trainer_state.json")]
+    keep = [f for f in folder.iterdir() if f.is_file() and (f.name.startswith("adapter_") or (f.suffix in (
+        ".json", ".jinja", ".txt", ".model") and f.name != "trainer_state.json"))]
     for f in keep:
         shutil.copy2(f, build / f.name)
     build.chmod(0o755)
     return atomic.replace_dir(build, dest)
 
 
-def _merged(src: Path, dest: Path) -> Path:
+def _whole(src: Path):
+    """The model in src as one float32 causal LM (an adapter merged into its base) and its tokenizer."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if (src / "adapter_config.json").is_file():  # final/ of merge: false, or a LoRA checkpoint
+        from peft import PeftModel
+
+        from mgtrainer.serve.vllm import adapter_base
+
+        model = AutoModelForCausalLM.from_pretrained(adapter_base(src), dtype=torch.float32)
+        model = PeftModel.from_pretrained(model, str(src)).merge_and_unload()
+    else:
+        model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)
+    tok_from = src if (src / "tokenizer_config.json").is_file() else src.parent / "final"
+    return model, AutoTokenizer.from_pretrained(tok_from)
+
+
+def _merged(src: Path, dest: Path) -> Path:
+    model, tok = _whole(src)
     build = atomic.temp_dir(dest)
     try:
-        if (src / "adapter_config.json").is_file():  # final/ of merge: false, or a LoRA checkpoint
-            from peft import PeftModel
-
-            base = json.loads((src / "adapter_config.json").read_text())["base_model_name_or_path"]
-            model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-            model = PeftModel.from_pretrained(model, str(src)).merge_and_unload()
-        else:
-            model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)
         model.save_pretrained(build, max_shard_size="2GB")
-        tok_from = src if (src / "tokenizer_config.json").is_file() else src.parent / "final"
-        AutoTokenizer.from_pretrained(tok_from).save_pretrained(build)
-        if (src / "mgtrainer.json").is_file():
-            manifest = json.loads((src / "mgtrainer.json").read_text())
-            manifest.update(finetuning_type=manifest.get("finetuning_type"), adapter_dir=None)
-            (build / "mgtrainer.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        tok.save_pretrained(build)
+        if (src / mf.FILENAME).is_file():  # the same model, now whole: no adapter beside it
+            mf.write(mf.read(src).model_copy(update={"adapter_dir": None}), build)
         build.chmod(0o755)
         return atomic.replace_dir(build, dest)
     except BaseException:

@@ -38,13 +38,14 @@ def write_base(adapter: Path, base: str, path: str) -> None:
                                      + "\n")
 
 
-def adapter_folder(given: str) -> Path:
-    """The PEFT folder in `given`: itself, or a run's final/adapter, final/ (merge: false) or adapter/."""
+def adapter_folder(given: str | Path, key: str = "lora.adapter_name_or_path") -> Path:
+    """The PEFT folder in `given`: itself, or a run's final/adapter, final/ (merge: false) or adapter/; `key`
+    names what gave it in the error."""
     root = Path(given)
     for folder in (root, root / "adapter", root / "final" / "adapter", root / "final"):
         if (folder / "adapter_config.json").is_file():
             return folder
-    raise MgtError(f"{given}: no adapter here (lora.adapter_name_or_path); expected a PEFT adapter folder "
+    raise MgtError(f"{given}: no adapter here ({key}); expected a PEFT adapter folder "
                    "(adapter_config.json) or a LoRA run's output folder")
 
 

@@ -1,5 +1,5 @@
-"""A trained causal LM folder -> one GGUF file (llama.cpp, Ollama, LM Studio, vLLM's GGUF loader), written with
-the `gguf` package's writer: the reverse of gguf_import.py.
+"""A trained causal LM (loaded; an adapter already merged) -> one GGUF file (llama.cpp, Ollama, LM Studio, vLLM's
+GGUF loader), written with the `gguf` package's writer: the reverse of gguf_import.py.
 
 Architectures: llama (and mistral, which GGUF calls llama) and qwen2: those whose tensors transformers' GGUF
 loader maps back. Tensor names come from gguf's own name map (the one transformers reads with); llama's q/k
@@ -24,28 +24,24 @@ PRE = {"qwen2": "qwen2"}  # tokenizer.ggml.pre by GGUF architecture; else "defau
 OUTTYPES = ("f32", "f16", "q8_0")
 
 
-def export_gguf(model_dir: str | Path, out: str | Path, outtype: str = "f16") -> Path:
+def write_gguf(model, tok, out: str | Path, outtype: str, name: str) -> Path:
+    """A loaded float32 causal LM and its tokenizer as a GGUF file at out (written beside it, then renamed)."""
     import gguf
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model_dir, out = Path(model_dir), Path(out)
+    out = Path(out)
     if outtype not in OUTTYPES:
         raise MgtError(f"--outtype {outtype}: unknown; expected one of {', '.join(OUTTYPES)}")
-    config = json.loads((model_dir / "config.json").read_text())
-    arch = ARCHS.get(config.get("model_type"))
+    arch = ARCHS.get(model.config.model_type)
     if arch is None:
-        raise MgtError(f"{model_dir / 'config.json'}:1: model_type {config.get('model_type')!r} has no GGUF export "
-                       f"here; expected one of {', '.join(ARCHS)} (transformers' GGUF loader reads them back)")
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    tok = AutoTokenizer.from_pretrained(model_dir)
+        raise MgtError(f"model_type {model.config.model_type!r} has no GGUF export here; expected one of "
+                       f"{', '.join(ARCHS)} (transformers' GGUF loader reads them back)")
     part = out.with_name(f"{atomic.PREFIX}{out.name}.{os.getpid()}")  # atomic.sweep's name for a torn temp
     writer = gguf.GGUFWriter(str(part), arch)
     try:
-        _metadata(writer, gguf, model.config, arch, outtype, model_dir.name)
+        _metadata(writer, gguf, model.config, arch, outtype, name)
         _tokenizer(writer, gguf, tok, model.config.vocab_size, arch)
-        for name, data, qtype in _tensors(gguf, model, arch, outtype):
-            writer.add_tensor(name, data, raw_dtype=qtype)
+        for tensor_name, data, qtype in _tensors(gguf, model, arch, outtype):
+            writer.add_tensor(tensor_name, data, raw_dtype=qtype)
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
