@@ -1,11 +1,10 @@
-"""Write the preference examples' data (deterministic, no downloads); dpo, orpo and kto share it.
+"""Write the dpo example's data (deterministic, no downloads).
 
     python script/examples/dpo/make_data.py
 
 dpo/data/arith_pairs.jsonl   TRL rows: prompt (messages), chosen / rejected (assistant turns): the right sum
                              or product is chosen, a wrong one (off by a little) rejected.
 dpo/data/arith_hh.jsonl      the same kind of pairs as Anthropic-HH transcripts ("\\n\\nHuman: ...").
-kto/data/arith_kto.json      LLaMA-Factory KTO rows: messages ending with an answer + kto_tag true/false.
 """
 
 import json
@@ -27,7 +26,7 @@ def answers(rng: random.Random, value: int) -> tuple[str, str]:
 
 def main() -> None:
     rng = random.Random(7)
-    pairs, hh, kto = [], [], []
+    pairs, hh = [], []
     for i in range(240):
         q, value = question(rng)
         good, bad = answers(rng, value)
@@ -35,16 +34,11 @@ def main() -> None:
                       "rejected": [{"role": "assistant", "content": bad}]})
         if i < 60:
             hh.append({"chosen": f"\n\nHuman: {q}\n\nAssistant: {good}", "rejected": f"\n\nHuman: {q}\n\nAssistant: {bad}"})
-        label = rng.random() < 0.5
-        kto.append({"messages": [{"role": "user", "content": q},
-                                 {"role": "assistant", "content": good if label else bad}], "kto_tag": label})
+        rng.random()  # the draw of a former kto label: kept, so the shipped pairs stay as they are
     for path, rows in ((EXAMPLES / "dpo" / "data" / "arith_pairs.jsonl", pairs),
                        (EXAMPLES / "dpo" / "data" / "arith_hh.jsonl", hh)):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    out = EXAMPLES / "kto" / "data" / "arith_kto.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(kto, indent=1) + "\n")
 
 
 if __name__ == "__main__":
