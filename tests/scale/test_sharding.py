@@ -56,7 +56,8 @@ def losses(out: Path) -> list[float]:
 
 
 @pytest.mark.heavy
-def test_zero3_on_cpu_matches_ddp_and_saves_a_whole_model_vllm_serves(tiny_qwen2, shared_data, tmp_path):
+def test_zero3_on_cpu_matches_ddp_and_saves_the_whole_trained_model(tiny_qwen2, shared_data, tmp_path):
+    import torch
     from transformers import AutoModelForCausalLM
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
@@ -81,8 +82,11 @@ def test_zero3_on_cpu_matches_ddp_and_saves_a_whole_model_vllm_serves(tiny_qwen2
     model = AutoModelForCausalLM.from_pretrained(final)
     base = AutoModelForCausalLM.from_pretrained(tiny_qwen2)
     assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in base.parameters())
-    # and vLLM serves it like any final/: `serve --check` starts a server and compares its greedy tokens
-    # with transformers' on the same prompts (exit 0 and PASS only when they agree)
-    served = subprocess.run([sys.executable, "-m", "mgtrainer", "serve", str(tmp_path / "zero3"), "--check"],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-    assert served.returncode == 0 and "PASS" in served.stdout, served.stdout[-2000:] + served.stderr[-2000:]
+    # the gathered save is the whole trained model: its logits are the ddp run's, not the base's (a final/ like
+    # any other, which the vLLM tests serve; serving it here cost ~40 s of CI for no other path)
+    ddp = AutoModelForCausalLM.from_pretrained(tmp_path / "ddp" / "final")
+    ids = torch.arange(3, 19).unsqueeze(0)
+    with torch.no_grad():
+        zero3_logits, ddp_logits, base_logits = (m(ids).logits for m in (model, ddp, base))
+    assert torch.allclose(zero3_logits, ddp_logits, atol=1e-3)
+    assert not torch.allclose(zero3_logits, base_logits, atol=1e-3)
