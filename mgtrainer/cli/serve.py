@@ -19,7 +19,22 @@ def _options(args):
 
     return ServeOptions(host=args.host, port=args.port, api_key=args.api_key, dtype=args.dtype,
                         max_model_len=args.max_model_len, kv_cache_space_gib=args.kv_cache_gib,
-                        extra_args=list(args.vllm_args), served_model_name=args.served_model_name)
+                        extra_args=list(args.vllm_args), served_model_name=args.served_model_name,
+                        adapters=_adapters(args.adapter))
+
+
+def _adapters(given: list[str] | None) -> list[tuple[str, str]]:
+    """--adapter NAME=OUT (repeatable) -> [(NAME, OUT)]."""
+    from mgtrainer.errors import MgtError
+
+    out = []
+    for item in given or []:
+        name, sep, path = item.partition("=")
+        if not (sep and name.strip() and path.strip()):
+            raise MgtError(f"--adapter {item}: expected NAME=OUT (the name requests send as `model`, a LoRA run's "
+                           "output folder or a PEFT adapter folder)")
+        out.append((name.strip(), path.strip()))
+    return out
 
 
 def _chat(args) -> int:
@@ -37,7 +52,8 @@ def _chat(args) -> int:
 def _serve(args) -> int:
     from mgtrainer import manifest as mf
 
-    mf.read(args.output_dir)  # a clear error before anything starts
+    if not args.adapter:
+        mf.read(args.output_dir)  # a clear error before anything starts
     if args.check:
         return _check(args)
     from mgtrainer.serve.banner import banner
@@ -68,28 +84,47 @@ def _check(args) -> int:
     code = in_env("serve", ["torch", "transformers"])
     if code is not None:
         return code
-    from mgtrainer import manifest as mf
-    from mgtrainer.serve.check import check, report
+    from mgtrainer.serve.check import report
     from mgtrainer.serve.vllm import Server, resolve_api_key
 
-    task = mf.read(args.output_dir).task
+    opts = _options(args)
     if args.url:
         key = args.api_key or os.environ.get("MGT_API_KEY")  # the running server's key, if it has one
-        name = args.served_model_name or _served_name(args.output_dir)
-        result = check(args.output_dir, args.url.rstrip("/"), name, key)
+        results = _check_each(args, opts, args.url.rstrip("/"), key)
     else:
-        opts = _options(args)
         opts.api_key = resolve_api_key(args.api_key)[0]
         if args.port == 8000:
             opts.port = 0  # a free port: a check never collides with a running server
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
             with Server(args.output_dir, opts).start(timeout=args.timeout) as server:
-                result = check(args.output_dir, server.url, server.name, opts.api_key)
+                results = _check_each(args, opts, server.url, opts.api_key)
         finally:
             signal.signal(signal.SIGTERM, previous)
-    print(report(result, task))
-    return 0 if result.ok else 1
+    for name, task, result in results:
+        print(report(result, task) + (f"  (adapter {name})" if opts.adapters else ""))
+    return 0 if all(result.ok for _, _, result in results) else 1
+
+
+def _check_each(args, opts, url: str, key: str | None) -> list:
+    """[(name, task, verdict)]: the model itself, or each adapter (its run's transformers model against the server
+    answering to its name); a bare PEFT folder has no run to compare with and is refused."""
+    from mgtrainer import manifest as mf
+    from mgtrainer.errors import MgtError
+    from mgtrainer.serve.check import check
+    from mgtrainer.serve.vllm import adapter_run
+
+    if not opts.adapters:
+        name = args.served_model_name or _served_name(args.output_dir)
+        return [(None, mf.read(args.output_dir).task, check(args.output_dir, url, name, key))]
+    out = []
+    for name, given in opts.adapters:
+        run = adapter_run(given)
+        if run is None:
+            raise MgtError(f"{given}: --check compares each adapter with its run's transformers model; expected "
+                           f"a LoRA run's output folder for --adapter {name} (a bare PEFT folder has none)")
+        out.append((name, mf.read(run).task, check(run, url, name, key)))
+    return out
 
 
 def _served_name(path) -> str:
@@ -140,7 +175,11 @@ def register(sub) -> None:
     p = sub.add_parser("serve", help="serve a trained model with vLLM (OpenAI-compatible + pooling endpoints)",
                        description="Serve OUTPUT_DIR (or its final/) with `vllm serve`: endpoints per task from "
                        "the manifest; arguments after `--` go to vLLM unchanged.")
-    p.add_argument("output_dir", help="a training output folder or its final/")
+    p.add_argument("output_dir", help="a training output folder or its final/ (with --adapter: the base model, "
+                   "a folder, a run or a packaged model name)")
+    p.add_argument("--adapter", action="append", metavar="NAME=OUT",
+                   help="serve the LoRA adapter of OUT (a run or a PEFT folder) on the base, answering to model NAME; "
+                   "repeat for several on one server")
     p.add_argument("--check", action="store_true",
                    help="parity: served outputs must equal the transformers forward (exit 1 if not)")
     p.add_argument("--url", help="with --check: check this running server instead of starting one")

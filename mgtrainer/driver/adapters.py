@@ -49,7 +49,7 @@ def adapter_folder(given: str | Path, key: str = "lora.adapter_name_or_path") ->
                    "(adapter_config.json) or a LoRA run's output folder")
 
 
-def check_base(folder: Path, base_path: str) -> None:
+def check_base(folder: Path, base_path: str, key: str = "lora.adapter_name_or_path") -> None:
     """Refuse an adapter whose base differs from this run's, naming the difference: the base mgtrainer recorded,
     else the folder adapter_config.json names when it is here."""
     record = folder / BASE_FILE
@@ -63,9 +63,8 @@ def check_base(folder: Path, base_path: str) -> None:
     if not theirs or not ours or theirs == ours:
         return
     diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
-    raise MgtError(f"{folder}: the adapter was trained on {said.get('base_model')}, which differs from this "
-                   f"run's base {base_path} in {', '.join(diff)} (lora.adapter_name_or_path); expected the same "
-                   "base model as the adapter's")
+    raise MgtError(f"{folder}: the adapter was trained on {said.get('base_model')}, which differs from the "
+                   f"base {base_path} in {', '.join(diff)} ({key}); expected the same base model as the adapter's")
 
 
 def check_shapes(model, folder: Path) -> None:

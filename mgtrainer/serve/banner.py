@@ -6,7 +6,7 @@ import json
 
 from mgtrainer import manifest as mf
 from mgtrainer import tasks
-from mgtrainer.serve.vllm import Server, adapter_base, adapter_only
+from mgtrainer.serve.vllm import Server, adapter_base, adapter_only, base_folder
 
 EXAMPLE_BODIES = {
     "/v1/chat/completions": lambda n: {"model": n, "messages": [{"role": "user", "content": "Hello!"}],
@@ -32,12 +32,15 @@ def banner(server: Server, key_source: str) -> str:
     """What `mgtrainer serve` prints once the server answers /health."""
     m, opts = server.manifest, server.opts
     endpoints = tasks.get(m.task).SERVE.endpoints
-    lines = [f"mgtrainer: serving {m.task} model '{server.name}' ({mf.model_dir(server.path)}) at {server.url}",
+    where = base_folder(server.path) if opts.adapters else mf.model_dir(server.path)
+    lines = [f"mgtrainer: serving {m.task} model '{server.name}' ({where}) at {server.url}",
              *(f"  POST {server.url}{e}" for e in endpoints),
-             *([f"  LoRA adapter (lora.merge: false) on {adapter_base(mf.model_dir(server.path))}; "
-                f"model '{server.name}-base' answers without it"] if adapter_only(mf.model_dir(server.path)) else []),
+             *(f"  LoRA adapter '{name}' ({out}): requests with model '{name}'" for name, out in opts.adapters),
+             *([f"  LoRA adapter (lora.merge: false) on {adapter_base(where)}; model '{server.name}-base' answers "
+                "without it"] if not opts.adapters and adapter_only(where) else []),
              f"  api key ({key_source}): {opts.api_key}" if opts.api_key else "  api key: none (open server)",
              f"  vLLM pid {server.proc.pid}, log: {server.log_path}",
-             "try:", "  " + curl_line(server.url, endpoints[0], server.name, opts.api_key),
+             "try:", "  " + curl_line(server.url, endpoints[0], opts.adapters[0][0] if opts.adapters else server.name,
+                                      opts.api_key),
              "Ctrl-C stops the server."]
     return "\n".join(lines)

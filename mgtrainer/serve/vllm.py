@@ -40,6 +40,7 @@ class ServeOptions:
     kv_cache_space_gib: float | None = None
     extra_args: list[str] = field(default_factory=list)
     served_model_name: str | None = None
+    adapters: list[tuple[str, str]] = field(default_factory=list)  # (NAME, OUT): LoRA adapters on the base path
 
 
 def on_gpu() -> bool:
@@ -93,12 +94,17 @@ def _max_positions(model_dir: Path) -> int | None:
 
 def engine_settings(path: str | Path, opts: ServeOptions) -> dict:
     """vLLM engine arguments (EngineArgs field names) for the trained model at path; serve and predict share them."""
-    m, model_dir = mf.read(path), mf.model_dir(path)
-    task, gpu = tasks.get(m.task), on_gpu()
-    out = {"model": str(model_dir), "runner": task.SERVE.runner, "convert": task.SERVE.convert,
-           **task.serve_settings(m), "dtype": opts.dtype or (None if gpu else "float32")}
-    if adapter_only(model_dir):
-        out.update(lora_settings(model_dir, m.task, task.SERVE.runner))
+    gpu = on_gpu()
+    if opts.adapters:
+        out = adapters_settings(path, opts.adapters)
+    else:
+        m, model_dir = mf.read(path), mf.model_dir(path)
+        task = tasks.get(m.task)
+        out = {"model": str(model_dir), "runner": task.SERVE.runner, "convert": task.SERVE.convert,
+               **task.serve_settings(m)}
+        if adapter_only(model_dir):
+            out.update(lora_settings(model_dir, m.task, task.SERVE.runner))
+    out["dtype"] = opts.dtype or (None if gpu else "float32")
     positions = _max_positions(Path(out["model"]))
     if opts.max_model_len:
         out["max_model_len"] = opts.max_model_len
@@ -110,19 +116,100 @@ def engine_settings(path: str | Path, opts: ServeOptions) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
+# ---- several adapters on one base: `serve BASE --adapter NAME=OUT ...` ----
+
+def base_folder(path: str | Path) -> str:
+    """What BASE names: a run's final/ (it has a manifest), a model folder, or a packaged model's name."""
+    from mgtrainer.driver.model import resolve_model
+
+    given = Path(path)
+    if (given / mf.FILENAME).is_file() or (given / "final" / mf.FILENAME).is_file():
+        return str(mf.model_dir(given))
+    return resolve_model(str(path))
+
+
+def adapter_run(out: str | Path) -> Path | None:
+    """The run (or its final/) an adapter comes from, when it is one of mgtrainer's: OUT, final/ or final/adapter."""
+    for folder in (Path(out), Path(out).parent, Path(out).parent.parent):
+        if (folder / mf.FILENAME).is_file() or (folder / "final" / mf.FILENAME).is_file():
+            return folder
+    return None
+
+
+def adapter_manifest(out: str | Path) -> mf.Manifest | None:
+    """The manifest of the run an adapter comes from (None for a bare PEFT folder: LLaMA-Factory's, PEFT's)."""
+    run = adapter_run(out)
+    return mf.read(run) if run else None
+
+
+def served_manifest(path: str | Path, opts: ServeOptions) -> mf.Manifest:
+    """The manifest that says the task: the model's own, or with adapters the first adapter run's (BASE may be
+    a plain model folder), else BASE's."""
+    for _, out in opts.adapters:
+        if (m := adapter_manifest(out)) is not None:
+            return m
+    return mf.read(path)
+
+
+def _chat_template(folder: Path) -> str | None:
+    if (folder / "chat_template.jinja").is_file():
+        return (folder / "chat_template.jinja").read_text()
+    try:
+        return json.loads((folder / "tokenizer_config.json").read_text()).get("chat_template")
+    except (OSError, ValueError):
+        return None
+
+
+def adapters_settings(base: str | Path, adapters: list[tuple[str, str]]) -> dict:
+    """Engine arguments for LoRA adapters on one base: vLLM loads the base once and applies the adapter the
+    request's `model` names. Each adapter must be of a generate task, trained on this base (the fingerprint
+    mgtrainer wrote beside it, else the base its adapter_config.json names) and with the base's chat template
+    (the server has one tokenizer: the base's)."""
+    from mgtrainer.driver.adapters import adapter_folder, check_base
+
+    folder_of_base = base_folder(base)
+    names = [name for name, _ in adapters]
+    if len(set(names)) < len(names):
+        raise MgtError(f"--adapter {' '.join(n + '=...' for n in names)}: a name repeats; expected one name per "
+                       "adapter (the `model` a request sends)")
+    modules, ranks = {}, []
+    for name, out in adapters:
+        folder = adapter_folder(out, "--adapter")
+        check_base(folder, folder_of_base, "--adapter")
+        m = adapter_manifest(out)
+        if m is not None:
+            runner = tasks.get(m.task).SERVE.runner
+            if runner != "generate":
+                lora_settings(folder, m.task, runner)  # its one-line refusal: vLLM has no LoRA for pooling
+            trained = _chat_template(mf.model_dir(adapter_run(out)))
+            if trained is not None and trained != _chat_template(Path(folder_of_base)):
+                raise MgtError(f"{out}: --adapter {name} was trained with another chat template than the base "
+                               f"{folder_of_base}'s; expected adapters trained with the base's own template "
+                               "(model.template unset), or serve this run alone (`mgtrainer serve OUT`)")
+        modules[name] = str(folder.resolve())
+        ranks.append(json.loads((folder / "adapter_config.json").read_text()).get("r", 16))
+    return {"model": folder_of_base, "runner": "generate", "enable_lora": True, "max_loras": len(modules),
+            "max_lora_rank": min((r for r in LORA_RANKS if r >= max(ranks)), default=LORA_RANKS[-1]),
+            "lora_modules": modules}
+
+
 def vllm_args(path: str | Path, opts: ServeOptions) -> list[str]:
     """The `vllm serve` arguments (after `vllm serve`) for the trained model at path."""
-    m = mf.read(path)
+    m = served_manifest(path, opts)
     if m.bi_encoder_weight:  # the server would answer the head's logit, not the fused score evaluated
-        from mgtrainer.errors import MgtError
-
         raise MgtError(f"{path}: trained with bi_encoder_weight {m.bi_encoder_weight} (score = logit + weight x "
                        f"cosine of {m.base_model}); vLLM serves one model, so its scores would differ from the "
                        "evaluated ones; expected a model trained with bi_encoder_weight 0, or `mgtrainer predict`")
     settings = engine_settings(path, opts)
+    modules = settings.pop("lora_modules", None)
     args = [settings.pop("model"), "--host", opts.host, "--port", str(opts.port),
             "--served-model-name", opts.served_model_name or model_name(path)]
-    if settings.get("enable_lora"):  # the adapter answers to the model's name; the bare base to NAME-base
+    if modules:  # the adapters answer to their names, the bare base to its own
+        if args[-1] in modules:
+            raise MgtError(f"--adapter {args[-1]}=...: the base is served as '{args[-1]}'; expected adapter names "
+                           "other than the base's (or --served-model-name for the base)")
+        args += ["--lora-modules", *(f"{name}={folder}" for name, folder in modules.items())]
+    elif settings.get("enable_lora"):  # one unmerged adapter answers to the model's name; the bare base to NAME-base
         name = args[-1]
         args[-1] = name + "-base"
         args += ["--lora-modules", f"{name}={mf.model_dir(path).resolve()}"]
@@ -177,7 +264,7 @@ class Server:
         if opts.port == 0:
             opts.port = free_port(opts.host)
         self.path, self.opts = Path(path), opts
-        self.manifest = mf.read(path)
+        self.manifest = served_manifest(path, opts)
         self.name = opts.served_model_name or model_name(path)
         vllm_args(path, opts)  # a model vLLM cannot serve is a one-line error before anything starts
         check_port_free(opts.host, opts.port)  # a busy port too: the other server is left alone

@@ -74,13 +74,13 @@ def test_a_run_continues_from_its_own_adapter(first, tiny_qwen2, tmp_path, capsy
 def test_another_base_is_refused_by_its_record_or_by_its_shapes(first, tiny_qwen2, tiny_llama, tmp_path):
     from mgtrainer.app.runs import train
 
-    with pytest.raises(MgtError, match=r"the adapter was trained on .*tiny.*, which differs from this run's base "
+    with pytest.raises(MgtError, match=r"the adapter was trained on .*tiny.*, which differs from the base "
                                        r".* in config.json"):
         train(_cfg(tiny_llama, tmp_path / "other", adapter_name_or_path=str(first / "final")))
     foreign = tmp_path / "foreign"  # as LLaMA-Factory or PEFT write it: no base record; the base it names
     shutil.copytree(first / "final" / "adapter", foreign)
     (foreign / "mgtrainer-base.json").unlink()
-    with pytest.raises(MgtError, match=r"foreign: the adapter was trained on .*, which differs from this run's "
+    with pytest.raises(MgtError, match=r"foreign: the adapter was trained on .*, which differs from the "
                                        r"base .* in config.json"):
         train(_cfg(tiny_llama, tmp_path / "other2", adapter_name_or_path=str(foreign)))
     _misfit(foreign)  # its base is not here, and one of its matrices fits no module of this base
