@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mgtrainer.config import hf_args
+from mgtrainer.config import hf_args, trl_args
 from mgtrainer.config.aliases import ALIASES, SKIP, UNSUPPORTED, convert_stage, ignored_reason
+from mgtrainer.config.aliases import IGNORED as IGNORED_KEYS, IGNORED_FAMILIES, family_reason
 from mgtrainer.config.messages import SHOWN, cut, did_you_mean, key_text, show
 from mgtrainer.config.reading import GROUPS, Entry
 from mgtrainer.config.sections import SECTIONS
@@ -109,7 +110,7 @@ def _flat(entry: Entry, task: str | None, notes: list[str]):
         notes.append(f"{entry.where}: ignored '{key}' ({reason})")
         return None
     if key in UNSUPPORTED:
-        raise MgtError(f"{entry.where}: '{key}' is not supported: {UNSUPPORTED[key]}")
+        return _off_or_refused(entry, notes, UNSUPPORTED[key])
     if key in ALIASES:
         target = ALIASES[key].target
         if target.startswith("task.") and target != "task.name" and task is not None:
@@ -121,8 +122,25 @@ def _flat(entry: Entry, task: str | None, notes: list[str]):
         return _task_field(entry, task, notes)
     if key in hf_args.KINDS:
         return _hf_arg(entry, key)
+    if trl_args.owners(key):
+        return _trl_arg(entry, key, task)
+    why = family_reason(key)
+    if why and key.startswith(IGNORED_FAMILIES):
+        notes.append(f"{entry.where}: ignored '{key}' ({why})")
+        return None
+    if why:
+        return _off_or_refused(entry, notes, why)
     hint = did_you_mean(key, ALL_NAMES) or "; expected a RunConfig field (see `mgtrainer config schema`)"
     raise MgtError(f"{entry.where}: unknown key '{key_text(key)}'{hint}")
+
+
+def _off_or_refused(entry: Entry, notes: list[str], why: str) -> None:
+    """A setting mgtrainer does not have: switched off (false or null, as a full LLaMA-Factory dump writes every
+    key) it is a note; set, it is refused saying why."""
+    if entry.value is None or entry.value is False:
+        notes.append(f"{entry.where}: ignored '{entry.key}: {show(entry.value)}' (off; {why})")
+        return None
+    raise MgtError(f"{entry.where}: '{entry.key}' is not supported: {why}")
 
 
 def _in_group(entry: Entry, task: str | None, notes: list[str]):
@@ -140,6 +158,8 @@ def _in_group(entry: Entry, task: str | None, notes: list[str]):
         return _flat(entry, task, notes)
     if group == "train" and key in hf_args.KINDS:
         return _hf_arg(entry, key)
+    if group == "train" and trl_args.owners(key):
+        return _trl_arg(entry, key, task)
     home = _home(key)
     if home:
         raise MgtError(f"{entry.where}: '{key}' is not a {group} setting; it belongs in {home}")
@@ -156,6 +176,19 @@ def _hf_arg(entry: Entry, key: str):
     except ValueError as err:
         said = str(err) if key in hf_args.REFUSED else f"{key}: {err}"
         raise MgtError(f"{entry.where}: {said}") from None
+
+
+def _trl_arg(entry: Entry, key: str, task: str | None):
+    """A field of the task's TRL config (config/trl_args.py): into train.trl_args; another task's is refused."""
+    if key in trl_args.REFUSED:
+        raise MgtError(f"{entry.where}: '{key}' is not taken: {trl_args.REFUSED[key]}")
+    mine = getattr(get_task(task), "TRL_CONFIG", None) if task else None
+    if mine and key in trl_args.FIELDS[mine]:
+        return ("train", "trl_args", key), entry.value
+    tasks = [name for name in TASKS if getattr(get_task(name), "TRL_CONFIG", None) in trl_args.owners(key)]
+    which = f"not of task '{task}'" if task else f"set task: {tasks[0]}"
+    raise MgtError(f"{entry.where}: '{key}' is a setting of TRL's {', '.join(trl_args.owners(key))} (task "
+                   f"{', '.join(tasks)}), {which}")
 
 
 def _aliased(entry: Entry, alias) -> tuple | None:
@@ -229,3 +262,40 @@ TASK_FIELDS = {name for fields in task_fields().values() for name in fields}
 ALL_NAMES = sorted(set(FLAT) | set(ALIASES) | TASK_FIELDS | set(GROUPS) | {"backend"} | set(hf_args.KINDS)
                    | {f"{s}.{f}" for s, m in SECTIONS.items() for f in m.model_fields})
 
+
+
+def key_fate(key: str) -> tuple[str, str]:
+    """What a flat key from another tool's config does here, in the order _flat resolves it: (kind, detail) with
+    kind one of ignored, refused, alias, field, task, trainer (TrainingArguments via train.hf_args), trl (the task's
+    TRL config via train.trl_args), unknown. The
+    table of references/config-keys.md (tools/config_keys.py); tests/config/test_config_keys.py checks it
+    against load_config itself."""
+    if key in ("backend", "task", "model", "stage") or key in GROUPS:
+        return "field", {"stage": "task.name", "model": "model.name_or_path", "task": "task.name"}.get(key, key)
+    if key in IGNORED_KEYS:
+        return "ignored", IGNORED_KEYS[key]
+    if key in UNSUPPORTED:
+        return "refused", UNSUPPORTED[key]
+    if key in ALIASES:
+        alias = ALIASES[key]
+        return "alias", alias.target + (" (converted)" if alias.convert else "")
+    if key in FLAT:
+        return "field", f"{FLAT[key]}.{key}"
+    owners = [name for name, names in task_fields().items() if key in names]
+    by_run = [f"{name}: {get_task(name).RUN_ALIASES[key]}" for name in TASKS
+              if key in getattr(get_task(name), "RUN_ALIASES", {})]
+    if owners or by_run:
+        return "task", "; ".join([f"task.{key} of {', '.join(owners)}"] * bool(owners) + by_run)
+    if key in hf_args.KINDS:
+        if key in hf_args.REFUSED:
+            return "refused", hf_args.REFUSED[key]
+        return "trainer", "train.hf_args"
+    if key in trl_args.REFUSED:
+        return "refused", trl_args.REFUSED[key]
+    if trl_args.owners(key):
+        tasks = [name for name in TASKS if getattr(get_task(name), "TRL_CONFIG", None) in trl_args.owners(key)]
+        return "trl", f"{', '.join(trl_args.owners(key))} ({', '.join(tasks)})"
+    why = family_reason(key)
+    if why:
+        return ("ignored" if key.startswith(IGNORED_FAMILIES) else "refused"), why
+    return "unknown", ""

@@ -78,6 +78,51 @@ class RunConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _trl_fields(self):
+        """train.trl_args go to the task's TRL config (config/trl_args.py), on mgtrainer's own trainers."""
+        if not self.train.trl_args:
+            return self
+        from mgtrainer.config import trl_args
+        from mgtrainer.tasks import get
+
+        task, mine = self.task.name, getattr(get(self.task.name), "TRL_CONFIG", None)
+        for key in self.train.trl_args:
+            if key in trl_args.REFUSED:
+                raise ValueError(f"train.trl_args: '{key}' is not taken: {trl_args.REFUSED[key]}")
+            if mine is None:
+                owners = ", ".join(trl_args.owners(key)) or "none"
+                raise ValueError(f"train.trl_args: '{key}' is a field of TRL's {owners}, but task {task} does not "
+                                 "train with a TRL trainer; expected no trl_args")
+            if key not in trl_args.FIELDS[mine]:
+                raise ValueError(f"train.trl_args: '{key}' is not a field of TRL's {mine} (task {task}); expected "
+                                 "one of its fields (config/trl_args.py)")
+        if self.backend != "native":
+            raise ValueError(f"train.trl_args: TRL settings of mgtrainer's own trainers, but backend is "
+                             f"{self.backend}; expected backend: native, or the backend's own settings")
+        return self
+
+    @model_validator(mode="after")
+    def _quantized(self):
+        """QLoRA (model.quantization_bit) trains LoRA adapters on frozen quantized weights, as LLaMA-Factory does."""
+        bits = self.model.quantization_bit
+        if bits is None:
+            return self
+        if self.lora.finetuning_type != "lora":
+            raise ValueError(f"model.quantization_bit: {bits}-bit base weights train only LoRA adapters, but "
+                             f"lora.finetuning_type is {self.lora.finetuning_type}; expected lora.finetuning_type: "
+                             "lora (QLoRA), or quantization_bit unset")
+        if self.backend != "native":
+            raise ValueError(f"model.quantization_bit: backend {self.backend}'s env has no bitsandbytes; expected "
+                             "backend: native for QLoRA")
+        from mgtrainer.driver import shard
+
+        stage = ((shard.deepspeed_config(self.train.deepspeed) or {}).get("zero_optimization") or {}).get("stage")
+        if stage == 3:
+            raise ValueError("model.quantization_bit: quantized weights cannot be sharded by ZeRO-3; expected "
+                             "train.deepspeed unset or zero2, or quantization_bit unset")
+        return self
+
+    @model_validator(mode="after")
     def _fill_defaults(self):
         train, data = self.train, self.data
         if train.output_dir is None:

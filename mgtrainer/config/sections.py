@@ -73,6 +73,19 @@ class ModelConfig(Section):
     mask_history: bool = Field(
         False, description="Train the last assistant turn only; earlier turns are context, and truncation keeps "
         "the last turns first (LLaMA-Factory's mask_history). Needs model.template.")
+    quantization_bit: Literal[4, 8] | None = Field(
+        None, description="QLoRA: load the base weights in 4 or 8 bits with bitsandbytes (its CPU backend runs too) "
+        "and train LoRA adapters on them (LLaMA-Factory's quantization_bit; TRL's load_in_4bit / load_in_8bit; "
+        "MiniCPM's qlora: true = 4). Needs lora.finetuning_type: lora. final/ merges the adapter into the base "
+        "reloaded in full precision, as LLaMA-Factory exports it.")
+    quantization_method: Literal["bnb", "bitsandbytes"] = Field(
+        "bnb", description="The quantizer of quantization_bit: bitsandbytes (LLaMA-Factory's bnb); hqq and eetq "
+        "are not installed.")
+    quantization_type: Literal["nf4", "fp4"] = Field(
+        "nf4", description="4-bit data type (LLaMA-Factory's quantization_type, TRL's bnb_4bit_quant_type).")
+    double_quantization: bool = Field(
+        True, description="4-bit: quantize the quantization constants too (LLaMA-Factory's double_quantization, "
+        "TRL's use_bnb_nested_quant).")
     enable_thinking: bool = Field(
         True, description="Reasoning templates (qwen3, deepseekr1, ...): true = a reply without a thought gets an "
         "empty one that is trained; false = thoughts are removed from replies and the empty thought goes in the "
@@ -240,6 +253,10 @@ class TrainConfig(Section):
                                     "field (adam_beta1, adam_epsilon, tf32, torch_compile, lr_scheduler_kwargs, "
                                     "neftune_noise_alpha, ...), passed as it is; such a name given flat or under "
                                     "train: lands here (config/hf_args.py).")
+    trl_args: dict[str, Any] = Field(default_factory=dict, description="Any other field of the task's TRL config "
+                                     "(dpo, orpo: DPOConfig; kto: KTOConfig; grpo: GRPOConfig), e.g. label_smoothing, "
+                                     "num_iterations, epsilon_high, top_p, scale_rewards, passed as it is; such a "
+                                     "name given flat or under train: lands here (config/trl_args.py).")
 
     @field_validator("output_dir", "deepspeed", mode="before")
     @classmethod
@@ -324,6 +341,8 @@ class LoraConfig(Section):
     rank: int = Field(8, gt=0, description="LoRA rank r.")
     alpha: int | None = Field(None, gt=0, description="LoRA alpha; None = 2 x rank.")
     dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA path.")
+    use_rslora: bool = Field(False, description="Rank-stabilised LoRA: scale the update by alpha / sqrt(rank) "
+                             "instead of alpha / rank (PEFT's, LLaMA-Factory's and TRL's use_rslora).")
     target: list[str] | str = Field(
         "all-linear",
         description="Modules that get adapters: a list of names, a regex, or all-linear "

@@ -115,6 +115,8 @@ def load_model(model_cfg, head: str, tokenizer=None, labels: list[str] | None = 
         kwargs.update(num_labels=len(labels), id2label=dict(enumerate(labels)),
                       label2id={name: i for i, name in enumerate(labels)},
                       problem_type="multi_label_classification" if multi_label else None)
+    if getattr(model_cfg, "quantization_bit", None):
+        kwargs["quantization_config"] = quantization_config(model_cfg)
     cls = auto_class(head)
     try:
         model = cls.from_pretrained(path, **{k: v for k, v in kwargs.items() if v is not None})
@@ -136,6 +138,20 @@ def load_model(model_cfg, head: str, tokenizer=None, labels: list[str] | None = 
     return model
 
 
+def quantization_config(model_cfg):
+    """bitsandbytes settings for QLoRA (model.quantization_bit 4 or 8), as LLaMA-Factory builds them; 4-bit
+    matmuls compute in the weights' dtype (float32 on CPU unless model.dtype says otherwise)."""
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if model_cfg.quantization_bit == 8:
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=model_cfg.quantization_type,
+                              bnb_4bit_use_double_quant=model_cfg.double_quantization,
+                              bnb_4bit_compute_dtype=pick_dtype(model_cfg) or torch.float32,
+                              bnb_4bit_quant_storage=torch.uint8)
+
+
 def head_module_names(model) -> list[str]:
     """Names of the freshly initialised task head (always trained)."""
     return [n for n in ("score", "classifier") if hasattr(model, n)]
@@ -152,6 +168,10 @@ def apply_finetuning(model, lora_cfg, head: str, frozen: tuple[str, ...] = ()):
 
         model = load_adapter(model, lora_cfg)
     if lora_cfg.finetuning_type == "lora" and not hasattr(model, "peft_config"):
+        if getattr(model, "is_quantized", False):  # QLoRA: norms and embeddings in float32, inputs take grads
+            from peft import prepare_model_for_kbit_training
+
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
         model = add_lora(model, lora_cfg, head)
     elif lora_cfg.finetuning_type == "freeze":
         freeze(model, lora_cfg)
@@ -169,7 +189,7 @@ def add_lora(model, lora_cfg, head: str):
         re.compile(target)  # a regex matched against the end of full module names (peft full-matches)
         target = f".*(?:{target})"
     config = LoraConfig(r=lora_cfg.rank, lora_alpha=lora_cfg.alpha, lora_dropout=lora_cfg.dropout,
-                        target_modules=target, task_type=task_type,
+                        target_modules=target, task_type=task_type, use_rslora=getattr(lora_cfg, "use_rslora", False),
                         modules_to_save=head_module_names(model) or None)
     try:
         return get_peft_model(model, config)

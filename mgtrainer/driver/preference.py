@@ -214,7 +214,7 @@ def trl_args(cfg, spec: PrefSpec) -> tuple[type, dict]:
     common = dict(beta=spec.beta, max_length=cfg.data.cutoff_len, disable_dropout=True,
                   precompute_ref_log_probs=spec.precompute_ref_log_probs and not spec.reference_free)
     cls = KTOConfig if spec.kind == "unpaired" else DPOConfig
-    return cls, common | dict(loss_type=spec.loss) | spec.args
+    return cls, common | dict(loss_type=spec.loss) | spec.args | cfg.train.trl_args  # the user's TRL fields last
 
 
 def encode(tok, records, cfg, spec: PrefSpec):

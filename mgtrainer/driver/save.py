@@ -13,6 +13,7 @@ sentence-transformers files of the pooling tasks (write_sentence_transformers, w
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from contextlib import contextmanager
@@ -43,7 +44,9 @@ def save_final(trainer, tok, cfg, head: str, metrics: dict, template: str | None
         build = atomic.temp_dir(final)
         with dropped_on_error(build):
             build.chmod(0o755)  # a temp folder is private; final/ is read by servers and other users
-            adapter_dir = _save_model(model, build, cfg.lora.merge)
+            full_precision = functools.partial(_full_precision, cfg.model, head, tok, manifest_fields.get("labels"),
+                                               manifest_fields.get("multi_label", False))
+            adapter_dir = _save_model(model, build, cfg.lora.merge, full_precision)
             if adapter_dir is not None:  # which base the adapter belongs to: lora.adapter_name_or_path checks it
                 from mgtrainer.driver.adapters import write_base
                 from mgtrainer.driver.model import resolve_model
@@ -87,17 +90,30 @@ def gathered(trainer, model):
     return deepspeed.zero.GatheredParameters(list(model.parameters()), modifier_rank=None)
 
 
-def _save_model(model, folder: Path, merge: bool) -> str | None:
-    """The weights into folder; returns the manifest's adapter_dir."""
+def _save_model(model, folder: Path, merge: bool, full_precision) -> str | None:
+    """The weights into folder; returns the manifest's adapter_dir. A QLoRA adapter is merged into the base
+    reloaded in full precision (full_precision(adapter folder) -> merged model)."""
     if _is_peft(model) and not merge:
         model.save_pretrained(folder)  # the adapter alone: serving/loading pairs it with the base model
         return "."
     if _is_peft(model):
         model.save_pretrained(folder / "adapter")
-        model.merge_and_unload().save_pretrained(folder)
+        quantized = getattr(model.get_base_model(), "is_quantized", False)
+        (full_precision(folder / "adapter") if quantized else model.merge_and_unload()).save_pretrained(folder)
         return "adapter"
     model.save_pretrained(folder)
     return None
+
+
+def _full_precision(model_cfg, head: str, tok, labels, multi_label: bool, adapter: Path):
+    """The adapter merged into its base loaded again without quantization, as LLaMA-Factory exports a QLoRA run:
+    merged into the 4-bit weights it would be saved rounded to them."""
+    from peft import PeftModel
+
+    from mgtrainer.driver.model import load_model
+
+    base = load_model(model_cfg.model_copy(update={"quantization_bit": None}), head, tok, labels, multi_label)
+    return PeftModel.from_pretrained(base, adapter).merge_and_unload()
 
 
 def write_json(path: Path, obj) -> None:

@@ -17,6 +17,7 @@ from mgtrainer.tasks.sft import (  # noqa: F401 (a preference-tuned model is a c
 
 RECORD = "preference"
 STREAMING = False
+TRL_CONFIG = "DPOConfig"  # TRL's config of this trainer: its own fields in a config go there (train.trl_args)
 LOSSES = ("sigmoid", "hinge", "ipo", "robust", "bco_pair", "sppo_hard", "nca_pair", "apo_zero", "apo_down",
           "exo_pair", "discopop", "sigmoid_norm", "orpo", "simpo")
 

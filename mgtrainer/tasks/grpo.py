@@ -25,6 +25,7 @@ HEAD = "causal_lm"
 RECORD = "prompt"
 SERVE = Serve(runner="generate", endpoints=("/v1/chat/completions", "/v1/completions"))
 STREAMING = False
+TRL_CONFIG = "GRPOConfig"  # TRL's config of this trainer: its own fields in a config go there (train.trl_args)
 LOSSES = Literal["grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo"]
 
 
@@ -90,23 +91,29 @@ def _check_batch(cfg) -> None:
                        f"task.num_generations ({n}); expected e.g. per_device_eval_batch_size: {n}")
 
 
-def grpo_trainer(cfg, rewards):
-    """A trainer_cls for driver.trainer.build_trainer: its TrainingArguments become a GRPOConfig with the
-    task's knobs, and the trainer is TRL's GRPOTrainer with the built reward callables."""
+def grpo_config(cfg, args):
+    """TRL's GRPOConfig: the TrainingArguments fields of args, the task's knobs, then the user's other GRPOConfig
+    fields (train.trl_args: num_iterations, epsilon_high, top_p, scale_rewards, ...)."""
     from dataclasses import fields
 
     from transformers import TrainingArguments
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig
 
     g = cfg.task
+    base = {f.name: getattr(args, f.name) for f in fields(TrainingArguments) if f.init}
+    knobs = dict(num_generations=g.num_generations, max_completion_length=g.max_completion_length,
+                 temperature=g.temperature, beta=g.beta, loss_type=g.loss, reward_weights=g.weights(),
+                 use_vllm=g.use_vllm, vllm_mode="colocate", log_completions=g.log_completions, shuffle_dataset=True)
+    return GRPOConfig(**base, **knobs | cfg.train.trl_args)
+
+
+def grpo_trainer(cfg, rewards):
+    """A trainer_cls for driver.trainer.build_trainer: its TrainingArguments become a GRPOConfig with the
+    task's knobs, and the trainer is TRL's GRPOTrainer with the built reward callables."""
+    from trl import GRPOTrainer
 
     def make(model, args, train_dataset, eval_dataset, data_collator, processing_class, compute_metrics, callbacks):
-        base = {f.name: getattr(args, f.name) for f in fields(TrainingArguments) if f.init}
-        grpo_args = GRPOConfig(**base, num_generations=g.num_generations, max_completion_length=g.max_completion_length,
-                               temperature=g.temperature, beta=g.beta, loss_type=g.loss,
-                               reward_weights=g.weights(), use_vllm=g.use_vllm, vllm_mode="colocate",
-                               log_completions=g.log_completions, shuffle_dataset=True)
-        return GRPOTrainer(model=model, reward_funcs=rewards, args=grpo_args, train_dataset=train_dataset,
+        return GRPOTrainer(model=model, reward_funcs=rewards, args=grpo_config(cfg, args), train_dataset=train_dataset,
                            eval_dataset=eval_dataset, processing_class=processing_class, callbacks=callbacks)
 
     return make

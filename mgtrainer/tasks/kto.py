@@ -12,6 +12,7 @@ from mgtrainer.tasks.sft import (  # noqa: F401 (a preference-tuned model is a c
 
 RECORD = "kto"
 STREAMING = False
+TRL_CONFIG = "KTOConfig"  # TRL's config of this trainer: its own fields in a config go there (train.trl_args)
 
 
 class Config(TaskConfig):

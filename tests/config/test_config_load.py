@@ -248,7 +248,8 @@ ERROR_CASES = [
     ("eval_strategy: sometimes\n", "cfg.yaml:3: invalid train.eval_strategy = 'sometimes': Input should be"),
     ("bf16: true\nfp16: true\n", "cfg.yaml:3: train: bf16 and fp16 are both true; choose one"),
     ("max_length: 64\ncutoff_len: 128\n", "cfg.yaml:4: 'cutoff_len' sets data.cutoff_len = 128, but cfg.yaml:3"),
-    ("quantization_bit: 4\n", "cfg.yaml:3: 'quantization_bit' is not supported: quantized (QLoRA)"),
+    ("quantization_bit: 4\nfinetuning_type: full\n", "cfg.yaml:3: model.quantization_bit: 4-bit base weights train "
+     "only LoRA adapters, but lora.finetuning_type is full"),
     ("stage: ppo\n", "cfg.yaml:3: invalid 'stage' = 'ppo': stage 'ppo' is not supported yet"),
     ("pref_beta: 0.2\n", "cfg.yaml:3: 'beta' is a setting of task dpo, kto, orpo, grpo, not of task 'sft'"),
     ("labels: [a, b]\n", "cfg.yaml:3: 'labels' is a setting of task classify, not of task 'sft'"),

@@ -121,7 +121,7 @@ def test_a_tracker_not_installed_is_one_line_before_the_trainer_is_built(tmp_pat
 
 
 def test_the_seed_toolkits_names_load():
-    """MiniCPM's finetune.py (use_lora, model_max_length, qlora) and MDL-Toolkit's train (lr, batch_size,
+    """MiniCPM's finetune.py (use_lora, model_max_length, qlora: QLoRA) and MDL-Toolkit's train (lr, batch_size,
     train_dataset, eval_dataset, output) as their users write them in a YAML or as key=value."""
     cfg = load_config({"task": "sft", "model": "m", "use_lora": False, "model_max_length": 256, "qlora": False,
                        "train_dataset": "a.jsonl", "eval_dataset": "b.jsonl"},
@@ -130,8 +130,8 @@ def test_the_seed_toolkits_names_load():
         ("full", 256, ["a.jsonl"], ["b.jsonl"])
     assert (cfg.train.learning_rate, cfg.train.per_device_train_batch_size, cfg.train.output_dir) == \
         (2e-4, 4, "outputs/x")
-    with pytest.raises(MgtError, match="'qlora' is not supported: quantized"):
-        load_config({"task": "sft", "model": "m", "data": {"train": ["a.jsonl"]}, "qlora": True}, [])
+    qlora = load_config({"task": "sft", "model": "m", "data": {"train": ["a.jsonl"]}, "qlora": True}, [])
+    assert qlora.model.quantization_bit == 4  # MiniCPM's QLoRA: 4-bit nf4 base weights, double quantization
 
 
 def test_the_attention_kernel_is_asked_for_by_either_name_and_a_missing_one_is_one_line(tiny_qwen2):
