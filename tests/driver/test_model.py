@@ -18,6 +18,7 @@ class Lora(BaseModel):
     freeze_include: list[str] | None = None
     freeze_exclude: list[str] | None = None
     freeze_layers: int | None = None
+    use_rslora: bool = False
 
 
 class Model(BaseModel):
@@ -41,6 +42,14 @@ def test_lora_targets(tiny_qwen2, target, hit, miss):
     names = _trainable(model)
     assert names and all("lora_" in n for n in names)
     assert any(hit in n for n in names) and not any(miss in n for n in names)
+
+
+@pytest.mark.parametrize("rslora, scaling", [(False, 8 / 4), (True, 8 / 4 ** 0.5)])
+def test_rank_stabilised_lora_scales_by_the_root_of_the_rank(tiny_qwen2, rslora, scaling):
+    model = dm.apply_finetuning(dm.load_model(Model(name_or_path=str(tiny_qwen2)), "causal_lm"),
+                                Lora(use_rslora=rslora), "causal_lm")  # rank 4, alpha 8
+    layer = model.base_model.model.model.layers[0].self_attn.q_proj
+    assert layer.scaling["default"] == pytest.approx(scaling)
 
 
 def test_lora_unknown_target_is_a_user_error(tiny_qwen2):
