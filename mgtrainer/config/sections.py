@@ -223,8 +223,10 @@ class TrainConfig(Section):
                                                "of the same run in output_dir, if any) or a checkpoint path.")
     overwrite_output_dir: bool = Field(False, description="Replace the run already in output_dir (its final/ "
                                        "and checkpoints); without it a new run there is refused.")
-    report_to: list[str] = Field(default_factory=list, description="Trackers (tensorboard, wandb, ...);"
-                                 " [] or 'none' = none. metrics.jsonl and plots are always written.")
+    report_to: list[str] = Field(default_factory=list, description="Trackers: tensorboard (OUTPUT_DIR/runs), wandb "
+                                 "(offline in OUTPUT_DIR/wandb unless WANDB_MODE / WANDB_API_KEY say otherwise), "
+                                 "mlflow (file store OUTPUT_DIR/mlruns unless MLFLOW_TRACKING_URI says otherwise); "
+                                 "[] or 'none' = none. metrics.jsonl and plots are always written.")
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
     max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm; 0 = off.")
     group_by_length: bool = Field(False, description="Batch rows of similar length together (fixed batch "

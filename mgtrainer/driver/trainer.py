@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -42,6 +43,25 @@ def check_trackers(names: list[str]) -> None:
                            f"and the plots are always written), or {name} added to the env's lock")
 
 
+def tracker_env(names: list[str], output_dir: str) -> dict[str, str]:
+    """Where wandb and mlflow write when the user's environment says nothing: wandb offline (no account, no
+    network; `wandb sync OUTPUT_DIR/wandb/offline-run-*` uploads it later) under OUTPUT_DIR, mlflow's file store
+    OUTPUT_DIR/mlruns. Set in os.environ before the Trainer's callbacks read it; the user's own settings win."""
+    env = {}
+    everything = "all" in names
+    if "wandb" in names or everything:
+        if not os.environ.get("WANDB_MODE") and not os.environ.get("WANDB_API_KEY"):
+            env["WANDB_MODE"] = "offline"
+        if not os.environ.get("WANDB_DIR"):
+            env["WANDB_DIR"] = str(Path(output_dir).resolve())
+        if not os.environ.get("WANDB_PROJECT"):
+            env["WANDB_PROJECT"] = "mgtrainer"
+    if ("mlflow" in names or everything) and not os.environ.get("MLFLOW_TRACKING_URI"):
+        env["MLFLOW_TRACKING_URI"] = (Path(output_dir).resolve() / "mlruns").as_uri()
+        env["MLFLOW_ALLOW_FILE_STORE"] = "true"  # mlflow 3 keeps the file store in maintenance mode, opt-in
+    return env
+
+
 def training_args(cfg, default_metric: str = "loss", args_cls=None, **extra) -> TrainingArguments:
     """transformers TrainingArguments (or args_cls, e.g. TRL's DPOConfig) from cfg.train (names are the same)."""
     t = cfg.train
@@ -52,6 +72,12 @@ def training_args(cfg, default_metric: str = "loss", args_cls=None, **extra) -> 
                        "expected eval data (data.eval or data.val_size) and eval_strategy steps or epoch")
     eval_steps = t.eval_steps or t.logging_steps
     check_trackers(t.report_to)
+    trackers = tracker_env(t.report_to, t.output_dir)
+    if trackers:
+        Path(t.output_dir).mkdir(parents=True, exist_ok=True)
+        os.environ.update(trackers)
+        if main_process():
+            print("tracking: " + "; ".join(f"{k}={v}" for k, v in trackers.items()), flush=True)
     kwargs = dict(
         output_dir=t.output_dir, learning_rate=t.learning_rate, num_train_epochs=t.num_train_epochs,
         max_steps=t.max_steps, per_device_train_batch_size=t.per_device_train_batch_size,

@@ -116,6 +116,23 @@ def _preview(run: Run) -> list[dict]:
     return out
 
 
+TRACKERS = (("tensorboard", "runs", "TensorBoard event files (tensorboard --logdir {path})"),
+            ("wandb", "wandb", "wandb run files, offline unless WANDB_MODE said otherwise "
+                               "(wandb sync {path}/offline-run-*)"),
+            ("mlflow", "mlruns", "mlflow file store (MLFLOW_TRACKING_URI={uri})"))
+
+
+def _trackers(run: Run) -> list[dict]:
+    """The trackers' own folders in the run folder (train.report_to), each with how to open it."""
+    out = []
+    for name, folder, how in TRACKERS:
+        path = Path(run.path) / folder
+        if path.is_dir():
+            out.append({"name": name, "href": path.resolve().as_uri(), "path": str(path),
+                        "how": how.format(path=path, uri=path.resolve().as_uri())})
+    return out
+
+
 def context(runs: list[Run]) -> dict:
     ids = {r.name: f"run{i}" for i, r in enumerate(runs)}
     colors = {r.name: charts.color(i) for i, r in enumerate(runs)}
@@ -139,7 +156,7 @@ def context(runs: list[Run]) -> dict:
             "model": ((cfg or {}).get("model") or {}).get("name_or_path", "?"),
             "progress": _progress(run), "story": _story(all_series[run.name]),
             "config": yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True) if cfg else None,
-            "versions": run.info.get("versions") or {}, "preview": _preview(run),
+            "versions": run.info.get("versions") or {}, "preview": _preview(run), "trackers": _trackers(run),
             "histogram": charts.length_histogram(lengths, i) if lengths else None,
             "lengths": run.info.get("length_stats") or ({"n": len(lengths), "min": min(lengths),
                                                            "max": max(lengths), "mean": sum(lengths) / len(lengths)}

@@ -106,15 +106,16 @@ def test_trl_packing_in_an_sft_config_is_padding_free_and_stays_pt_packing_in_pt
 
 
 def test_a_tracker_not_installed_is_one_line_before_the_trainer_is_built(tmp_path):
-    """report_to: wandb passed the config and failed inside the Trainer's set-up (wandb is in no lock)."""
+    """report_to: a tracker not in the env's lock (clearml) passed the config and failed inside the Trainer's set-up;
+    wandb and mlflow are in the train env (tests/driver/test_tensorboard.py)."""
     from mgtrainer.driver.trainer import training_args
 
     def args(tracker):
         return training_args(load_config({"task": "sft", "model": "m", "data": {"train": ["d.jsonl"]},
                                           "train": {"output_dir": str(tmp_path), "report_to": tracker}}, []))
 
-    with pytest.raises(MgtError, match=r"^train.report_to: 'wandb' is not installed in this env \(installed: "):
-        args("wandb")
+    with pytest.raises(MgtError, match=r"^train.report_to: 'clearml' is not installed in this env \(installed: "):
+        args("clearml")
     with pytest.raises(MgtError, match="'wandbb' is not a tracker transformers knows; expected some of"):
         args("wandbb")
     assert args("tensorboard").report_to == ["tensorboard"] and args("none").report_to == []
