@@ -34,6 +34,26 @@ def test_presets_files_and_refusals(tmp_path):
     assert load_config({**BASE, "tokenized_path": "cache"}).data.packed == "cache"  # LLaMA-Factory's name
 
 
+def test_deepspeed_without_a_launcher_is_a_process_group_of_one(monkeypatch):
+    """`mgtrainer train` of a config with deepspeed and no torchrun (LLaMA-Factory's full-sft example, as its CLI
+    runs it on one device): the group of one is described as torchrun would, so DeepSpeed does not look for MPI
+    (it stopped with `No module named 'mpi4py'`); a launcher's own settings are left alone."""
+    import os
+
+    from mgtrainer.driver.shard import single_process_group
+
+    for key in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.setenv(key, "x")
+        monkeypatch.delenv(key)
+    single_process_group()
+    assert (os.environ["RANK"], os.environ["WORLD_SIZE"], os.environ["MASTER_ADDR"]) == ("0", "1", "127.0.0.1")
+    assert int(os.environ["MASTER_PORT"]) > 0
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    single_process_group()
+    assert (os.environ["RANK"], os.environ["WORLD_SIZE"]) == ("3", "4")
+
+
 def test_training_arguments_carry_the_settings(tmp_path):
     from mgtrainer.driver import shard, trainer
 

@@ -42,3 +42,22 @@ def test_kto_rows_split_prompt_and_judged_answer(tiny_qwen2, shared_data):
         full = tok.apply_chat_template(msgs, tokenize=True, return_dict=True)["input_ids"]
         assert row["prompt_ids"] + row["completion_ids"] == full and row["label"] == rec.label
         assert tok.decode(row["completion_ids"]).startswith(rec.messages[-1].content[:20])
+
+
+def test_one_row_a_step_becomes_two_with_half_the_accumulation(tmp_path, capsys):
+    """LLaMA-Factory's kto examples train 1 row x 8 accumulation steps (its KL pairing allows it); TRL's KTOTrainer
+    needs the other rows of a step for the KL term: 2 rows x 4 steps, the same rows per update, said in a note."""
+    from mgtrainer.config import load_config
+    from mgtrainer.errors import MgtError
+    from mgtrainer.tasks import kto
+
+    def spec(**train):
+        return kto.spec(load_config({"task": "kto", "model": "m", "data": {"train": ["x.json"]},
+                                     "train": {"output_dir": str(tmp_path), **train}}))
+
+    args = spec(per_device_train_batch_size=1, gradient_accumulation_steps=8).args
+    assert (args["per_device_train_batch_size"], args["gradient_accumulation_steps"]) == (2, 4)
+    assert "per_device_train_batch_size 1 -> 2 and gradient_accumulation_steps 8 -> 4" in capsys.readouterr().err
+    assert "per_device_train_batch_size" not in spec(per_device_train_batch_size=4).args
+    with pytest.raises(MgtError, match="expected per_device_train_batch_size >= 2, or an even"):
+        spec(per_device_train_batch_size=1, gradient_accumulation_steps=3)
