@@ -26,9 +26,10 @@ def load_run(config, overrides=(), notes: bool = True):
 
     if isinstance(config, RunConfig):
         return config
-    if config is None:
-        raise MgtError("no config given; expected `mgtrainer train CONFIG.yaml [k=v ...]`")
-    cfg = handed_over(config, overrides) or load_config(config, list(overrides))
+    if config is None and not overrides:
+        raise MgtError("no config given; expected `mgtrainer train CONFIG.yaml [k=v ...]` (or the settings as "
+                       "k=v / --key value alone)")
+    cfg = handed_over(config, overrides) or load_config({} if config is None else config, list(overrides))
     if notes:
         say_notes(cfg)
     return cfg

@@ -140,6 +140,7 @@ ALIASES: dict[str, Alias] = {
     "lr": Alias("train.learning_rate", "common scripts, " + MDL),
     "batch_size": Alias("train.per_device_train_batch_size", MDL),
     "output": Alias("train.output_dir", MDL),
+    "base_dir": Alias("model.name_or_path", MDL),
     "evaluation_strategy": Alias("train.eval_strategy", TF),
     "early_stopping_steps": Alias("train.early_stopping_patience", LF),
     "disable_gradient_checkpointing": Alias("train.gradient_checkpointing", LF, _negate),

@@ -135,6 +135,25 @@ def test_the_seed_toolkits_names_load():
     assert qlora.model.quantization_bit == 4  # MiniCPM's QLoRA: 4-bit nf4 base weights, double quantization
 
 
+def test_mdl_toolkits_train_command_runs_with_the_program_name_changed(tmp_path):
+    """MDL-Toolkit's `train --base-dir M --train-dataset D --lr X --lora-rank R --batch-size B --output O` (no
+    config file): each option not of `mgtrainer train` is the override of its name; a flag alone is true."""
+    from mgtrainer.app.runs import load_run
+    from mgtrainer.cli import build_parser, dashed_overrides, parse
+
+    argv = ["train", "--task", "sft", "--base-dir", "m", "--train-dataset", "a.jsonl", "--eval-dataset=b.jsonl",
+            "--lr", "2e-4", "--lora-rank", "16", "--batch-size", "4", "--output", str(tmp_path / "o"),
+            "--gradient-checkpointing", "--nproc-per-node", "2", "train.max_steps=3"]
+    args = parse(argv)[1]
+    assert args.config is None and args.nproc_per_node == 2  # mgtrainer's own options stay options
+    cfg = load_run(args.config, args.overrides, notes=False)
+    assert (cfg.model.name_or_path, cfg.data.train, cfg.data.eval, cfg.train.learning_rate, cfg.lora.rank,
+            cfg.train.per_device_train_batch_size, cfg.train.output_dir, cfg.train.gradient_checkpointing,
+            cfg.train.max_steps) == ("m", ["a.jsonl"], ["b.jsonl"], 2e-4, 16, 4, str(tmp_path / "o"), True, 3)
+    with pytest.raises(MgtError, match="unknown key 'lora_rnak'"):
+        load_run(None, dashed_overrides(build_parser(), ["train", "--task", "sft", "--lora-rnak", "8"])[1:])
+
+
 def test_the_attention_kernel_is_asked_for_by_either_name_and_a_missing_one_is_one_line(tiny_qwen2):
     """model.attn_implementation (transformers) = LLaMA-Factory's flash_attn (fa2 -> flash_attention_2, disabled ->
     eager, auto -> transformers' choice); documented before as picked automatically, when nothing picked it."""
