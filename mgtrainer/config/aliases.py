@@ -161,6 +161,7 @@ ALIASES: dict[str, Alias] = {
     "vllm_maxlen": Alias("serve.max_model_len", LF),
     "infer_dtype": Alias("serve.dtype", LF),
     "tokenized_path": Alias("data.packed", LF),
+    "enable_liger_kernel": Alias("train.hf_args.use_liger_kernel", LF),  # refused where Liger cannot run
     "neat_packing": Alias("train.padding_free", LF),  # packed rows that do not attend across each other
     "dataset_streaming": Alias("data.streaming", TRL),
     "dpo_label_smoothing": Alias("train.trl_args.label_smoothing", LF),  # TRL's DPOConfig field (task dpo)
@@ -180,8 +181,6 @@ IGNORED: dict[str, str] = {
     "dataset_num_proc": "tokenization runs in-process",
     "plot_loss": "plots are always written to OUTPUT_DIR/plots",
     "save_only_model": "checkpoints keep optimizer state for resuming",
-    "enable_liger_kernel": "Liger's kernels are Triton (GPU only); where a GPU is, TrainingArguments' "
-                           "use_liger_kernel: true passes through",
     "use_fast_tokenizer": "the fast tokenizer is always used",
     "remove_unused_columns": "the data layer keeps only what the task needs",
     "include_num_input_tokens_seen": "not tracked",

@@ -43,6 +43,23 @@ def check_trackers(names: list[str]) -> None:
                            f"and the plots are always written), or {name} added to the env's lock")
 
 
+def check_liger(hf_args: dict) -> None:
+    """use_liger_kernel (LLaMA-Factory's enable_liger_kernel) where Liger's kernels can run: they are Triton
+    kernels, so a GPU and the liger-kernel package; else one line (transformers would raise inside the Trainer)."""
+    if not hf_args.get("use_liger_kernel"):
+        return
+    import importlib.util
+
+    import torch
+
+    if not torch.cuda.is_available():
+        raise MgtError("train.use_liger_kernel: Liger's kernels are Triton kernels, which need a GPU, and this "
+                       "machine has none; expected use_liger_kernel false (LLaMA-Factory's enable_liger_kernel) here")
+    if importlib.util.find_spec("liger_kernel") is None:
+        raise MgtError("train.use_liger_kernel: the liger-kernel package is not in this env; expected it added to "
+                       "the train env's lock (env/train/requirements.in), or use_liger_kernel false")
+
+
 def tracker_env(names: list[str], output_dir: str) -> dict[str, str]:
     """Where wandb and mlflow write when the user's environment says nothing: wandb offline (no account, no
     network; `wandb sync OUTPUT_DIR/wandb/offline-run-*` uploads it later) under OUTPUT_DIR, mlflow's file store
@@ -72,6 +89,7 @@ def training_args(cfg, default_metric: str = "loss", args_cls=None, **extra) -> 
                        "expected eval data (data.eval or data.val_size) and eval_strategy steps or epoch")
     eval_steps = t.eval_steps or t.logging_steps
     check_trackers(t.report_to)
+    check_liger(t.hf_args)
     trackers = tracker_env(t.report_to, t.output_dir)
     if trackers:
         Path(t.output_dir).mkdir(parents=True, exist_ok=True)

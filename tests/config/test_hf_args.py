@@ -182,3 +182,19 @@ def test_llamafactory_gets_the_kernel_by_its_own_name(tmp_path):
                        "train": {"output_dir": str(tmp_path / "o")}}, [])
     args, _ = lf_config.to_lf_args(cfg, tmp_path / "d", "t", None)
     assert args["flash_attn"] == "disabled"
+
+
+def test_liger_is_refused_where_it_cannot_run(tmp_path):
+    """LLaMA-Factory's enable_liger_kernel = TrainingArguments' use_liger_kernel: taken (it was a note that it did
+    nothing), and on a machine without a GPU one line before the Trainer is built (Liger's kernels are Triton)."""
+    import torch
+
+    from mgtrainer.driver.trainer import training_args
+
+    base = {"task": "sft", "model": "m", "data": {"train": ["d.jsonl"]}, "output_dir": str(tmp_path)}
+    cfg = load_config({**base, "enable_liger_kernel": True})
+    assert cfg.train.hf_args == {"use_liger_kernel": True} and cfg.notes == []
+    if not torch.cuda.is_available():
+        with pytest.raises(MgtError, match="Liger's kernels are Triton kernels, which need a GPU"):
+            training_args(cfg)
+    assert training_args(load_config({**base, "enable_liger_kernel": False})).use_liger_kernel is False
