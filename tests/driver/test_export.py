@@ -31,7 +31,7 @@ def run(request, tmp_path_factory) -> tuple[Path, Path]:
     out = tmp_path_factory.mktemp("export") / request.param
     train({"task": "sft", "model": {"name_or_path": str(base)},
            "data": {"train": [str(DATES / "dates_sft.jsonl")], "max_samples": 32, "cutoff_len": 96},
-           "train": {"output_dir": str(out), "max_steps": 2, "per_device_train_batch_size": 8, "save_strategy": "no",
+           "train": {"output_dir": str(out), "max_steps": 2, "per_device_train_batch_size": 8, "save_steps": 1,
                      "learning_rate": 1e-2, "preview_samples": 0, "report_to": "none", "logging_steps": 1},
            "lora": {"finetuning_type": "lora", "rank": 4, "merge": False}})
     return base, out
@@ -84,3 +84,27 @@ def test_merged_adapter_and_every_gguf_type_load_back_alike(run, tmp_path):
             assert torch.equal(gen, ref_gen), outtype
     again = _cli("export", out, "--to", "gguf", "-o", tmp_path / "model-f32.gguf")
     assert again.returncode == 2 and again.stderr.strip().endswith("(or --force to replace it)")
+
+
+def test_merged_from_a_checkpoint_is_that_steps_model(run, tmp_path):
+    """`export RUN/checkpoint-1 --to merged`: the adapter of step 1 merged into its base (the one its
+    adapter_config.json names), not final/'s (step 2); loadable by transformers as a plain model."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from mgtrainer.app.export import export
+
+    base, out = run
+    step1 = out / "checkpoint-1"
+    assert (step1 / "adapter_config.json").is_file(), sorted(p.name for p in out.iterdir())
+    dest = export(step1, "merged", tmp_path / "step1")
+    got = AutoModelForCausalLM.from_pretrained(dest, dtype=torch.float32)
+    want = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32),
+                                     str(step1)).merge_and_unload()
+    final = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32),
+                                      str(out / "final")).merge_and_unload()
+    ids = torch.arange(5, 21).unsqueeze(0)
+    with torch.no_grad():
+        assert torch.allclose(got(ids).logits, want(ids).logits, atol=1e-5)
+        assert not torch.allclose(got(ids).logits, final(ids).logits, atol=1e-4)  # step 1's, not the last step's
