@@ -212,9 +212,9 @@ def test_a_disk_that_fills_while_final_is_written_leaves_no_final_and_the_checkp
                    data={"max_samples": 16}, train={"max_steps": 2, "save_steps": 2, "save_total_limit": 1})
     real = save._save_model
 
-    def filled_first(model, build, merge):  # the disk fills just as final/ is being written
+    def filled_first(model, build, merge, *rest):  # the disk fills just as final/ is being written
         fill(disk)
-        return real(model, build, merge)
+        return real(model, build, merge, *rest)
 
     monkeypatch.setattr(save, "_save_model", filled_first)
     with pytest.raises(MgtError, match=rf"^{out}.*: cannot write \(no space left on the device\); 0 MiB free there"):
