@@ -78,12 +78,10 @@ def single_process_group() -> None:
     """DeepSpeed in a plain `mgtrainer train` (no torchrun): a process group of one, as torchrun would describe
     it, so DeepSpeed does not look for MPI (mpi4py) to find its peers, as LLaMA-Factory's CLI launches alone too."""
     import os
-    import socket
+
+    from mgtrainer.ports import free_port
 
     if "RANK" in os.environ or "WORLD_SIZE" in os.environ:
         return  # torchrun (or the user) set the group up
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = str(s.getsockname()[1])
     os.environ.update({"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1",
-                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": os.environ.get("MASTER_PORT") or port})
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": os.environ.get("MASTER_PORT") or str(free_port())})

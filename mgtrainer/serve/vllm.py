@@ -23,7 +23,7 @@ from pathlib import Path
 from mgtrainer import manifest as mf
 from mgtrainer import tasks
 from mgtrainer.errors import MgtError
-from mgtrainer.serve.ports import check_port_free, free_port, instance_log, listening_pids  # noqa: F401 (re-exported)
+from mgtrainer.ports import check_port_free, free_port, instance_log, listening_pids  # noqa: F401 (re-exported)
 
 CPU_KV_CACHE_GIB = 1  # vLLM alone would reserve ~13 GiB on CPU (whole GiB: vLLM reads an int)
 CPU_MAX_MODEL_LEN = 4096

@@ -1,5 +1,6 @@
 """Ports and the processes listening on them: a free port, a busy-port refusal, who listens (Linux /proc),
-and a fresh log file per server. No torch or vllm import here."""
+and a fresh log file per server. No torch or vllm import here. Base layer: the servers (serve/vllm.py) and the
+driver's process group of one (driver/shard.py) both take their free port here."""
 
 from __future__ import annotations
 
