@@ -122,16 +122,14 @@ def base_folder(path: str | Path) -> str:
     """What BASE names: a run's final/ (it has a manifest), a model folder, or a packaged model's name."""
     from mgtrainer.driver.model import resolve_model
 
-    given = Path(path)
-    if (given / mf.FILENAME).is_file() or (given / "final" / mf.FILENAME).is_file():
-        return str(mf.model_dir(given))
-    return resolve_model(str(path))
+    folder = mf.model_dir(path)
+    return str(folder) if (folder / mf.FILENAME).is_file() else resolve_model(str(path))
 
 
 def adapter_run(out: str | Path) -> Path | None:
     """The run (or its final/) an adapter comes from, when it is one of mgtrainer's: OUT, final/ or final/adapter."""
     for folder in (Path(out), Path(out).parent, Path(out).parent.parent):
-        if (folder / mf.FILENAME).is_file() or (folder / "final" / mf.FILENAME).is_file():
+        if (mf.model_dir(folder) / mf.FILENAME).is_file():
             return folder
     return None
 
@@ -172,17 +170,18 @@ def adapters_settings(base: str | Path, adapters: list[tuple[str, str]]) -> dict
     if len(set(names)) < len(names):
         raise MgtError(f"--adapter {' '.join(n + '=...' for n in names)}: a name repeats; expected one name per "
                        "adapter (the `model` a request sends)")
-    modules, ranks = {}, []
+    modules, ranks, base_template = {}, [], _chat_template(Path(folder_of_base))
     for name, out in adapters:
         folder = adapter_folder(out, "--adapter")
         check_base(folder, folder_of_base, "--adapter")
-        m = adapter_manifest(out)
-        if m is not None:
-            runner = tasks.get(m.task).SERVE.runner
+        run = adapter_run(out)
+        if run is not None:
+            task = mf.read(run).task
+            runner = tasks.get(task).SERVE.runner
             if runner != "generate":
-                lora_settings(folder, m.task, runner)  # its one-line refusal: vLLM has no LoRA for pooling
-            trained = _chat_template(mf.model_dir(adapter_run(out)))
-            if trained is not None and trained != _chat_template(Path(folder_of_base)):
+                lora_settings(folder, task, runner)  # its one-line refusal: vLLM has no LoRA for pooling
+            trained = _chat_template(mf.model_dir(run))
+            if trained is not None and trained != base_template:
                 raise MgtError(f"{out}: --adapter {name} was trained with another chat template than the base "
                                f"{folder_of_base}'s; expected adapters trained with the base's own template "
                                "(model.template unset), or serve this run alone (`mgtrainer serve OUT`)")
