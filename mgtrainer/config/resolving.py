@@ -185,10 +185,15 @@ def _trl_arg(entry: Entry, key: str, task: str | None):
     mine = getattr(get_task(task), "TRL_CONFIG", None) if task else None
     if mine and key in trl_args.FIELDS[mine]:
         return ("train", "trl_args", key), entry.value
-    tasks = [name for name in TASKS if getattr(get_task(name), "TRL_CONFIG", None) in trl_args.owners(key)]
+    tasks = _trl_tasks(key)
     which = f"not of task '{task}'" if task else f"set task: {tasks[0]}"
     raise MgtError(f"{entry.where}: '{key}' is a setting of TRL's {', '.join(trl_args.owners(key))} (task "
                    f"{', '.join(tasks)}), {which}")
+
+
+def _trl_tasks(key: str) -> list[str]:
+    """The tasks whose TRL config (their module's TRL_CONFIG) has the field."""
+    return [name for name in TASKS if getattr(get_task(name), "TRL_CONFIG", None) in trl_args.owners(key)]
 
 
 def _aliased(entry: Entry, alias) -> tuple | None:
@@ -263,13 +268,11 @@ ALL_NAMES = sorted(set(FLAT) | set(ALIASES) | TASK_FIELDS | set(GROUPS) | {"back
                    | {f"{s}.{f}" for s, m in SECTIONS.items() for f in m.model_fields})
 
 
-
 def key_fate(key: str) -> tuple[str, str]:
     """What a flat key from another tool's config does here, in the order _flat resolves it: (kind, detail) with
     kind one of ignored, refused, alias, field, task, trainer (TrainingArguments via train.hf_args), trl (the task's
-    TRL config via train.trl_args), unknown. The
-    table of references/config-keys.md (tools/config_keys.py); tests/config/test_config_keys.py checks it
-    against load_config itself."""
+    TRL config via train.trl_args), unknown. It writes the table of references/config-keys.md
+    (tools/config_keys.py); tests/config/test_config_keys.py checks each row against load_config itself."""
     if key in ("backend", "task", "model", "stage") or key in GROUPS:
         return "field", {"stage": "task.name", "model": "model.name_or_path", "task": "task.name"}.get(key, key)
     if key in IGNORED_KEYS:
@@ -293,8 +296,7 @@ def key_fate(key: str) -> tuple[str, str]:
     if key in trl_args.REFUSED:
         return "refused", trl_args.REFUSED[key]
     if trl_args.owners(key):
-        tasks = [name for name in TASKS if getattr(get_task(name), "TRL_CONFIG", None) in trl_args.owners(key)]
-        return "trl", f"{', '.join(trl_args.owners(key))} ({', '.join(tasks)})"
+        return "trl", f"{', '.join(trl_args.owners(key))} ({', '.join(_trl_tasks(key))})"
     why = family_reason(key)
     if why:
         return ("ignored" if key.startswith(IGNORED_FAMILIES) else "refused"), why
