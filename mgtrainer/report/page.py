@@ -128,8 +128,8 @@ def _trackers(run: Run) -> list[dict]:
     for name, folder, how in TRACKERS:
         path = Path(run.path) / folder
         if path.is_dir():
-            out.append({"name": name, "href": path.resolve().as_uri(), "path": str(path),
-                        "how": how.format(path=path, uri=path.resolve().as_uri())})
+            uri = path.resolve().as_uri()
+            out.append({"name": name, "href": uri, "path": str(path), "how": how.format(path=path, uri=uri)})
     return out
 
 
